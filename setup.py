@@ -1,0 +1,41 @@
+"""Install VATEX for robots with pip, or build it with colcon (ament_python)."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+PACKAGE = "vatex_ros"
+HERE = Path(__file__).parent
+
+
+def _files(folder: str, pattern: str) -> list[str]:
+    return sorted(str(p) for p in (HERE / folder).glob(pattern))
+
+
+def _requirements() -> list[str]:
+    lines = (HERE / "requirements.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="ROS 2 node and PyTorch model (VATEX) that segments the object a person names",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["vatex_core*", "vatex_ros*", "training*"]),
+    package_data={"vatex_core": ["weights/*.safetensors", "weights/*.json"], "training": ["configs/*.yaml"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", [str(Path(p).relative_to(HERE)) for p in _files("launch", "*.py")]),
+        (f"share/{PACKAGE}/config", [str(Path(p).relative_to(HERE)) for p in _files("config", "*.yaml")]),
+        (f"share/{PACKAGE}/msg", [str(Path(p).relative_to(HERE)) for p in _files("msg", "*.msg")]),
+    ],
+    install_requires=_requirements(),
+    extras_require={"test": ["pytest==9.2.0"]},
+    entry_points={"console_scripts": ["vatex = vatex_ros.cli:main"]},
+    zip_safe=False,
+)

@@ -1,0 +1,1 @@
+"""Subcommands of the `vatex` CLI, one module each."""
