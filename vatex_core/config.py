@@ -1,0 +1,159 @@
+"""Configuration of the VATEX model: one small dataclass per component, and the two presets.
+
+The presets are the single place where sizes are defined. ``paper`` is the configuration of the
+VATEX paper (Swin-B + CLIP ViT-B/16, C=256, 9 decoder layers, 5 queries); ``tiny`` builds the
+same modules with small widths so that it trains on a CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any
+
+FORMAT_VERSION = 1  # bumped when the meaning of a saved config or state dict changes
+
+
+@dataclass
+class BackboneConfig:
+    """Visual backbone (Swin) built with timm."""
+
+    timm_name: str = "swin_base_patch4_window12_384"  # timm architecture to build
+    embed_dim: int | None = None  # overrides of the timm architecture; None keeps timm's value
+    depths: tuple[int, ...] | None = None
+    num_heads: tuple[int, ...] | None = None
+    window_size: int | None = None
+    drop_path_rate: float = 0.3  # stochastic depth, as Mask2Former uses for Swin-B
+
+
+@dataclass
+class ClipConfig:
+    """The CLIP model (open_clip): frozen image tower for the prior, text tower as text encoder."""
+
+    embed_dim: int = 512  # joint image-text embedding width
+    image_size: int = 224  # the prior sees a center crop of this size
+    patch_size: int = 16  # heatmap has (image_size / patch_size)^2 cells
+    vision_width: int = 768
+    vision_layers: int = 12
+    vision_head_width: int = 64
+    context_length: int = 77  # max tokens, SOT and EOT included
+    vocab_size: int = 49408  # CLIP BPE vocabulary
+    text_width: int = 512
+    text_heads: int = 8
+    text_layers: int = 12
+    freeze_text: bool = False  # the paper trains the text tower at the backbone lr; True freezes it
+
+    @property
+    def grid_size(self) -> int:
+        return self.image_size // self.patch_size
+
+
+@dataclass
+class HeadConfig:
+    """Everything VATEX adds on top of the encoders: CLIP-prior FFN, CMD, transformer decoder."""
+
+    hidden_dim: int = 256  # C in the paper
+    num_heads: int = 8
+    text_ffn_dim: int = 256  # text projection FFN: text_width -> text_ffn_dim -> hidden_dim
+    prior_ffn_dim: int = 256  # prior FFN: heatmap cells -> prior_ffn_dim -> hidden_dim
+    encoder_layers: int = 6  # multi-scale encoder inside the CMD
+    encoder_ffn_dim: int = 1024
+    encoder_attention: str = "deformable"  # "deformable" (paper) or "dense" (plain multi-scale attention)
+    deformable_points: int = 4  # sampling points per head, level and query
+    decoder_layers: int = 9
+    decoder_ffn_dim: int = 2048
+    num_queries: int = 5
+    groupnorm_groups: int = 32
+
+
+@dataclass
+class InputConfig:
+    """Image size the model is trained and run at (frames are then padded to a multiple of 32)."""
+
+    short_side: int = 480  # the paper resizes the short side to 480
+    max_size: int = 1333  # cap on the long side
+
+
+@dataclass
+class VatexConfig:
+    """A whole VATEX model. ``asdict(cfg)`` is stored with every checkpoint."""
+
+    name: str = "paper"
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VatexConfig:
+        """Builds a config from ``to_dict`` output; unknown keys are an error, not ignored."""
+        return _from_dict(cls, data)
+
+
+def _from_dict(kind: type, data: dict[str, Any]) -> Any:
+    known = {f.name: f for f in fields(kind)}
+    unknown = set(data) - set(known)
+    if unknown:
+        raise ValueError(f"unknown {kind.__name__} fields: {sorted(unknown)}")
+    values = {}
+    for name, value in data.items():
+        default = getattr(kind(), name) if name in known else None
+        if is_dataclass(default):
+            value = _from_dict(type(default), value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
+    return kind(**values)
+
+
+_PRESETS: dict[str, VatexConfig] = {
+    "paper": VatexConfig(name="paper"),
+    "tiny": VatexConfig(
+        name="tiny",
+        backbone=BackboneConfig(
+            timm_name="swin_tiny_patch4_window7_224",
+            embed_dim=32,
+            depths=(1, 1, 2, 1),
+            num_heads=(1, 2, 4, 8),
+            window_size=4,
+            drop_path_rate=0.0,
+        ),
+        clip=ClipConfig(
+            embed_dim=64,
+            image_size=64,
+            patch_size=8,
+            vision_width=64,
+            vision_layers=2,
+            vision_head_width=32,
+            context_length=24,
+            text_width=64,
+            text_heads=2,
+            text_layers=2,
+        ),
+        head=HeadConfig(
+            hidden_dim=64,
+            num_heads=4,
+            text_ffn_dim=64,
+            prior_ffn_dim=64,
+            encoder_layers=2,
+            encoder_ffn_dim=128,
+            decoder_layers=6,
+            decoder_ffn_dim=256,
+            num_queries=5,
+            groupnorm_groups=8,
+        ),
+        input=InputConfig(short_side=128, max_size=256),
+    ),
+}
+
+PRESET_NAMES = tuple(_PRESETS)
+
+
+def preset(name: str) -> VatexConfig:
+    """Returns a fresh copy of a named preset (``paper`` or ``tiny``)."""
+    if name not in _PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
+    return copy.deepcopy(_PRESETS[name])

@@ -1,0 +1,154 @@
+"""The VATEX model: backbone + text encoder + CLIP Prior + CMD + masked-attention decoder."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vatex_core.backbone import Backbone
+from vatex_core.clip_model import build_clip, build_tokenizer
+from vatex_core.clip_prior import ClipPrior
+from vatex_core.cmd import ContextualMultimodalDecoder
+from vatex_core.config import VatexConfig
+from vatex_core.decoder import MaskedAttentionDecoder
+from vatex_core.noun_phrase import clip_prompt
+from vatex_core.text_encoder import TextEncoder, TextFeatures
+
+logger = logging.getLogger(__name__)
+
+
+class Vatex(nn.Module):
+    """Referring segmentation of images and clips.
+
+    ``forward(frames, text)`` takes B clips and K expressions per clip (``len(text) == B * K``;
+    rows ``b*K .. b*K+K-1`` of ``text`` refer to clip b). The backbone and the CLIP image tower
+    run once per frame; everything after them runs once per (clip, expression).
+    """
+
+    def __init__(
+        self,
+        cfg: VatexConfig,
+        backbone: Backbone,
+        text_encoder: TextEncoder,
+        clip_prior: ClipPrior,
+        cmd: ContextualMultimodalDecoder,
+        decoder: MaskedAttentionDecoder,
+    ) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = backbone
+        self.text_encoder = text_encoder
+        self.clip_prior = clip_prior
+        self.cmd = cmd
+        self.decoder = decoder
+        self.tokenizer = build_tokenizer(cfg.clip)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def encode_text(self, expressions: Sequence[str]) -> TextFeatures:
+        """Encodes expressions and their CLIP-prior prompts "a photo of {main noun phrase}"."""
+        if isinstance(expressions, str):
+            raise TypeError("encode_text takes a list of expressions, not one string")
+        for expression in expressions:
+            if not isinstance(expression, str) or not expression.strip():
+                raise ValueError(f"an expression must be a non-empty string, got {expression!r}")
+        ids = self.tokenizer([*expressions, *(clip_prompt(e) for e in expressions)]).to(self.device)
+        words, padding_mask = self.text_encoder.encode_words(ids[: len(expressions)])
+        prompt = self.text_encoder.encode_prompts(ids[len(expressions) :])
+        return TextFeatures(words, padding_mask, prompt)
+
+    def forward(self, frames: torch.Tensor, text: TextFeatures) -> dict:
+        """Segments the referred object in every frame.
+
+        Args:
+            frames: (B, T, 3, H, W) RGB in [0, 1]; H and W multiples of 32.
+            text: features of B*K expressions (see the class docstring).
+
+        Returns:
+            dict with "pred_logits" (BK, N, 2) [object, no-object]; "pred_masks" (BK, N, T, H/4, W/4)
+            logits; "aux_outputs": the earlier predictions as dicts of the same two keys;
+            "sentence_feature" (BK, C) vision-aware sentence feature (MCC); "prior_heatmap"
+            (BK, g, g) averaged over frames; "level_sentences": (BK, C) per CMD level 0..4.
+        """
+        if frames.dim() != 5 or frames.shape[2] != 3:
+            raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
+        clips, steps, _, height, width = frames.shape
+        if height % 32 or width % 32:
+            raise ValueError(f"frame size must be a multiple of 32, got {height}x{width}")
+        if len(text) % clips:
+            raise ValueError(f"{len(text)} expressions cannot be split evenly over {clips} clips")
+        per_clip = len(text) // clips
+        pairs = clips * per_clip
+
+        images = frames.flatten(0, 1)  # (B*T, 3, H, W)
+        # Each (clip, expression) pair gets its clip's frames: rows are clip-major, so
+        # repeat_interleave (not repeat) keeps expression r paired with clip r // K.
+        features = [_per_pair(f, clips, steps, per_clip) for f in self.backbone(images)]  # (BK*T, C_i, h, w)
+        patches = self.clip_prior.patch_embeddings(images)  # (B*T, P, D)
+        patches = patches.view(clips, steps, *patches.shape[1:]).repeat_interleave(per_clip, dim=0)
+        prior_embed, heatmap = self.clip_prior(patches, text.prompt)  # (BK, C), (BK, g, g)
+
+        words = text.tokens.repeat_interleave(steps, dim=0)  # (BK*T, L, C): every frame sees its words
+        padding = text.padding_mask.repeat_interleave(steps, dim=0)
+        cmd = self.cmd(features, words, padding)
+
+        def per_clip_mean(x: torch.Tensor) -> torch.Tensor:  # (BK*T, ...) -> (BK, ...)
+            return x.view(pairs, steps, *x.shape[1:]).mean(1)
+
+        words = per_clip_mean(cmd.words)  # (BK, L, C)
+        sentences = [per_clip_mean(s) for s in cmd.level_sentences]
+        queries = sentences[-1][:, None, :].expand(-1, self.cfg.head.num_queries, -1)  # (BK, N, C)
+        pyramid = [p.view(pairs, steps, *p.shape[1:]) for p in cmd.pyramid]  # (BK, T, C, h, w)
+        mask_features = cmd.mask_features.view(pairs, steps, *cmd.mask_features.shape[1:])
+        predictions = self.decoder(queries, prior_embed, pyramid, mask_features, words, text.padding_mask)
+
+        *aux, (logits, masks) = predictions
+        return {
+            "pred_logits": logits,
+            "pred_masks": masks,
+            "aux_outputs": [{"pred_logits": a, "pred_masks": m} for a, m in aux],
+            "sentence_feature": sentences[-1],
+            "prior_heatmap": heatmap,
+            "level_sentences": sentences,
+        }
+
+
+def _per_pair(feature: torch.Tensor, clips: int, steps: int, per_clip: int) -> torch.Tensor:
+    """(B*T, ...) per frame -> (B*K*T, ...) per (clip, expression, frame)."""
+    grouped = feature.view(clips, steps, *feature.shape[1:])
+    return grouped.repeat_interleave(per_clip, dim=0).flatten(0, 1)
+
+
+def build_vatex(
+    cfg: VatexConfig,
+    backbone_checkpoint: str | Path | None = None,
+    clip_checkpoint: str | Path | None = None,
+) -> Vatex:
+    """Builds VATEX from a config.
+
+    Args:
+        cfg: model config, e.g. ``preset("paper")``.
+        backbone_checkpoint: local timm checkpoint of the Swin backbone (ImageNet weights).
+        clip_checkpoint: local open_clip/OpenAI checkpoint of the CLIP model.
+    Nothing is downloaded: without checkpoint files the encoders start from random weights.
+    """
+    if backbone_checkpoint is not None and not Path(backbone_checkpoint).is_file():
+        raise FileNotFoundError(f"backbone checkpoint not found: {backbone_checkpoint}")
+    backbone = Backbone(cfg.backbone, str(backbone_checkpoint) if backbone_checkpoint else None)
+    clip = build_clip(cfg.clip, clip_checkpoint)
+    model = Vatex(
+        cfg,
+        backbone=backbone,
+        text_encoder=TextEncoder(clip.text, cfg.clip, cfg.head),
+        clip_prior=ClipPrior(clip.visual, cfg.clip, cfg.head),
+        cmd=ContextualMultimodalDecoder(backbone.channels, cfg.head),
+        decoder=MaskedAttentionDecoder(cfg.head),
+    )
+    logger.debug("built VATEX %s: %.1fM parameters", cfg.name, sum(p.numel() for p in model.parameters()) / 1e6)
+    return model

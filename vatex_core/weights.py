@@ -1,0 +1,74 @@
+"""Saving and loading VATEX weights as safetensors, with the model config in the file's metadata.
+
+Weights are never unpickled: a safetensors file holds only tensors and strings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import safetensors
+import safetensors.torch
+import torch
+
+from vatex_core.config import FORMAT_VERSION, VatexConfig
+from vatex_core.model import Vatex, build_vatex
+
+# The embedded default model (trained here on synthetic scenes; see README).
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "vatex-tiny.safetensors"
+
+
+def save_weights(model: Vatex, path: str | Path) -> None:
+    """Writes the model's state and config atomically (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {"format_version": str(FORMAT_VERSION), "config": json.dumps(model.cfg.to_dict())}
+    tensors = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    safetensors.torch.save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
+def read_config(path: str | Path) -> VatexConfig:
+    """The model config stored in a weights file."""
+    metadata = _metadata(path)
+    version = int(metadata.get("format_version", -1))
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{path}: weights format version {version}, this code reads version {FORMAT_VERSION}")
+    if "config" not in metadata:
+        raise ValueError(f"{path}: no model config in the file's metadata; was it written by save_weights?")
+    return VatexConfig.from_dict(json.loads(metadata["config"]))
+
+
+def load_weights(model: Vatex, path: str | Path) -> None:
+    """Loads a weights file into a model built from the same config; a mismatch is a ValueError."""
+    saved = read_config(path)
+    if saved != model.cfg:
+        raise ValueError(
+            f"{path} holds weights of preset {saved.name!r}, but the model is preset {model.cfg.name!r}"
+            + ("" if saved.name != model.cfg.name else " with a different configuration")
+        )
+    state = safetensors.torch.load_file(str(path), device=str(model.device))
+    model.load_state_dict(state, strict=True)
+
+
+def load_vatex(path: str | Path | None = None, device: str | torch.device = "cpu") -> Vatex:
+    """Builds the model a weights file describes and loads it (default: the embedded tiny model)."""
+    path = DEFAULT_WEIGHTS if path is None else Path(path)
+    model = build_vatex(read_config(path)).to(device)
+    load_weights(model, path)
+    return model.eval()
+
+
+def _metadata(path: str | Path) -> dict[str, str]:
+    path = Path(path)
+    if not path.is_file():
+        hint = " (the embedded default model is missing; see README, section Embedded model)" if path == DEFAULT_WEIGHTS else ""
+        raise FileNotFoundError(f"weights file not found: {path}{hint}")
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as handle:
+            return handle.metadata() or {}
+    except safetensors.SafetensorError as error:
+        raise ValueError(f"{path} is not a safetensors file ({error}); other formats are not loaded") from error
