@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from vatex_core import Predictor
+from vatex_core.image_input import resized_size, to_rgb_uint8
+from vatex_core.predictor import mask_box
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_model):
+    return Predictor(tiny_model)
+
+
+def _check(prediction, height, width):
+    assert prediction.mask.shape == (height, width) and prediction.mask.dtype == bool
+    assert 0.0 <= prediction.score <= 1.0
+    assert prediction.box == mask_box(prediction.mask)
+    assert prediction.heatmap.shape == (8, 8)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.random.default_rng(0).integers(0, 255, (37, 53, 3), dtype=np.uint8),  # odd size
+        np.random.default_rng(1).integers(0, 255, (37, 53), dtype=np.uint8),  # grayscale
+        np.random.default_rng(2).integers(0, 255, (37, 53, 1), dtype=np.uint8),
+        np.random.default_rng(3).integers(0, 255, (37, 53, 4), dtype=np.uint8),  # RGBA
+        np.random.default_rng(4).integers(0, 65535, (37, 53, 3), dtype=np.uint16),
+        np.random.default_rng(5).random((37, 53, 3)),  # float in [0, 1]
+        np.zeros((37, 53), dtype=bool),
+    ],
+    ids=["rgb", "gray", "gray1", "rgba", "uint16", "float", "bool"],
+)
+def test_any_ordinary_image_gives_a_mask_at_its_resolution(predictor, image):
+    _check(predictor.predict(image, "the red circle"), 37, 53)
+
+
+def test_pil_images_and_large_frames(predictor):
+    _check(predictor.predict(Image.new("RGBA", (640, 480)), "the cup"), 480, 640)
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.zeros((0, 10, 3), np.uint8), "empty"),
+        (np.zeros((10, 10, 2), np.uint8), "shape"),
+        (np.zeros((2, 10, 10, 3), np.uint8), "shape"),
+        (np.full((10, 10, 3), 2.0), r"\[0, 1\]"),
+        (np.full((10, 10, 3), np.nan), "NaN"),
+        (np.zeros((10, 10, 3), np.int64), "dtype"),
+        (np.zeros((10, 10, 3), np.complex64), "dtype"),
+    ],
+)
+def test_bad_images_are_clear_errors(predictor, image, message):
+    with pytest.raises(ValueError, match=message):
+        predictor.predict(image, "the cup")
+
+
+def test_not_an_image():
+    with pytest.raises(TypeError, match="numpy array or PIL"):
+        to_rgb_uint8([[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize("expression, error", [("", ValueError), ("   ", ValueError), ("x" * 1001, ValueError), (b"cup", TypeError)])
+def test_bad_expressions_are_clear_errors(predictor, expression, error):
+    with pytest.raises(error):
+        predictor.predict(np.zeros((32, 32, 3), np.uint8), expression)
+
+
+def test_stream_session_encodes_the_expression_once(tiny_model):
+    predictor = Predictor(tiny_model)
+    session = predictor.stream("the green star")
+    frames = [np.random.default_rng(i).integers(0, 255, (48, 64, 3), dtype=np.uint8) for i in range(3)]
+    results = [session.step(frame) for frame in frames]
+    assert predictor._encode_cached.cache_info().misses == 1
+    direct = predictor.predict(frames[1], "the green star")
+    assert np.array_equal(direct.mask, results[1].mask) and direct.score == pytest.approx(results[1].score)
+    assert set(results[0].timings) == {"text", "preprocess", "model", "postprocess"}
+
+
+def test_mask_box_edges():
+    mask = np.zeros((5, 6), bool)
+    assert mask_box(mask) is None
+    mask[1:3, 2:5] = True
+    assert mask_box(mask) == (2.0, 1.0, 5.0, 3.0)
+
+
+def test_resized_size_respects_short_side_and_cap():
+    assert resized_size(480, 640, 128, 256) == (128, 171)
+    assert resized_size(100, 1000, 128, 256) == (26, 256)
