@@ -24,6 +24,7 @@ def build_clip(cfg: ClipConfig, checkpoint: str | Path | None = None) -> open_cl
             "width": cfg.vision_width,
             "layers": cfg.vision_layers,
             "head_width": cfg.vision_head_width,
+            "pool_type": cfg.vision_pool,
             "output_tokens": True,
         },
         text_cfg={

@@ -36,6 +36,7 @@ class ClipConfig:
     vision_width: int = 768
     vision_layers: int = 12
     vision_head_width: int = 64
+    vision_pool: str = "tok"  # CLIP ViT pools the CLS token; "avg" pools the patches (trains them directly)
     context_length: int = 77  # max tokens, SOT and EOT included
     vocab_size: int = 49408  # CLIP BPE vocabulary
     text_width: int = 512
@@ -64,6 +65,7 @@ class HeadConfig:
     decoder_ffn_dim: int = 2048
     num_queries: int = 5
     groupnorm_groups: int = 32
+    use_clip_prior: bool = True  # False = the paper's ablation baseline: queries from text features only
 
 
 @dataclass
@@ -128,6 +130,7 @@ _PRESETS: dict[str, VatexConfig] = {
             vision_width=64,
             vision_layers=2,
             vision_head_width=32,
+            vision_pool="avg",  # our tiny CLIP is trained here; mean pooling puts the signal in the patches
             context_length=24,
             text_width=64,
             text_heads=2,

@@ -34,7 +34,7 @@ class Vatex(nn.Module):
         cfg: VatexConfig,
         backbone: Backbone,
         text_encoder: TextEncoder,
-        clip_prior: ClipPrior,
+        clip_prior: ClipPrior | None,
         cmd: ContextualMultimodalDecoder,
         decoder: MaskedAttentionDecoder,
     ) -> None:
@@ -74,7 +74,8 @@ class Vatex(nn.Module):
             dict with "pred_logits" (BK, N, 2) [object, no-object]; "pred_masks" (BK, N, T, H/4, W/4)
             logits; "aux_outputs": the earlier predictions as dicts of the same two keys;
             "sentence_feature" (BK, C) vision-aware sentence feature (MCC); "prior_heatmap"
-            (BK, g, g) averaged over frames; "level_sentences": (BK, C) per CMD level 0..4.
+            (BK, g, g) averaged over frames (None without the CLIP Prior); "level_sentences":
+            (BK, C) per CMD level 0..4.
         """
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
@@ -90,9 +91,12 @@ class Vatex(nn.Module):
         # Each (clip, expression) pair gets its clip's frames: rows are clip-major, so
         # repeat_interleave (not repeat) keeps expression r paired with clip r // K.
         features = [_per_pair(f, clips, steps, per_clip) for f in self.backbone(images)]  # (BK*T, C_i, h, w)
-        patches = self.clip_prior.patch_embeddings(images)  # (B*T, P, D)
-        patches = patches.view(clips, steps, *patches.shape[1:]).repeat_interleave(per_clip, dim=0)
-        prior_embed, heatmap = self.clip_prior(patches, text.prompt)  # (BK, C), (BK, g, g)
+        if self.clip_prior is not None:
+            patches = self.clip_prior.patch_embeddings(images)  # (B*T, P, D)
+            patches = patches.view(clips, steps, *patches.shape[1:]).repeat_interleave(per_clip, dim=0)
+            prior_embed, heatmap = self.clip_prior(patches, text.prompt)  # (BK, C), (BK, g, g)
+        else:
+            prior_embed, heatmap = text.tokens.new_zeros(pairs, self.cfg.head.hidden_dim), None
 
         words = text.tokens.repeat_interleave(steps, dim=0)  # (BK*T, L, C): every frame sees its words
         padding = text.padding_mask.repeat_interleave(steps, dim=0)
@@ -146,7 +150,7 @@ def build_vatex(
         cfg,
         backbone=backbone,
         text_encoder=TextEncoder(clip.text, cfg.clip, cfg.head),
-        clip_prior=ClipPrior(clip.visual, cfg.clip, cfg.head),
+        clip_prior=ClipPrior(clip.visual, cfg.clip, cfg.head) if cfg.head.use_clip_prior else None,
         cmd=ContextualMultimodalDecoder(backbone.channels, cfg.head),
         decoder=MaskedAttentionDecoder(cfg.head),
     )

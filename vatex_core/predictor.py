@@ -34,7 +34,7 @@ class Prediction:
     mask: np.ndarray  # (H, W) bool at the input image's resolution
     score: float  # object probability of the chosen query, in [0, 1]
     box: tuple[float, float, float, float] | None  # (x_min, y_min, x_max, y_max) in pixels; None if mask empty
-    heatmap: np.ndarray  # (g, g) float32 CLIP-prior heatmap (center crop of the frame)
+    heatmap: np.ndarray | None  # (g, g) float32 CLIP-prior heatmap (center crop); None without a prior
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
@@ -108,7 +108,7 @@ class Predictor:
         best = int(probabilities.argmax())
         logits = mask_to_input_size(out["pred_masks"][0, best].float(), resized, rgb[0].shape[:2])  # (T, H, W)
         masks = (logits > 0).cpu().numpy()
-        heatmap = out["prior_heatmap"][0].float().cpu().numpy()
+        heatmap = None if out["prior_heatmap"] is None else out["prior_heatmap"][0].float().cpu().numpy()
         done = time.perf_counter()
         timings = {
             "text": encoded - start,

@@ -87,3 +87,13 @@ def test_paper_preset_image_and_video_shapes():
     text = model.encode_text(["the man on the left", "a dog"])
     _check_outputs(model(torch.rand(2, 1, 3, 224, 224), text), 2, cfg, 1, 224, 224)
     _check_outputs(model(torch.rand(1, 2, 3, 128, 160), text.index(slice(0, 1))), 1, cfg, 2, 128, 160)
+
+
+@torch.no_grad()
+def test_without_clip_prior_ablation():
+    cfg = preset("tiny")
+    cfg.head.use_clip_prior = False
+    model = build_vatex(cfg).eval()
+    assert model.clip_prior is None
+    out = model(torch.rand(1, 1, 3, 64, 64), model.encode_text(["the circle"]))
+    assert out["prior_heatmap"] is None and out["pred_masks"].shape == (1, 5, 1, 16, 16)

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     Image.fromarray(result.mask.astype(np.uint8) * 255).save(mask_path)
     label = f"{args.expression} ({result.score:.2f})"
     overlay = draw_overlay(rgb, result.mask, result.box, label)
-    Image.fromarray(side_by_side(rgb, overlay, heatmap_image(result.heatmap, rgb.shape[0]))).save(overlay_path)
+    panels = [rgb, overlay] + ([] if result.heatmap is None else [heatmap_image(result.heatmap, rgb.shape[0])])
+    Image.fromarray(side_by_side(*panels)).save(overlay_path)
     print(f"score {result.score:.3f}  box {result.box}  mask {mask_path}  overlay {overlay_path}")
     return 0
