@@ -33,6 +33,7 @@ setup(
         (f"share/{PACKAGE}/launch", [str(Path(p).relative_to(HERE)) for p in _files("launch", "*.py")]),
         (f"share/{PACKAGE}/config", [str(Path(p).relative_to(HERE)) for p in _files("config", "*.yaml")]),
         (f"share/{PACKAGE}/msg", [str(Path(p).relative_to(HERE)) for p in _files("msg", "*.msg")]),
+        (f"lib/{PACKAGE}", ["scripts/vatex_node"]),  # where `ros2 run` / launch_ros look for executables
     ],
     install_requires=_requirements(),
     extras_require={"test": ["pytest==9.2.0"]},

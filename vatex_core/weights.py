@@ -5,6 +5,7 @@ Weights are never unpickled: a safetensors file holds only tensors and strings.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,16 +17,25 @@ import torch
 from vatex_core.config import FORMAT_VERSION, VatexConfig
 from vatex_core.model import Vatex, build_vatex
 
-# The embedded default model (trained here on synthetic scenes; see README).
+# The embedded default model (trained here on synthetic scenes; see README) and its manifest
+# (version, SHA-256, how it was made, its measured quality).
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "vatex-tiny.safetensors"
+DEFAULT_MANIFEST = DEFAULT_WEIGHTS.with_suffix(".json")
 
 
-def save_weights(model: Vatex, path: str | Path) -> None:
-    """Writes the model's state and config atomically (temp file, then rename)."""
+def save_weights(model: Vatex, path: str | Path, dtype: torch.dtype | None = None) -> None:
+    """Writes the model's state and config atomically (temp file, then rename).
+
+    ``dtype`` (e.g. ``torch.float16``) converts floating-point tensors to save space; loading
+    casts them back to the model's dtype.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"format_version": str(FORMAT_VERSION), "config": json.dumps(model.cfg.to_dict())}
-    tensors = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
+    tensors = {
+        name: (tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor).detach().contiguous().cpu()
+        for name, tensor in model.state_dict().items()
+    }
     tmp = path.with_name(path.name + ".tmp")
     safetensors.torch.save_file(tensors, str(tmp), metadata=metadata)
     os.replace(tmp, path)
@@ -54,8 +64,32 @@ def load_weights(model: Vatex, path: str | Path) -> None:
     model.load_state_dict(state, strict=True)
 
 
+def sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_default_weights() -> dict:
+    """Checks the embedded weights against the SHA-256 in their manifest; returns the manifest."""
+    if not DEFAULT_MANIFEST.is_file():
+        raise FileNotFoundError(f"manifest of the embedded model not found: {DEFAULT_MANIFEST}")
+    manifest = json.loads(DEFAULT_MANIFEST.read_text())
+    _metadata(DEFAULT_WEIGHTS)  # a clear error if the weights file is missing or not safetensors
+    actual = sha256(DEFAULT_WEIGHTS)
+    if actual != manifest["sha256"]:
+        raise ValueError(
+            f"{DEFAULT_WEIGHTS} is damaged or replaced: SHA-256 {actual}, manifest says {manifest['sha256']}"
+        )
+    return manifest
+
+
 def load_vatex(path: str | Path | None = None, device: str | torch.device = "cpu") -> Vatex:
-    """Builds the model a weights file describes and loads it (default: the embedded tiny model)."""
+    """Builds the model a weights file describes and loads it (default: the embedded tiny model, checksum verified)."""
+    if path is None:
+        verify_default_weights()
     path = DEFAULT_WEIGHTS if path is None else Path(path)
     model = build_vatex(read_config(path)).to(device)
     load_weights(model, path)

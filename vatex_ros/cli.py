@@ -13,14 +13,24 @@ import sys
 # name -> module implementing it; imported lazily so `vatex info` never loads DDS or training code.
 COMMANDS: dict[str, str] = {
     "info": "vatex_ros.commands.info",
+    "train": "training.train",
+    "eval": "training.evaluate",
+    "segment": "vatex_ros.commands.segment",
+    "pretrain-clip": "training.clip_pretrain",
+    "release": "training.release",
+    "node": "vatex_ros.commands.node",
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser. Only ``command``'s module is imported; None imports all (for the overview help)."""
     parser = argparse.ArgumentParser(prog="vatex", description="VATEX referring segmentation for robots")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
+        if command not in (None, name):
+            subparsers.add_parser(name)
+            continue
         module = importlib.import_module(module_name)
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
@@ -29,12 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except (FileNotFoundError, ValueError) as error:  # bad user input: say what, no traceback
+        logging.getLogger("vatex").error("%s", error)
+        return 2
 
 
 if __name__ == "__main__":

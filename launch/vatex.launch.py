@@ -1,0 +1,33 @@
+"""Launch the VATEX node: ``ros2 launch vatex_ros vatex.launch.py image:=/camera/image_raw``.
+
+Parameters come from one YAML file (``params_file``, default config/vatex.yaml); topics are
+relative to ``namespace`` (default ``vatex``), and the input ``image`` topic is remapped here.
+"""
+
+from pathlib import Path
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+
+def generate_launch_description() -> LaunchDescription:
+    default_params = Path(get_package_share_directory("vatex_ros")) / "config" / "vatex.yaml"
+    return LaunchDescription([
+        DeclareLaunchArgument("params_file", default_value=str(default_params),
+                              description="ROS 2 parameters file of vatex_node"),
+        DeclareLaunchArgument("namespace", default_value="vatex", description="namespace of the node's topics"),
+        DeclareLaunchArgument("image", default_value="image", description="camera topic to segment"),
+        Node(
+            package="vatex_ros",
+            executable="vatex_node",
+            name="vatex_node",
+            namespace=LaunchConfiguration("namespace"),
+            parameters=[LaunchConfiguration("params_file")],
+            remappings=[("image", LaunchConfiguration("image"))],
+            output="screen",
+            emulate_tty=True,
+        ),
+    ])

@@ -1,0 +1,131 @@
+"""Test doubles and helpers for the ROS-side tests (imported by conftest.py and the tests)."""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}
+
+
+@dataclass
+class FakePrediction:
+    mask: np.ndarray
+    score: float
+    box: tuple | None = None
+    heatmap: np.ndarray = field(default_factory=lambda: np.zeros((4, 4), np.float32))
+    timings: dict = field(default_factory=lambda: {"model": 0.001})
+
+
+class FakeSession:
+    """Segments the pixels of the colour named in the expression (red, green or blue)."""
+
+    def __init__(self, predictor: "FakePredictor", expression: str):
+        self.predictor, self.expression = predictor, expression
+        self.colour = next((c for name, c in COLOURS.items() if name in expression), None)
+
+    def step(self, image: np.ndarray) -> FakePrediction:
+        assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+        self.predictor.frames.append(image.shape)
+        if self.predictor.delay:
+            time.sleep(self.predictor.delay)
+        mask = np.all(image == self.colour, axis=2) if self.colour else np.zeros(image.shape[:2], bool)
+        return FakePrediction(mask=mask, score=0.9 if mask.any() else 0.05)
+
+
+class FakePredictor:
+    """Stands in for vatex_core.Predictor: ``stream(expression).step(rgb)``."""
+
+    def __init__(self, delay: float = 0.0):
+        self.delay = delay
+        self.streams: list[str] = []
+        self.frames: list[tuple] = []
+
+    def stream(self, expression: str) -> FakeSession:
+        if not expression.strip():
+            raise ValueError("empty expression")
+        self.streams.append(expression)
+        return FakeSession(self, expression)
+
+
+class FakeClock:
+    """A settable clock: ``clock()`` returns ``clock.now``."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def scene(height: int = 48, width: int = 64) -> np.ndarray:
+    """RGB frame with a red square (left) and a blue square (right) on grey."""
+    rgb = np.full((height, width, 3), 128, np.uint8)
+    rgb[10:20, 5:15] = COLOURS["red"]
+    rgb[25:40, 40:60] = COLOURS["blue"]
+    return rgb
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
+    """Poll ``predicate`` until true or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def frame_msg(rgb: np.ndarray, stamp: float = 0.0, frame_id: str = "camera"):
+    """sensor_msgs/Image rgb8 of ``rgb`` stamped ``stamp`` seconds."""
+    from vatex_ros.image_conversion import array_to_image
+    from vatex_ros.messages import Header, Time
+
+    sec = int(stamp)
+    header = Header(stamp=Time(sec=sec, nanosec=int(round((stamp - sec) * 1e9))), frame_id=frame_id)
+    return array_to_image(rgb, "rgb8", header)
+
+
+class DdsProbe:
+    """The other side of the node on DDS: writes images/expressions, collects every output topic."""
+
+    def __init__(self, participant, namespace: str = "/vatex", image_topic: str = "image"):
+        from cyclonedds.core import Listener
+        from cyclonedds.pub import DataWriter
+        from cyclonedds.sub import DataReader
+        from cyclonedds.topic import Topic
+
+        from vatex_ros import topics
+        from vatex_ros.dds_transport import dds_qos, dds_type
+
+        def name(relative: str) -> str:
+            return "rt" + topics.resolve(relative, namespace)
+
+        self.received: dict[str, list] = {t.name: [] for t in (topics.MASK, topics.DETECTIONS, topics.TARGET,
+                                                                topics.OVERLAY, topics.ACTIVE_EXPRESSION)}
+        self._readers = []
+        for topic in (topics.MASK, topics.DETECTIONS, topics.TARGET, topics.OVERLAY, topics.ACTIVE_EXPRESSION):
+            sink = self.received[topic.name]
+            reader = DataReader(participant, Topic(participant, name(topic.name), dds_type(topic)),
+                                qos=dds_qos(topic, 10))
+            reader.set_listener(Listener(on_data_available=lambda r, s=sink: r is not None and s.extend(r.take(100))))
+            sink.extend(reader.take(100))
+            self._readers.append(reader)
+        self.image = DataWriter(participant, Topic(participant, name(image_topic), dds_type(topics.IMAGE)),
+                                qos=dds_qos(topics.IMAGE, 1))
+        self.expression = DataWriter(participant, Topic(participant, name("expression"), dds_type(topics.EXPRESSION)),
+                                     qos=dds_qos(topics.EXPRESSION, 10))
+
+    def say(self, text: str, timeout: float = 60.0) -> None:
+        """Publish an expression once the node's reader is matched (volatile: earlier ones are lost)."""
+        from vatex_ros.messages import String
+
+        assert wait_until(lambda: self.expression.get_matched_subscriptions(), timeout=timeout), "node not found"
+        self.expression.write(String(data=text))
+
+    def close(self) -> None:
+        for reader in self._readers:
+            reader.set_listener(None)
+
+    def targets_for(self, expression: str) -> list:
+        return [t for t in self.received["target"] if t.expression == expression]

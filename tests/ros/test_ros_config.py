@@ -1,0 +1,94 @@
+"""Parameters file, launch file, the rclpy module without rclpy, and the `vatex node` CLI surface."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from vatex_ros import rclpy_node
+from vatex_ros.cli import build_parser
+from vatex_ros.messages import Header, Image, Time
+from vatex_ros.params import NodeParams, load_params
+from vatex_ros.rclpy_convert import from_ros
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_yaml_parses_to_the_defaults():
+    assert load_params(ROOT / "config" / "vatex.yaml") == NodeParams()
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("vatex_node:\n  ros__parameters:\n    score_threshold: 1.5\n", r"score_threshold must be in \[0.0, 1.0\]"),
+        ("vatex_node:\n  ros__parameters:\n    device: gpu\n", "device must be"),
+        ("vatex_node:\n  ros__parameters:\n    presett: tiny\n", r"unknown vatex_node parameter\(s\) \['presett'\]"),
+        ("vatex_node:\n  ros__parameters:\n    found_after: 'two'\n", "found_after must be int"),
+        ("vatex_node:\n  ros__parameters:\n    input_size: 16\n", "input_size must be 0 or >= 32"),
+        ("other_node:\n  ros__parameters: {}\n", "no section for node 'vatex_node'"),
+        ("vatex_node:\n  score_threshold: 0.3\n", "needs a 'ros__parameters' mapping"),
+    ],
+)
+def test_bad_params_files_fail_clearly(tmp_path, body, message):
+    path = tmp_path / "p.yaml"
+    path.write_text(body)
+    with pytest.raises(ValueError, match=message):
+        load_params(path)
+
+
+def test_namespaced_and_wildcard_sections(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("/**:\n  ros__parameters:\n    device: cuda\n"
+                    "/vatex/vatex_node:\n  ros__parameters:\n    score_threshold: 1\n")
+    params = load_params(path)
+    assert params.device == "cuda" and params.score_threshold == 1.0 and isinstance(params.score_threshold, float)
+
+
+def test_replace_validates():
+    with pytest.raises(ValueError, match="lost_after"):
+        NodeParams().replace(lost_after=0)
+
+
+def test_launch_file_uses_the_yaml_and_remaps_the_image():
+    tree = ast.parse((ROOT / "launch" / "vatex.launch.py").read_text())
+    functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert "generate_launch_description" in functions
+    source = ast.unparse(tree)
+    assert "executable='vatex_node'" in source and "parameters=[LaunchConfiguration('params_file')]" in source
+    assert "remappings=[('image', LaunchConfiguration('image'))]" in source and "'vatex.yaml'" in source
+
+
+def test_rclpy_node_imports_without_rclpy_and_explains():
+    if "rclpy" in sys.modules:
+        pytest.skip("rclpy is installed here")
+    with pytest.raises(ImportError, match="vatex_node needs ROS 2's rclpy.*vatex node"):
+        rclpy_node.main([])
+
+
+def test_launcher_script_runs_the_rclpy_main():
+    script = (ROOT / "scripts" / "vatex_node").read_text()
+    assert script.startswith("#!/usr/bin/env python3") and "from vatex_ros.rclpy_node import main" in script
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "vatex_node")], capture_output=True, text=True,
+                            timeout=30, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert result.returncode != 0 and "vatex_node needs ROS 2's rclpy" in result.stderr
+
+
+def test_from_ros_copies_an_rclpy_like_image():
+    import array
+
+    header = SimpleNamespace(stamp=SimpleNamespace(sec=3, nanosec=4), frame_id="cam")
+    msg = SimpleNamespace(header=header, height=1, width=2, encoding="mono8", is_bigendian=0, step=2,
+                          data=array.array("B", [0, 255]))
+    assert from_ros(msg, Image) == Image(header=Header(stamp=Time(sec=3, nanosec=4), frame_id="cam"), height=1,
+                                         width=2, encoding="mono8", step=2, data=b"\x00\xff")
+
+
+def test_node_subcommand_arguments():
+    args = build_parser().parse_args(["node", "--params", "x.yaml", "--remap", "image:=/cam/rgb", "--duration", "2"])
+    assert args.remap == [("image", "/cam/rgb")] and args.duration == 2.0
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["node", "--remap", "image"])

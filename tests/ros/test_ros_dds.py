@@ -1,0 +1,101 @@
+"""The DDS transport in one process on loopback: wiring, QoS, switching expressions, bad input, bursts."""
+
+import time
+
+import numpy as np
+import pytest
+from ros_fakes import DdsProbe, FakePredictor, frame_msg, scene, wait_until
+
+from vatex_ros.dds_transport import DdsNode, domain_id_from_env
+from vatex_ros.params import NodeParams
+
+pytestmark = pytest.mark.dds
+
+
+@pytest.fixture
+def dds_pair(dds_env):
+    """(node, probe) on separate participants of the private loopback domain."""
+    from cyclonedds.domain import DomainParticipant
+
+    predictor = FakePredictor()
+    params = NodeParams(found_after=1, max_frame_age=0.0, warn_interval=60.0)
+    node = DdsNode(predictor, params, participant=DomainParticipant(domain_id_from_env()),
+                   remappings={"image": "/camera/rgb"})
+    probe = DdsProbe(DomainParticipant(domain_id_from_env()), image_topic="/camera/rgb")
+    yield node, probe
+    probe.close()
+    node.close()
+
+
+def _stream_until(probe, predicate, msg, timeout=10.0):
+    """Publish ``msg`` every 50 ms (best effort input) until ``predicate()``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not predicate():
+        probe.image.write(msg)
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_mask_detections_target_and_expression_switch(dds_pair):
+    node, probe = dds_pair
+    probe.say("the red block")
+    msg = frame_msg(scene(), stamp=1234.5, frame_id="camera_optical")
+    assert _stream_until(probe, lambda: probe.targets_for("the red block"), msg)
+    assert wait_until(lambda: probe.received["mask"] and probe.received["detections"])
+
+    mask = probe.received["mask"][-1]
+    assert mask.header == msg.header and mask.encoding == "mono8" and (mask.height, mask.width) == (48, 64)
+    values = np.asarray(mask.data, np.uint8).reshape(48, 64)
+    assert set(np.unique(values)) == {0, 255} and (values[10:20, 5:15] == 255).all() and values.sum() == 100 * 255
+    target = probe.targets_for("the red block")[-1]
+    assert target.found and target.area == 100 and target.header == msg.header
+    assert (target.bbox.center.position.x, target.bbox.size_x) == (9.5, 10.0)
+    detection = probe.received["detections"][-1].detections[0]
+    assert detection.results[0].hypothesis.class_id == "the red block" and detection.bbox == target.bbox
+    assert wait_until(lambda: probe.received["overlay"]) and probe.received["overlay"][-1].encoding == "rgb8"
+    assert probe.received["active_expression"][-1].data == "the red block"
+
+    probe.say("the blue block")
+    assert _stream_until(probe, lambda: probe.targets_for("the blue block"), msg)
+    assert wait_until(lambda: probe.received["active_expression"][-1].data == "the blue block")
+    assert probe.targets_for("the blue block")[-1].bbox.center.position.x == 49.5
+
+
+def test_bad_input_and_bursts_do_not_stop_the_node(dds_pair):
+    node, probe = dds_pair
+    good = frame_msg(scene(), frame_id="good")
+    bad = frame_msg(scene(), frame_id="bad")
+    bad.step = 3  # wrong step
+    probe.image.write(good)  # frame before any expression
+    probe.say("")  # empty expression
+    probe.say("red " * 400)  # huge expression: truncated to max_expression_length
+    for i in range(1000):  # burst of expressions and frames
+        probe.say(f"red {i}")
+        probe.image.write(bad if i % 2 else good)
+    probe.say("red")
+    assert _stream_until(probe, lambda: probe.targets_for("red"), good)
+    counts = node.core.diagnostics.counts()
+    assert counts["expression_empty"] == 1 and counts["expression_truncated"] == 1
+    assert counts.get("frame_without_expression", 0) + counts.get("bad_image", 0) >= 1
+    assert counts["expressions_in"] >= 1000
+
+
+def test_undecodable_expression_sample_is_counted_and_skipped(dds_pair):
+    node, _ = dds_pair
+
+    class Sample:
+        def __init__(self, data):
+            self.data, self.sample_info = data, type("Info", (), {"valid_data": True})()
+
+    queue = [UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), [Sample("red")]]
+
+    class Reader:
+        def take(self, N):
+            item = queue.pop(0) if queue else []
+            if isinstance(item, Exception):
+                raise item
+            return item
+
+    node._expression_cb(Reader())
+    assert node.core.diagnostics.counts()["expression_undecodable"] == 1
+    assert wait_until(lambda: node.core.diagnostics.counts().get("expressions_in") == 1)

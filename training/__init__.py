@@ -1,0 +1,1 @@
+"""Training, evaluation, datasets and metrics for VATEX (imports vatex_core, never the reverse)."""

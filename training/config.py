@@ -1,0 +1,166 @@
+"""The training configuration: one dataclass tree, loaded from YAML (training/configs/*.yaml).
+
+Unknown keys are errors (a typo must not silently train the default). ``asdict(cfg)`` is
+stored in every checkpoint and in the run directory. :func:`load_scenes` is the one place
+mapping a dataset kind to its reader.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from training.criterion import LossConfig
+from training.data import AugmentConfig, RefScene, load_davis, load_refer, load_ytvos
+from training.optim import OptimConfig
+from training.synthetic import SyntheticConfig, make_scenes, make_video_scenes
+from vatex_core import VatexConfig, preset
+
+REFER_KINDS = ("refcoco", "refcoco+", "refcocog")
+DATASET_KINDS = (*REFER_KINDS, "ytvos", "davis", "synthetic", "synthetic_video")
+
+
+@dataclass
+class ModelSpec:
+    """Which VATEX to build and where its starting weights come from."""
+
+    preset: str = "tiny"  # vatex_core preset name
+    overrides: dict[str, Any] = field(default_factory=dict)  # nested, e.g. {"head": {"decoder_layers": 3}}
+    backbone_checkpoint: str | None = None  # local timm Swin weights (ImageNet); None = random init
+    clip_checkpoint: str | None = None  # local open_clip / OpenAI CLIP weights; None = random init
+    init_weights: str | None = None  # VATEX .safetensors to start from (Ref-YTVOS starts from RefCOCO)
+
+    def build_config(self) -> VatexConfig:
+        """The preset with ``overrides`` merged in."""
+        merged = _merge(preset(self.preset).to_dict(), self.overrides)
+        return VatexConfig.from_dict(merged)
+
+
+@dataclass
+class DataConfig:
+    """Training / evaluation data."""
+
+    kind: str = "synthetic"  # one of DATASET_KINDS
+    root: str | None = None  # dataset folder (not used by the synthetic kinds)
+    split: str = "train"
+    eval_split: str = "val"  # default split of `vatex eval --config`
+    split_by: str | None = None  # REFER partition (unc / umd / google); None = the usual one
+    num_frames: int = 1  # frames per training clip (T)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    synthetic_scenes: dict[str, int] = field(default_factory=lambda: {"train": 2000, "val": 200, "test": 200})
+    synthetic_seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """A whole training run."""
+
+    name: str = "synthetic_tiny"
+    model: ModelSpec = field(default_factory=ModelSpec)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    batch_size: int = 24  # global batch of triplets; each of W processes takes batch_size / W
+    max_iters: int = 100_000  # optimisation steps; lr steps are fractions of this
+    amp: bool = True  # mixed precision; only used when CUDA is available
+    out_dir: str = "runs/synthetic_tiny"  # logs, metrics.jsonl, checkpoints/
+    checkpoint_interval: int = 1000  # steps between checkpoints (one is always written at the end)
+    keep_checkpoints: int = 3  # newest checkpoints kept; 0 keeps all
+    log_interval: int = 20  # steps between log lines / metrics.jsonl records
+    seed: int = 0
+    num_workers: int = 2  # DataLoader worker processes per training process
+
+    def __post_init__(self) -> None:
+        if self.data.kind not in DATASET_KINDS:
+            raise ValueError(f"unknown dataset kind {self.data.kind!r}; choose one of {', '.join(DATASET_KINDS)}")
+        if self.batch_size < 1 or self.max_iters < 1:
+            raise ValueError("batch_size and max_iters must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Reads a YAML training config; missing keys keep their defaults, unknown keys raise.
+
+    Args:
+        path: YAML file.
+        overrides: "dotted.key=value" strings applied on top, values parsed as YAML, e.g.
+            ``["batch_size=2", "model.preset=tiny", "data.root=/data/refer"]``.
+    """
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override must look like key.sub=value, got {override!r}")
+        *parents, leaf = key.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return config_from_dict(data)
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Builds a :class:`TrainConfig` from nested dicts (YAML or ``to_dict`` output)."""
+    return _from_dict(TrainConfig, data, "config")
+
+
+def load_scenes(data: DataConfig, split: str) -> list[RefScene]:
+    """Reads (or generates) the scenes of one split of the configured dataset.
+
+    Raises:
+        ValueError: a real dataset without ``root``, or an unknown kind.
+    """
+    if data.kind in ("synthetic", "synthetic_video"):
+        make = make_video_scenes if data.kind == "synthetic_video" else make_scenes
+        if split not in data.synthetic_scenes:
+            raise ValueError(f"no scene count for synthetic split {split!r}; have {sorted(data.synthetic_scenes)}")
+        return make(data.synthetic, split, data.synthetic_scenes[split], data.synthetic_seed)
+    if data.root is None:
+        raise ValueError(f"dataset {data.kind!r} needs data.root (the dataset folder)")
+    root = Path(data.root)
+    if data.kind in REFER_KINDS:
+        return load_refer(root, data.kind, split, data.split_by)
+    if data.kind == "ytvos":
+        return load_ytvos(root, split)
+    if data.kind == "davis":
+        return load_davis(root, split)
+    raise ValueError(f"unknown dataset kind {data.kind!r}")
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _from_dict(kind: type, data: dict[str, Any], where: str) -> Any:
+    """Nested dict -> dataclass, recursing where the default is a dataclass; lists -> tuples where the default is one."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a mapping, got {type(data).__name__}")
+    defaults = kind()
+    known = {f.name for f in fields(kind)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown keys in {where}: {sorted(unknown)}")
+    values = {}
+    for name, value in data.items():
+        default = getattr(defaults, name)
+        if is_dataclass(default):
+            value = _from_dict(type(default), value, f"{where}.{name}")
+        elif isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        values[name] = value
+    return kind(**values)

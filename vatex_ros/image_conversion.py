@@ -1,0 +1,151 @@
+"""sensor_msgs/Image and CompressedImage <-> numpy, without cv_bridge.
+
+Decoding always ends in RGB uint8 (H, W, 3), the model's input format. Messages are read
+duck-typed (any object with the ROS field names: ours from :mod:`vatex_ros.messages` or
+rclpy's) and written as :mod:`vatex_ros.messages` types. Malformed input raises ValueError
+with a message that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image as PILImage
+
+from vatex_ros.messages import CompressedImage, Header, Image
+
+# encoding -> (channels, numpy dtype of one channel)
+ENCODINGS: dict[str, tuple[int, np.dtype]] = {
+    "rgb8": (3, np.dtype(np.uint8)),
+    "bgr8": (3, np.dtype(np.uint8)),
+    "rgba8": (4, np.dtype(np.uint8)),
+    "bgra8": (4, np.dtype(np.uint8)),
+    "mono8": (1, np.dtype(np.uint8)),
+    "mono16": (1, np.dtype(np.uint16)),
+}
+COMPRESSED_FORMATS = ("jpeg", "png")
+
+
+def image_to_array(msg) -> np.ndarray:
+    """Pixels of a sensor_msgs/Image in their own encoding, row padding removed.
+
+    Args:
+        msg: sensor_msgs/Image with one of :data:`ENCODINGS`.
+
+    Returns:
+        (H, W, C) array for colour encodings, (H, W) for mono; dtype uint8 or native uint16.
+
+    Raises:
+        ValueError: unknown encoding, zero size, step too small, or data size != step * height.
+    """
+    if msg.encoding not in ENCODINGS:
+        raise ValueError(f"unsupported image encoding {msg.encoding!r}; expected one of {sorted(ENCODINGS)}")
+    channels, dtype = ENCODINGS[msg.encoding]
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height == 0 or width == 0:
+        raise ValueError(f"empty image: {width}x{height}")
+    row_bytes = width * channels * dtype.itemsize
+    if step < row_bytes:
+        raise ValueError(f"step {step} is smaller than width*bytes_per_pixel = {row_bytes} ({msg.encoding})")
+    data = _as_uint8(msg.data)
+    if len(data) < step * height:
+        raise ValueError(f"truncated image data: {len(data)} bytes, expected step*height = {step * height}")
+    if len(data) > step * height:
+        raise ValueError(f"image data size {len(data)} != step*height = {step * height}")
+    rows = data.reshape(height, step)[:, :row_bytes]  # (H, row_bytes)
+    order = ">" if msg.is_bigendian else "<"
+    pixels = rows.copy().view(dtype.newbyteorder(order)).astype(dtype)  # (H, W*C) native byte order
+    return pixels.reshape(height, width, channels) if channels > 1 else pixels.reshape(height, width)
+
+
+def _as_uint8(data) -> np.ndarray:
+    """A ``uint8[]`` field as a flat uint8 array: bytes and array.array (rclpy) without copy, lists of int."""
+    try:
+        return np.frombuffer(data, dtype=np.uint8)
+    except TypeError:
+        return np.asarray(data, dtype=np.uint8)
+
+
+def array_to_rgb(pixels: np.ndarray, encoding: str) -> np.ndarray:
+    """Convert pixels in ``encoding`` to RGB uint8 (H, W, 3); mono16 keeps its 8 high bits."""
+    if encoding in ("rgb8", "rgba8"):
+        return np.ascontiguousarray(pixels[..., :3])
+    if encoding in ("bgr8", "bgra8"):
+        return np.ascontiguousarray(pixels[..., 2::-1])
+    if encoding == "mono8":
+        return np.repeat(pixels[..., None], 3, axis=2)
+    if encoding == "mono16":
+        return np.repeat((pixels >> 8).astype(np.uint8)[..., None], 3, axis=2)
+    raise ValueError(f"unsupported image encoding {encoding!r}")
+
+
+def array_to_image(pixels: np.ndarray, encoding: str, header: Header) -> Image:
+    """Build a sensor_msgs/Image (no row padding, little endian) from pixels in ``encoding``.
+
+    Args:
+        pixels: (H, W, C) or (H, W) array whose channels and dtype fit ``encoding``.
+        encoding: one of :data:`ENCODINGS`.
+        header: used as is (no copy), so outputs carry the source frame's exact header.
+    """
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unsupported image encoding {encoding!r}")
+    channels, dtype = ENCODINGS[encoding]
+    expected = pixels.shape[:2] + ((channels,) if channels > 1 else ())
+    if pixels.ndim not in (2, 3) or pixels.shape != expected or pixels.dtype != dtype:
+        raise ValueError(f"{encoding} needs a {dtype} array with {channels} channel(s), got {pixels.dtype} {pixels.shape}")
+    height, width = pixels.shape[:2]
+    data = np.ascontiguousarray(pixels, dtype=dtype.newbyteorder("<")).tobytes()
+    return Image(header=header, height=height, width=width, encoding=encoding, is_bigendian=0,
+                 step=width * channels * dtype.itemsize, data=data)
+
+
+def mask_to_image(mask: np.ndarray, header: Header) -> Image:
+    """A boolean (H, W) mask as sensor_msgs/Image mono8 with values 0/255 and the given header."""
+    if mask.ndim != 2:
+        raise ValueError(f"mask must be (H, W), got shape {mask.shape}")
+    return array_to_image(np.where(mask, 255, 0).astype(np.uint8), "mono8", header)
+
+
+def compressed_to_rgb(msg) -> np.ndarray:
+    """Decode a JPEG or PNG sensor_msgs/CompressedImage to RGB uint8 (H, W, 3).
+
+    ``format`` may be plain (``"jpeg"``) or image_transport style (``"bgr8; jpeg compressed bgr8"``).
+
+    Raises:
+        ValueError: unknown format, empty or undecodable data.
+    """
+    fmt = msg.format.lower()
+    if not any(name in fmt for name in COMPRESSED_FORMATS):
+        raise ValueError(f"unsupported compressed format {msg.format!r}; expected jpeg or png")
+    data = _as_uint8(msg.data).tobytes()
+    if not data:
+        raise ValueError("empty compressed image data")
+    try:
+        with PILImage.open(io.BytesIO(data)) as img:
+            if img.format is None or img.format.lower() not in ("jpeg", "png"):
+                raise ValueError(f"compressed data is {img.format}, not jpeg/png")
+            rgb = np.asarray(img.convert("RGB"))
+    except (OSError, SyntaxError) as err:  # Pillow's errors for truncated/corrupt files
+        raise ValueError(f"cannot decode {msg.format!r} image: {err}") from err
+    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise ValueError("decoded image is empty")
+    return rgb
+
+
+def rgb_to_compressed(rgb: np.ndarray, fmt: str, header: Header, quality: int = 90) -> CompressedImage:
+    """Encode RGB uint8 (H, W, 3) as a JPEG or PNG sensor_msgs/CompressedImage."""
+    if fmt not in COMPRESSED_FORMATS:
+        raise ValueError(f"unsupported compressed format {fmt!r}; expected one of {COMPRESSED_FORMATS}")
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected RGB uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+    buffer = io.BytesIO()
+    PILImage.fromarray(rgb).save(buffer, format=fmt.upper(), **({"quality": quality} if fmt == "jpeg" else {}))
+    return CompressedImage(header=header, format=fmt, data=buffer.getvalue())
+
+
+def msg_to_rgb(msg) -> np.ndarray:
+    """RGB uint8 (H, W, 3) from a sensor_msgs/Image or sensor_msgs/CompressedImage."""
+    if hasattr(msg, "format"):
+        return compressed_to_rgb(msg)
+    return array_to_rgb(image_to_array(msg), msg.encoding)

@@ -1,0 +1,291 @@
+"""Transport-independent node logic: frames and expressions in, per-frame results out.
+
+The core owns the temporal state of a stream: one predictor session per expression (its text
+features and CLIP-prior prompt are computed once), a one-slot frame buffer where the newest
+frame wins, a frame-age check, EMA score smoothing and found/lost hysteresis. Inference runs
+on the core's own worker thread, so ``set_expression`` and ``submit_frame`` never wait for a
+running frame. Transports (rclpy, DDS) only convert messages and call these methods.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import numpy as np
+from PIL import Image as PILImage
+
+from vatex_ros.diagnostics import Diagnostics
+from vatex_ros.image_conversion import msg_to_rgb
+from vatex_ros.params import NodeParams
+
+logger = logging.getLogger(__name__)
+
+
+class Session(Protocol):
+    """A predictor stream bound to one expression (``vatex_core`` ``Predictor.stream``)."""
+
+    def step(self, image: np.ndarray) -> Any: ...
+
+
+class Predictor(Protocol):
+    """What the core needs from ``vatex_core.Predictor``."""
+
+    def stream(self, expression: str) -> Session: ...
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Everything the transports publish for one processed frame.
+
+    Attributes:
+        header: the source frame's header object, unchanged.
+        expression: expression in force for this frame.
+        found: target present after hysteresis; when False, ``mask`` is empty and ``box`` None.
+        score: smoothed confidence in [0, 1].
+        mask: (H, W) bool at the source frame's resolution.
+        box: (x_min, y_min, x_max, y_max) pixels of the mask, inclusive, or None.
+        centroid: (x, y) pixels of the mask's centre of mass, or None.
+        area: mask pixels.
+        latency: seconds from the frame's arrival at the core to this result.
+        timings: predictor stage timings (s) plus ``preprocess`` and ``postprocess``.
+        rgb: (H, W, 3) uint8 source frame, for the overlay.
+    """
+
+    header: Any
+    expression: str
+    found: bool
+    score: float
+    mask: np.ndarray
+    box: tuple[float, float, float, float] | None
+    centroid: tuple[float, float] | None
+    area: int
+    latency: float
+    timings: dict[str, float]
+    rgb: np.ndarray
+
+
+@dataclass
+class _Pending:
+    msg: Any  # sensor_msgs/Image or CompressedImage
+    arrival: float  # monotonic seconds
+
+
+class NodeCore:
+    """Frames and expressions in, :class:`FrameResult` out (on the worker thread).
+
+    Args:
+        predictor: ``vatex_core.Predictor`` or anything with ``stream(expression).step(rgb)``.
+        params: validated node parameters.
+        on_result: called with each FrameResult, on the worker thread.
+        on_expression: called with the expression that is now in force, on the worker thread.
+        clock: seconds in the time base of the frames' header stamps (ROS/wall time); frame age
+            is ``clock() - stamp``.
+        monotonic: monotonic seconds, for latency and warning rate limits.
+    """
+
+    def __init__(self, predictor: Predictor, params: NodeParams, on_result: Callable[[FrameResult], None],
+                 on_expression: Callable[[str], None] = lambda expression: None,
+                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic):
+        self.params = params
+        self.diagnostics = Diagnostics(logger, params.warn_interval, monotonic)
+        self._predictor = predictor
+        self._on_result = on_result
+        self._on_expression = on_expression
+        self._clock = clock
+        self._monotonic = monotonic
+        self._wake = threading.Condition()
+        self._frame: _Pending | None = None
+        self._expression: str | None = None  # accepted, not yet in force
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        # Stream state, touched by the worker only.
+        self._session: Session | None = None
+        self._active = ""
+        self._score = 0.0
+        self._found = False
+        self._hits = 0
+        self._misses = 0
+
+    # --- inputs (any thread, never block on inference) ---------------------------------
+
+    def set_expression(self, data: str | bytes) -> bool:
+        """Accept a new referring expression; it replaces the active one before the next frame.
+
+        Returns:
+            False if rejected (not UTF-8, empty); a warning and a diagnostic are recorded.
+        """
+        if isinstance(data, (bytes, bytearray)):
+            try:
+                data = bytes(data).decode("utf-8")
+            except UnicodeDecodeError as err:
+                self.diagnostics.warn("expression_not_utf8", f"ignoring expression that is not UTF-8: {err}")
+                return False
+        expression = " ".join(data.replace("\x00", " ").split())
+        if not expression:
+            self.diagnostics.warn("expression_empty", "ignoring empty expression")
+            return False
+        limit = self.params.max_expression_length
+        if len(expression) > limit:
+            self.diagnostics.warn("expression_truncated",
+                                  f"expression of {len(expression)} characters truncated to {limit}")
+            expression = expression[:limit]
+        with self._wake:
+            self._expression = expression
+            self._wake.notify()
+        self.diagnostics.count("expressions_in")
+        return True
+
+    def submit_frame(self, msg: Any) -> None:
+        """Offer a sensor_msgs/Image or CompressedImage; a frame not yet started is replaced."""
+        with self._wake:
+            if self._frame is not None:
+                self.diagnostics.count("frames_replaced")
+            self._frame = _Pending(msg, self._monotonic())
+            self._wake.notify()
+        self.diagnostics.count("frames_in")
+
+    def update_params(self, params: NodeParams) -> None:
+        """Apply new (validated) parameters; they take effect from the next frame."""
+        self.params = params
+        self.diagnostics.interval = params.warn_interval
+
+    # --- worker ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the inference worker thread."""
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="vatex-inference", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the worker after the frame in progress."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                self._wake.wait_for(lambda: self._stopping or self._frame is not None or self._expression is not None)
+                if self._stopping:
+                    return
+            self.step()
+
+    def step(self) -> FrameResult | None:
+        """Apply a pending expression, then process the pending frame if any (worker thread or tests).
+
+        Returns:
+            The published result, or None if no frame was processed.
+        """
+        with self._wake:
+            expression, self._expression = self._expression, None
+            pending, self._frame = self._frame, None
+        if expression is not None:
+            self._activate(expression)
+        if pending is None:
+            return None
+        try:
+            result = self._process(pending)
+        except Exception as err:  # noqa: BLE001 - a bad frame or model failure must not stop the node
+            self.diagnostics.warn("inference_error", f"frame skipped, inference failed: {err!r}")
+            return None
+        if result is None:
+            return None
+        self.diagnostics.count("frames_out")
+        try:
+            self._on_result(result)
+        except Exception as err:  # noqa: BLE001 - a transport failure must not stop inference
+            self.diagnostics.warn("publish_error", f"publishing a result failed: {err!r}")
+        return result
+
+    def _activate(self, expression: str) -> None:
+        try:
+            session = self._predictor.stream(expression)
+        except ValueError as err:
+            self.diagnostics.warn("expression_rejected", f"model rejected expression {expression!r}: {err}")
+            return
+        self._session, self._active = session, expression
+        self._score, self._found, self._hits, self._misses = 0.0, False, 0, 0
+        logger.info("active expression: %r", expression)
+        self._on_expression(expression)
+
+    def _process(self, pending: _Pending) -> FrameResult | None:
+        if self._session is None:
+            self.diagnostics.warn("frame_without_expression", "frame dropped: no expression yet "
+                                  "(publish one on the expression topic)")
+            return None
+        stamp = pending.msg.header.stamp.sec + pending.msg.header.stamp.nanosec * 1e-9
+        age = self._clock() - stamp
+        if self.params.max_frame_age and stamp > 0 and age > self.params.max_frame_age:
+            self.diagnostics.warn("frame_too_old", f"frame skipped: {age:.3f} s old > max_frame_age "
+                                  f"{self.params.max_frame_age} s")
+            return None
+        started = self._monotonic()
+        try:
+            rgb = msg_to_rgb(pending.msg)
+        except ValueError as err:
+            self.diagnostics.warn("bad_image", f"frame skipped: {err}")
+            return None
+        model_input = _downscale(rgb, self.params.input_size)
+        preprocessed = self._monotonic()
+        prediction = self._session.step(model_input)
+        predicted = self._monotonic()
+        mask = _upscale(np.asarray(prediction.mask, dtype=bool), rgb.shape[:2])
+        found = self._track(float(prediction.score), bool(mask.any()))
+        if not found:
+            mask = np.zeros_like(mask)
+        box, centroid, area = _geometry(mask)
+        timings = {"preprocess": preprocessed - started, **dict(prediction.timings),
+                   "postprocess": self._monotonic() - predicted}
+        return FrameResult(header=pending.msg.header, expression=self._active, found=found, score=self._score,
+                           mask=mask, box=box, centroid=centroid, area=area,
+                           latency=self._monotonic() - pending.arrival, timings=timings, rgb=rgb)
+
+    def _track(self, score: float, mask_nonempty: bool) -> bool:
+        """EMA score smoothing and found/lost hysteresis; returns whether the target is found."""
+        first = self._hits == 0 and self._misses == 0
+        alpha = self.params.score_smoothing
+        self._score = score if first else alpha * score + (1 - alpha) * self._score
+        if mask_nonempty and self._score >= self.params.score_threshold:
+            self._hits, self._misses = self._hits + 1, 0
+        else:
+            self._hits, self._misses = 0, self._misses + 1
+        if not self._found and self._hits >= self.params.found_after:
+            self._found = True
+        elif self._found and self._misses >= self.params.lost_after:
+            self._found = False
+        return self._found
+
+
+def _downscale(rgb: np.ndarray, short_side: int) -> np.ndarray:
+    """Resize (H, W, 3) so its short side is ``short_side`` if it is longer; else return it unchanged."""
+    height, width = rgb.shape[:2]
+    if not short_side or min(height, width) <= short_side:
+        return rgb
+    scale = short_side / min(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))  # PIL wants (W, H)
+    return np.asarray(PILImage.fromarray(rgb).resize(size, PILImage.BILINEAR))
+
+
+def _upscale(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of an (h, w) bool mask to ``shape`` (H, W)."""
+    if mask.shape == shape:
+        return mask
+    resized = PILImage.fromarray(mask.astype(np.uint8) * 255).resize((shape[1], shape[0]), PILImage.NEAREST)
+    return np.asarray(resized) > 127
+
+
+def _geometry(mask: np.ndarray) -> tuple[tuple[float, float, float, float] | None, tuple[float, float] | None, int]:
+    """Box (inclusive pixel bounds), centroid (x, y) and area of a (H, W) bool mask."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None, None, 0
+    box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+    return box, (float(xs.mean()), float(ys.mean())), int(len(xs))

@@ -1,0 +1,30 @@
+"""Build the model for the node from its parameters (the only place vatex_ros imports vatex_core)."""
+
+from __future__ import annotations
+
+import logging
+
+from vatex_ros.params import NodeParams
+
+logger = logging.getLogger(__name__)
+
+
+def load_predictor(params: NodeParams):
+    """``vatex_core.Predictor`` for ``params.weights`` (empty: the embedded default) on ``params.device``.
+
+    Raises:
+        RuntimeError: vatex_core cannot be imported.
+        ValueError: the weights are of another preset than ``params.preset``.
+        OSError: the weights file cannot be read.
+    """
+    try:
+        from vatex_core import DEFAULT_WEIGHTS, Predictor, read_config
+    except ImportError as err:
+        raise RuntimeError(f"vatex_core.Predictor is not available ({err}); install the vatex_ros package") from err
+    weights = params.weights or None
+    stored = read_config(weights or DEFAULT_WEIGHTS).name
+    if stored != params.preset:
+        raise ValueError(f"{weights or DEFAULT_WEIGHTS} holds preset {stored!r}, but parameter preset is "
+                         f"{params.preset!r}")
+    logger.info("loading %s model (%s) on %s", params.preset, weights or "embedded default weights", params.device)
+    return Predictor.from_pretrained(weights, device=params.device)

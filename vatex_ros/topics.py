@@ -1,0 +1,52 @@
+"""The node's topics, types and QoS (DESIGN.md section 3), written once for both transports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_NAMESPACE = "/vatex"
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One topic of the node.
+
+    Attributes:
+        name: name relative to the node's namespace (remappable).
+        ros_type: ROS 2 type name, e.g. ``sensor_msgs/msg/Image``.
+        reliable: reliable (True) or best effort (False).
+        depth: keep-last history depth; 0 means "the node's ``qos_depth`` parameter".
+        transient_local: late joiners receive the last sample.
+    """
+
+    name: str
+    ros_type: str
+    reliable: bool
+    depth: int = 0
+    transient_local: bool = False
+
+
+IMAGE = Topic("image", "sensor_msgs/msg/Image", reliable=False, depth=1)  # sensor data QoS
+COMPRESSED_IMAGE = Topic("image", "sensor_msgs/msg/CompressedImage", reliable=False, depth=1)
+EXPRESSION = Topic("expression", "std_msgs/msg/String", reliable=True)
+MASK = Topic("mask", "sensor_msgs/msg/Image", reliable=True)
+DETECTIONS = Topic("detections", "vision_msgs/msg/Detection2DArray", reliable=True)
+TARGET = Topic("target", "vatex_ros/msg/VatexTarget", reliable=True)
+OVERLAY = Topic("overlay", "sensor_msgs/msg/Image", reliable=False, depth=1)
+ACTIVE_EXPRESSION = Topic("active_expression", "std_msgs/msg/String", reliable=True, depth=1, transient_local=True)
+
+
+def image_topic(image_format: str) -> Topic:
+    """Input topic for the ``image_format`` parameter (``raw`` or ``compressed``)."""
+    return COMPRESSED_IMAGE if image_format == "compressed" else IMAGE
+
+
+def resolve(name: str, namespace: str = DEFAULT_NAMESPACE, remappings: dict[str, str] | None = None) -> str:
+    """Fully qualified ROS name of a relative topic: remapping first, then the namespace.
+
+    ``resolve("mask")`` -> ``/vatex/mask``; ``resolve("image", remappings={"image": "/cam/rgb"})`` -> ``/cam/rgb``.
+    """
+    name = (remappings or {}).get(name, name)
+    if name.startswith("/"):
+        return name
+    return f"{namespace.rstrip('/')}/{name}" if namespace.strip("/") else f"/{name}"
