@@ -1,7 +1,8 @@
 """Launch the VATEX node: ``ros2 launch vatex_ros vatex.launch.py image:=/camera/image_raw``.
 
 Parameters come from one YAML file (``params_file``, default config/vatex.yaml); topics are
-relative to ``namespace`` (default ``vatex``), and the input ``image`` topic is remapped here.
+relative to ``namespace`` (default ``vatex``), and the input topics (``image``, and ``depth`` /
+``camera_info`` when ``use_depth`` is on) are remapped here.
 """
 
 from pathlib import Path
@@ -20,13 +21,17 @@ def generate_launch_description() -> LaunchDescription:
                               description="ROS 2 parameters file of vatex_node"),
         DeclareLaunchArgument("namespace", default_value="vatex", description="namespace of the node's topics"),
         DeclareLaunchArgument("image", default_value="image", description="camera topic to segment"),
+        DeclareLaunchArgument("depth", default_value="depth",
+                              description="aligned depth topic (used with the parameter use_depth)"),
+        DeclareLaunchArgument("camera_info", default_value="camera_info",
+                              description="camera info of the depth/colour camera (used with use_depth)"),
         Node(
             package="vatex_ros",
             executable="vatex_node",
             name="vatex_node",
             namespace=LaunchConfiguration("namespace"),
             parameters=[LaunchConfiguration("params_file")],
-            remappings=[("image", LaunchConfiguration("image"))],
+            remappings=[(name, LaunchConfiguration(name)) for name in ("image", "depth", "camera_info")],
             output="screen",
             emulate_tty=True,
         ),

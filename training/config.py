@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from training.data import AugmentConfig, RefScene, load_davis, load_refer, load_
 from training.optim import OptimConfig
 from training.synthetic import SyntheticConfig, make_scenes, make_video_scenes
 from vatex_core import VatexConfig, preset
+from vatex_core.config import dataclass_from_dict
 
 REFER_KINDS = ("refcoco", "refcoco+", "refcocog")
 DATASET_KINDS = (*REFER_KINDS, "ytvos", "davis", "synthetic", "synthetic_video")
@@ -110,7 +111,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
 
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:
     """Builds a :class:`TrainConfig` from nested dicts (YAML or ``to_dict`` output)."""
-    return _from_dict(TrainConfig, data, "config")
+    return dataclass_from_dict(TrainConfig, data, "config")
 
 
 def load_scenes(data: DataConfig, split: str) -> list[RefScene]:
@@ -144,23 +145,3 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
-
-
-def _from_dict(kind: type, data: dict[str, Any], where: str) -> Any:
-    """Nested dict -> dataclass, recursing where the default is a dataclass; lists -> tuples where the default is one."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{where} must be a mapping, got {type(data).__name__}")
-    defaults = kind()
-    known = {f.name for f in fields(kind)}
-    unknown = set(data) - known
-    if unknown:
-        raise ValueError(f"unknown keys in {where}: {sorted(unknown)}")
-    values = {}
-    for name, value in data.items():
-        default = getattr(defaults, name)
-        if is_dataclass(default):
-            value = _from_dict(type(default), value, f"{where}.{name}")
-        elif isinstance(default, tuple) and isinstance(value, list):
-            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-        values[name] = value
-    return kind(**values)

@@ -92,21 +92,28 @@ class VatexConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VatexConfig:
         """Builds a config from ``to_dict`` output; unknown keys are an error, not ignored."""
-        return _from_dict(cls, data)
+        return dataclass_from_dict(cls, data, cls.__name__)
 
 
-def _from_dict(kind: type, data: dict[str, Any]) -> Any:
-    known = {f.name: f for f in fields(kind)}
-    unknown = set(data) - set(known)
+def dataclass_from_dict(kind: type, data: dict[str, Any], where: str = "config") -> Any:
+    """Nested dicts (e.g. YAML or ``asdict`` output) -> the dataclass ``kind``.
+
+    Recurses where a field's default is a dataclass, turns lists into tuples where the default is
+    a tuple, and refuses unknown keys: a typo must not silently keep a default.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a mapping, got {type(data).__name__}")
+    defaults = kind()
+    unknown = set(data) - {f.name for f in fields(kind)}
     if unknown:
-        raise ValueError(f"unknown {kind.__name__} fields: {sorted(unknown)}")
+        raise ValueError(f"unknown keys in {where}: {sorted(unknown)}")
     values = {}
     for name, value in data.items():
-        default = getattr(kind(), name) if name in known else None
+        default = getattr(defaults, name)
         if is_dataclass(default):
-            value = _from_dict(type(default), value)
-        elif isinstance(value, list):
-            value = tuple(value)
+            value = dataclass_from_dict(type(default), value, f"{where}.{name}")
+        elif isinstance(value, list) and (isinstance(default, tuple) or default is None):
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
         values[name] = value
     return kind(**values)
 

@@ -61,16 +61,21 @@ def check_expression(expression: str) -> str:
 class Predictor:
     """Runs a VATEX model on images given as numpy arrays (HWC RGB uint8, or convertible) or PIL images."""
 
-    def __init__(self, model: Vatex, text_cache_size: int = 64) -> None:
+    def __init__(self, model: Vatex, text_cache_size: int = 64, short_side: int | None = None) -> None:
+        """``short_side``: the size frames are resized to for the model; None = the size it was trained at."""
         self.model = model.eval()
-        self.short_side = model.cfg.input.short_side
-        self.max_size = model.cfg.input.max_size
+        trained = model.cfg.input
+        self.short_side = short_side or trained.short_side
+        # keep the trained aspect-ratio cap when running at another size
+        self.max_size = round(trained.max_size * self.short_side / trained.short_side)
         self._encode_cached = functools.lru_cache(maxsize=text_cache_size)(self._encode)
 
     @classmethod
-    def from_pretrained(cls, weights: str | Path | None = None, device: str = "cpu") -> Predictor:
+    def from_pretrained(
+        cls, weights: str | Path | None = None, device: str = "cpu", short_side: int | None = None
+    ) -> Predictor:
         """Loads a weights file written by ``save_weights``; None loads the embedded tiny model."""
-        return cls(load_vatex(weights, device))
+        return cls(load_vatex(weights, device), short_side=short_side)
 
     @torch.inference_mode()
     def _encode(self, expression: str) -> TextFeatures:

@@ -19,6 +19,9 @@ COMMANDS: dict[str, str] = {
     "pretrain-clip": "training.clip_pretrain",
     "release": "training.release",
     "node": "vatex_ros.commands.node",
+    "demo": "vatex_ros.commands.demo",
+    "bag": "vatex_ros.commands.bag",
+    "bench": "vatex_ros.commands.bench",
 }
 
 

@@ -73,10 +73,15 @@ class DdsNode:
             topics.MASK, topics.DETECTIONS, topics.TARGET, topics.ACTIVE_EXPRESSION)}
         if params.publish_overlay:
             self._writers[topics.OVERLAY.name] = self._writer(topics.OVERLAY)
+        if params.use_depth:
+            self._writers.update({t.name: self._writer(t) for t in (topics.TARGET_POINT, topics.TARGET_CLOUD)})
         self._readers = [
             self._reader(topics.image_topic(params.image_format), self._image_cb),
             self._reader(topics.EXPRESSION, self._expression_cb),
         ]
+        if params.use_depth:
+            self._readers += [self._reader(topics.DEPTH, self._depth_cb),
+                              self._reader(topics.CAMERA_INFO, self._camera_info_cb)]
         self.core.start()
         logger.info("DDS node up on domain %d: %s -> %s", self.participant.domain_id,
                     self.topic_name(topics.IMAGE.name), ", ".join(self.topic_name(n) for n in self._writers))
@@ -134,12 +139,18 @@ class DdsNode:
         for sample in self._take(reader, "expression"):
             self.core.set_expression(sample.data)
 
+    def _depth_cb(self, reader: DataReader) -> None:
+        for sample in self._take(reader, "depth"):
+            self.core.submit_depth(sample)
+
+    def _camera_info_cb(self, reader: DataReader) -> None:
+        for sample in self._take(reader, "camera_info"):
+            self.core.submit_camera_info(sample)
+
     def _publish_result(self, result: FrameResult) -> None:
         outputs = build_outputs(result, with_overlay=topics.OVERLAY.name in self._writers)
-        for name, msg in (("mask", outputs.mask), ("detections", outputs.detections), ("target", outputs.target),
-                          ("overlay", outputs.overlay)):
-            if msg is not None:
-                self._writers[name].write(msg)
+        for name, msg in outputs.by_topic().items():
+            self._writers[name].write(msg)
 
     def _publish_expression(self, expression: str) -> None:
         self._writers[topics.ACTIVE_EXPRESSION.name].write(messages.String(data=expression))

@@ -27,11 +27,12 @@ ENCODINGS: dict[str, tuple[int, np.dtype]] = {
 COMPRESSED_FORMATS = ("jpeg", "png")
 
 
-def image_to_array(msg) -> np.ndarray:
+def image_to_array(msg, encodings: dict[str, tuple[int, np.dtype]] = ENCODINGS) -> np.ndarray:
     """Pixels of a sensor_msgs/Image in their own encoding, row padding removed.
 
     Args:
-        msg: sensor_msgs/Image with one of :data:`ENCODINGS`.
+        msg: sensor_msgs/Image with one of ``encodings``.
+        encodings: the accepted encodings (default :data:`ENCODINGS`; depth images pass their own).
 
     Returns:
         (H, W, C) array for colour encodings, (H, W) for mono; dtype uint8 or native uint16.
@@ -39,9 +40,9 @@ def image_to_array(msg) -> np.ndarray:
     Raises:
         ValueError: unknown encoding, zero size, step too small, or data size != step * height.
     """
-    if msg.encoding not in ENCODINGS:
-        raise ValueError(f"unsupported image encoding {msg.encoding!r}; expected one of {sorted(ENCODINGS)}")
-    channels, dtype = ENCODINGS[msg.encoding]
+    if msg.encoding not in encodings:
+        raise ValueError(f"unsupported image encoding {msg.encoding!r}; expected one of {sorted(encodings)}")
+    channels, dtype = encodings[msg.encoding]
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height == 0 or width == 0:
         raise ValueError(f"empty image: {width}x{height}")
@@ -80,17 +81,19 @@ def array_to_rgb(pixels: np.ndarray, encoding: str) -> np.ndarray:
     raise ValueError(f"unsupported image encoding {encoding!r}")
 
 
-def array_to_image(pixels: np.ndarray, encoding: str, header: Header) -> Image:
+def array_to_image(pixels: np.ndarray, encoding: str, header: Header,
+                   encodings: dict[str, tuple[int, np.dtype]] = ENCODINGS) -> Image:
     """Build a sensor_msgs/Image (no row padding, little endian) from pixels in ``encoding``.
 
     Args:
         pixels: (H, W, C) or (H, W) array whose channels and dtype fit ``encoding``.
-        encoding: one of :data:`ENCODINGS`.
+        encoding: one of ``encodings``.
         header: used as is (no copy), so outputs carry the source frame's exact header.
+        encodings: the accepted encodings (default :data:`ENCODINGS`; depth images pass their own).
     """
-    if encoding not in ENCODINGS:
+    if encoding not in encodings:
         raise ValueError(f"unsupported image encoding {encoding!r}")
-    channels, dtype = ENCODINGS[encoding]
+    channels, dtype = encodings[encoding]
     expected = pixels.shape[:2] + ((channels,) if channels > 1 else ())
     if pixels.ndim not in (2, 3) or pixels.shape != expected or pixels.dtype != dtype:
         raise ValueError(f"{encoding} needs a {dtype} array with {channels} channel(s), got {pixels.dtype} {pixels.shape}")

@@ -71,12 +71,78 @@ class CompressedImage(IdlStruct, typename="sensor_msgs::msg::dds_::CompressedIma
     data: sequence[uint8] = b""
 
 
+@final
+@dataclass
+class RegionOfInterest(IdlStruct, typename="sensor_msgs::msg::dds_::RegionOfInterest_"):
+    x_offset: uint32 = 0
+    y_offset: uint32 = 0
+    height: uint32 = 0
+    width: uint32 = 0
+    do_rectify: bool = False
+
+
+@final
+@dataclass
+class CameraInfo(IdlStruct, typename="sensor_msgs::msg::dds_::CameraInfo_"):
+    header: Header = field(default_factory=Header)
+    height: uint32 = 0  # calibrated image size (pixels, before binning/ROI)
+    width: uint32 = 0
+    distortion_model: str = ""  # "plumb_bob", "rational_polynomial", "equidistant", ...
+    d: sequence[float64] = field(default_factory=list)  # distortion coefficients; plumb_bob: k1 k2 p1 p2 k3
+    k: array[float64, 9] = field(default_factory=lambda: [0.0] * 9)  # row-major 3x3 intrinsics
+    r: array[float64, 9] = field(default_factory=lambda: [0.0] * 9)  # row-major 3x3 rectification
+    p: array[float64, 12] = field(default_factory=lambda: [0.0] * 12)  # row-major 3x4 projection
+    binning_x: uint32 = 0  # 0 and 1 both mean no binning
+    binning_y: uint32 = 0
+    roi: RegionOfInterest = field(default_factory=RegionOfInterest)  # all zeros = full resolution
+
+
+@final
+@dataclass
+class PointField(IdlStruct, typename="sensor_msgs::msg::dds_::PointField_"):
+    FLOAT32 = 7  # datatype constant of the .msg (class attribute, not a field)
+
+    name: str = ""
+    offset: uint32 = 0  # bytes from the start of a point
+    datatype: uint8 = 0
+    count: uint32 = 0
+
+
+@final
+@dataclass
+class PointCloud2(IdlStruct, typename="sensor_msgs::msg::dds_::PointCloud2_"):
+    header: Header = field(default_factory=Header)
+    height: uint32 = 0  # 1 for unordered clouds
+    width: uint32 = 0  # points per row
+    fields: sequence[PointField] = field(default_factory=list)
+    is_bigendian: bool = False
+    point_step: uint32 = 0  # bytes per point
+    row_step: uint32 = 0  # bytes per row
+    data: sequence[uint8] = b""
+    is_dense: bool = False  # True: no invalid (NaN) points
+
+
 # --- geometry_msgs ------------------------------------------------------------------------
 
 
 @final
 @dataclass
 class Point(IdlStruct, typename="geometry_msgs::msg::dds_::Point_"):
+    x: float64 = 0.0
+    y: float64 = 0.0
+    z: float64 = 0.0
+
+
+@final
+@dataclass
+class PointStamped(IdlStruct, typename="geometry_msgs::msg::dds_::PointStamped_"):
+    header: Header = field(default_factory=Header)
+    point: Point = field(default_factory=Point)
+
+
+@final
+@dataclass
+class Vector3(IdlStruct, typename="geometry_msgs::msg::dds_::Vector3_"):
     x: float64 = 0.0
     y: float64 = 0.0
     z: float64 = 0.0
@@ -174,11 +240,15 @@ class VatexTarget(IdlStruct, typename="vatex_ros::msg::dds_::VatexTarget_"):
     centroid: Point2D = field(default_factory=Point2D)
     area: uint32 = 0
     latency: float64 = 0.0
+    has_3d: bool = False
+    position: Point = field(default_factory=Point)  # metres, camera optical frame
+    extent: Vector3 = field(default_factory=Vector3)  # metres
+    valid_points: uint32 = 0
 
 
 # Every message type, for registries and tests.
 ALL_TYPES: tuple[type[IdlStruct], ...] = (
-    Time, Header, String, Image, CompressedImage, Point, Quaternion, Pose, PoseWithCovariance,
-    Point2D, Pose2D, BoundingBox2D, ObjectHypothesis, ObjectHypothesisWithPose, Detection2D,
-    Detection2DArray, VatexTarget,
+    Time, Header, String, Image, CompressedImage, RegionOfInterest, CameraInfo, PointField, PointCloud2,
+    Point, PointStamped, Vector3, Quaternion, Pose, PoseWithCovariance, Point2D, Pose2D, BoundingBox2D,
+    ObjectHypothesis, ObjectHypothesisWithPose, Detection2D, Detection2DArray, VatexTarget,
 )

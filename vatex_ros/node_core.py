@@ -2,9 +2,11 @@
 
 The core owns the temporal state of a stream: one predictor session per expression (its text
 features and CLIP-prior prompt are computed once), a one-slot frame buffer where the newest
-frame wins, a frame-age check, EMA score smoothing and found/lost hysteresis. Inference runs
-on the core's own worker thread, so ``set_expression`` and ``submit_frame`` never wait for a
-running frame. Transports (rclpy, DDS) only convert messages and call these methods.
+frame wins, a frame-age check, EMA score smoothing and found/lost hysteresis. With the
+``use_depth`` parameter a found target is also located in 3D from the depth image and
+CameraInfo paired with the frame by stamp. Inference runs on the core's own worker thread, so
+``set_expression``, ``submit_frame`` and ``submit_depth`` never wait for a running frame.
+Transports (rclpy, DDS) only convert messages and call these methods.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 import numpy as np
-from PIL import Image as PILImage
 
+from vatex_ros.depth import DepthConfig, DepthError, Target3D, locate_target
+from vatex_ros.depth_sync import DepthSync, stamp_seconds
 from vatex_ros.diagnostics import Diagnostics
 from vatex_ros.image_conversion import msg_to_rgb
 from vatex_ros.params import NodeParams
@@ -51,8 +54,10 @@ class FrameResult:
         centroid: (x, y) pixels of the mask's centre of mass, or None.
         area: mask pixels.
         latency: seconds from the frame's arrival at the core to this result.
-        timings: predictor stage timings (s) plus ``preprocess`` and ``postprocess``.
+        timings: predictor stage timings (s) plus ``preprocess``, ``postprocess`` and, with depth, ``depth``
+            (the 3D step).
         rgb: (H, W, 3) uint8 source frame, for the overlay.
+        target_3d: the target in the frame's optical frame, or None (not found, depth off or unusable).
     """
 
     header: Any
@@ -66,6 +71,7 @@ class FrameResult:
     latency: float
     timings: dict[str, float]
     rgb: np.ndarray
+    target_3d: Target3D | None = None
 
 
 @dataclass
@@ -99,6 +105,8 @@ class NodeCore:
         self._monotonic = monotonic
         self._wake = threading.Condition()
         self._frame: _Pending | None = None
+        self._depth = DepthSync(params.depth_queue_size, params.depth_sync_tolerance)
+        self._depth_config = _depth_config(params)
         self._expression: str | None = None  # accepted, not yet in force
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -148,10 +156,22 @@ class NodeCore:
             self._wake.notify()
         self.diagnostics.count("frames_in")
 
+    def submit_depth(self, msg: Any) -> None:
+        """Offer a depth sensor_msgs/Image aligned to the colour frames (kept for pairing by stamp)."""
+        self._depth.add_depth(msg)
+        self.diagnostics.count("depth_in")
+
+    def submit_camera_info(self, msg: Any) -> None:
+        """Offer the depth image's sensor_msgs/CameraInfo (kept for pairing by stamp)."""
+        self._depth.add_camera_info(msg)
+        self.diagnostics.count("camera_info_in")
+
     def update_params(self, params: NodeParams) -> None:
         """Apply new (validated) parameters; they take effect from the next frame."""
         self.params = params
         self.diagnostics.interval = params.warn_interval
+        self._depth.tolerance = params.depth_sync_tolerance
+        self._depth_config = _depth_config(params)
 
     # --- worker ------------------------------------------------------------------------
 
@@ -221,7 +241,7 @@ class NodeCore:
             self.diagnostics.warn("frame_without_expression", "frame dropped: no expression yet "
                                   "(publish one on the expression topic)")
             return None
-        stamp = pending.msg.header.stamp.sec + pending.msg.header.stamp.nanosec * 1e-9
+        stamp = stamp_seconds(pending.msg.header)
         age = self._clock() - stamp
         if self.params.max_frame_age and stamp > 0 and age > self.params.max_frame_age:
             self.diagnostics.warn("frame_too_old", f"frame skipped: {age:.3f} s old > max_frame_age "
@@ -233,20 +253,36 @@ class NodeCore:
         except ValueError as err:
             self.diagnostics.warn("bad_image", f"frame skipped: {err}")
             return None
-        model_input = _downscale(rgb, self.params.input_size)
         preprocessed = self._monotonic()
-        prediction = self._session.step(model_input)
+        prediction = self._session.step(rgb)  # the predictor resizes for the model; the mask comes back at rgb's size
         predicted = self._monotonic()
-        mask = _upscale(np.asarray(prediction.mask, dtype=bool), rgb.shape[:2])
+        mask = np.asarray(prediction.mask, dtype=bool)
         found = self._track(float(prediction.score), bool(mask.any()))
         if not found:
             mask = np.zeros_like(mask)
         box, centroid, area = _geometry(mask)
+        postprocessed = self._monotonic()
         timings = {"preprocess": preprocessed - started, **dict(prediction.timings),
-                   "postprocess": self._monotonic() - predicted}
+                   "postprocess": postprocessed - predicted}
+        target_3d = None
+        if self.params.use_depth:
+            target_3d = self._locate(pending.msg.header, mask) if found else None
+            timings["depth"] = self._monotonic() - postprocessed
         return FrameResult(header=pending.msg.header, expression=self._active, found=found, score=self._score,
                            mask=mask, box=box, centroid=centroid, area=area,
-                           latency=self._monotonic() - pending.arrival, timings=timings, rgb=rgb)
+                           latency=self._monotonic() - pending.arrival, timings=timings, rgb=rgb,
+                           target_3d=target_3d)
+
+    def _locate(self, header: Any, mask: np.ndarray) -> Target3D | None:
+        """The found target in 3D; None with a rate-limited warning and a counter when depth is unusable."""
+        try:
+            depth, camera_info = self._depth.pair(stamp_seconds(header))
+            target_3d = locate_target(mask, depth, camera_info, self._depth_config)
+        except DepthError as err:
+            self.diagnostics.warn(err.kind, f"no 3D for this frame: {err}")
+            return None
+        self.diagnostics.count("targets_3d")
+        return target_3d
 
     def _track(self, score: float, mask_nonempty: bool) -> bool:
         """EMA score smoothing and found/lost hysteresis; returns whether the target is found."""
@@ -264,22 +300,10 @@ class NodeCore:
         return self._found
 
 
-def _downscale(rgb: np.ndarray, short_side: int) -> np.ndarray:
-    """Resize (H, W, 3) so its short side is ``short_side`` if it is longer; else return it unchanged."""
-    height, width = rgb.shape[:2]
-    if not short_side or min(height, width) <= short_side:
-        return rgb
-    scale = short_side / min(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))  # PIL wants (W, H)
-    return np.asarray(PILImage.fromarray(rgb).resize(size, PILImage.BILINEAR))
-
-
-def _upscale(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of an (h, w) bool mask to ``shape`` (H, W)."""
-    if mask.shape == shape:
-        return mask
-    resized = PILImage.fromarray(mask.astype(np.uint8) * 255).resize((shape[1], shape[0]), PILImage.NEAREST)
-    return np.asarray(resized) > 127
+def _depth_config(params: NodeParams) -> DepthConfig:
+    """The 3D estimation settings among the node parameters."""
+    return DepthConfig(erosion=params.depth_erosion, outlier_mads=params.depth_outlier_mads,
+                       min_points=params.depth_min_points, extent_percentile=params.depth_extent_percentile)
 
 
 def _geometry(mask: np.ndarray) -> tuple[tuple[float, float, float, float] | None, tuple[float, float] | None, int]:

@@ -1,31 +1,50 @@
-"""ROS 2 output messages of one :class:`~vatex_ros.node_core.FrameResult` (mask, detections, target, overlay).
+"""ROS 2 output messages of one :class:`~vatex_ros.node_core.FrameResult` (mask, detections, target, overlay,
+and with depth the target's point and cloud).
 
-All outputs carry the source frame's header object unchanged. Built as
+All outputs carry the source frame's header object unchanged (3D ones are in its optical frame). Built as
 :mod:`vatex_ros.messages` types; the rclpy transport converts them field by field.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from vatex_core.visualize import draw_overlay
 from vatex_ros.image_conversion import array_to_image, mask_to_image
 from vatex_ros.messages import (
-    BoundingBox2D, Detection2D, Detection2DArray, Image, ObjectHypothesis, ObjectHypothesisWithPose, Point2D,
-    Pose2D, VatexTarget,
+    BoundingBox2D, Detection2D, Detection2DArray, Header, Image, ObjectHypothesis, ObjectHypothesisWithPose, Point,
+    Point2D, PointCloud2, PointField, PointStamped, Pose2D, VatexTarget, Vector3,
 )
 from vatex_ros.node_core import FrameResult
 
+_XYZ_FIELDS = [PointField(name=axis, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+               for i, axis in enumerate("xyz")]
+
+
 @dataclass(frozen=True)
 class Outputs:
-    """Messages for the ``mask``, ``detections``, ``target`` and (optionally) ``overlay`` topics."""
+    """Messages for the ``mask``, ``detections``, ``target`` and optional topics (None = not published).
+
+    ``overlay`` needs ``publish_overlay``; ``target_point`` and ``target_cloud`` exist for frames with a 3D
+    result only (a planner must never receive a made-up point).
+    """
 
     mask: Image
     detections: Detection2DArray
     target: VatexTarget
     overlay: Image | None
+    target_point: PointStamped | None = None
+    target_cloud: PointCloud2 | None = None
+
+    def by_topic(self) -> dict[str, Any]:
+        """``{relative topic name: message}`` of the messages to publish."""
+        return {name: msg for name, msg in (("mask", self.mask), ("detections", self.detections),
+                                            ("target", self.target), ("overlay", self.overlay),
+                                            ("target_point", self.target_point),
+                                            ("target_cloud", self.target_cloud)) if msg is not None}
 
 
 def build_outputs(result: FrameResult, with_overlay: bool) -> Outputs:
@@ -41,9 +60,28 @@ def build_outputs(result: FrameResult, with_overlay: bool) -> Outputs:
     target = VatexTarget(header=result.header, expression=result.expression, found=result.found,
                          score=result.score, bbox=bbox, centroid=centroid, area=result.area,
                          latency=result.latency)
+    point = cloud = None
+    if result.target_3d is not None:
+        located = result.target_3d
+        target.has_3d, target.valid_points = True, located.valid_points
+        target.position, target.extent = Point(*located.position.tolist()), Vector3(*located.extent.tolist())
+        point = PointStamped(header=result.header, point=target.position)
+        cloud = point_cloud(located.points, result.header)
     overlay = array_to_image(_overlay(result), "rgb8", result.header) if with_overlay else None
     return Outputs(mask=mask_to_image(result.mask, result.header), detections=detections, target=target,
-                   overlay=overlay)
+                   overlay=overlay, target_point=point, target_cloud=cloud)
+
+
+def point_cloud(points: np.ndarray, header: Header) -> PointCloud2:
+    """An unordered sensor_msgs/PointCloud2 with float32 x, y, z (little endian, 12 bytes a point).
+
+    Args:
+        points: (N, 3) finite coordinates, metres.
+        header: used as is.
+    """
+    data = np.ascontiguousarray(points, dtype="<f4")  # (N, 3)
+    return PointCloud2(header=header, height=1, width=len(data), fields=list(_XYZ_FIELDS), is_bigendian=False,
+                       point_step=12, row_step=12 * len(data), data=data.tobytes(), is_dense=True)
 
 
 def _overlay(result: FrameResult) -> np.ndarray:

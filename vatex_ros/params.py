@@ -31,8 +31,8 @@ class NodeParams:
     weights: str = _param("", "model weights file; empty = the embedded default of the preset")
     preset: str = _param("tiny", "model preset the weights must be", choices=("tiny", "paper"))
     device: str = _param("cpu", "torch device: cpu, cuda, cuda:N or mps")
-    input_size: int = _param(480, "frames whose short side exceeds this are downscaled for the model "
-                                  "(mask returned at full size); 0 = never", bounds=(0, 4096))
+    input_size: int = _param(0, "short side (pixels) frames are resized to for the model (mask returned at "
+                                "full size); 0 = the size the weights were trained at", bounds=(0, 4096))
     score_threshold: float = _param(0.5, "smoothed score needed to count a frame as a hit", bounds=(0.0, 1.0))
     max_frame_age: float = _param(1.0, "skip frames whose stamp is older than this (s); 0 = no check",
                                   bounds=(0.0, 3600.0))
@@ -47,6 +47,20 @@ class NodeParams:
     qos_depth: int = _param(10, "history depth of the reliable output topics", bounds=(1, 1000))
     warn_interval: float = _param(5.0, "minimum seconds between two warnings of the same kind",
                                   bounds=(0.0, 3600.0))
+    use_depth: bool = _param(False, "subscribe to `depth` (aligned to the colour camera) and `camera_info` and "
+                                    "publish the target in 3D (`target_point`, `target_cloud`, VatexTarget 3D fields)")
+    depth_sync_tolerance: float = _param(0.02, "largest |colour stamp - depth stamp| (s) for a depth image to pair "
+                                               "with a frame", bounds=(0.0, 10.0))
+    depth_queue_size: int = _param(30, "depth and camera_info messages kept each for pairing (oldest dropped); "
+                                       "cover the inference time at the depth rate", bounds=(1, 1000))
+    depth_erosion: int = _param(2, "pixels eroded off the mask before the depth statistics, to keep off object "
+                                   "edges", bounds=(0, 50))
+    depth_outlier_mads: float = _param(3.0, "masked depths farther than this many scaled MADs from the median are "
+                                            "outliers (background at the edges)", bounds=(0.5, 100.0))
+    depth_min_points: int = _param(10, "fewer valid depth points than this: no 3D for the frame",
+                                   bounds=(1, 1_000_000))
+    depth_extent_percentile: float = _param(1.0, "extent = span between this percentile and 100 minus it, per axis",
+                                            bounds=(0.0, 25.0))
 
     def __post_init__(self) -> None:
         problems = [p for f in dataclasses.fields(self) if (p := _check(f, getattr(self, f.name)))]

@@ -41,13 +41,26 @@ def to_ros(value: Any) -> Any:
 
 
 def from_ros(msg: Any, cls: type[IdlStruct]) -> IdlStruct:
-    """An rclpy message (any object with the same field names) as our type ``cls``."""
+    """An rclpy message (any object with the same field names) as our type ``cls``.
+
+    ``uint8[]`` (``array('B')``, uint8 numpy arrays, bytearray) becomes ``bytes``; other numeric arrays
+    (``float64[]`` as ``array('d')``, ``float64[9]`` as numpy arrays) become lists.
+    """
     values = {}
     for name, f in cls.__dataclass_fields__.items():
         value = getattr(msg, name)
         if isinstance(f.type, type) and issubclass(f.type, IdlStruct):
             value = from_ros(value, f.type)
-        elif isinstance(value, (array.array, memoryview, bytearray)) or hasattr(value, "tobytes"):
+        elif isinstance(value, (memoryview, bytearray)) or _is_uint8_array(value):
             value = bytes(value)
+        elif isinstance(value, array.array) or hasattr(value, "tolist"):
+            value = value.tolist()
         values[name] = value
     return cls(**values)
+
+
+def _is_uint8_array(value: Any) -> bool:
+    """An rclpy ``uint8[]`` value: ``array('B')`` or a numpy array of uint8."""
+    if isinstance(value, array.array):
+        return value.typecode == "B"
+    return getattr(value, "dtype", None) == "uint8"

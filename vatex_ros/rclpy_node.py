@@ -20,7 +20,8 @@ from vatex_ros.rclpy_convert import from_ros, ros_class, to_ros
 logger = logging.getLogger(__name__)
 
 # Changing these needs a new model or new subscriptions: set them in the YAML and restart.
-READ_ONLY = ("weights", "preset", "device", "image_format", "qos_depth", "publish_overlay")
+READ_ONLY = ("weights", "preset", "device", "input_size", "image_format", "qos_depth", "publish_overlay",
+             "use_depth", "depth_queue_size")
 
 
 def require_rclpy() -> Any:
@@ -60,6 +61,8 @@ class VatexRosNode:
                                                                  topics.ACTIVE_EXPRESSION)}
         if params.publish_overlay:
             self._publishers[topics.OVERLAY.name] = self._publisher(topics.OVERLAY)
+        if params.use_depth:
+            self._publishers.update({t.name: self._publisher(t) for t in (topics.TARGET_POINT, topics.TARGET_CLOUD)})
         try:
             self._publishers[topics.TARGET.name] = self._publisher(topics.TARGET)
         except ImportError:
@@ -74,6 +77,11 @@ class VatexRosNode:
         self.node.create_subscription(ros_class(topics.EXPRESSION.ros_type), topics.EXPRESSION.name,
                                       self.expression_cb, self._qos(topics.EXPRESSION),
                                       callback_group=MutuallyExclusiveCallbackGroup())
+        if params.use_depth:  # depth and intrinsics only buffer; pairing happens on the inference worker
+            depth_group = MutuallyExclusiveCallbackGroup()
+            for topic, callback in ((topics.DEPTH, self.depth_cb), (topics.CAMERA_INFO, self.camera_info_cb)):
+                self.node.create_subscription(ros_class(topic.ros_type), topic.name, callback, self._qos(topic),
+                                              callback_group=depth_group)
         self.node.add_on_set_parameters_callback(self.parameters_cb)
         self.core.start()
 
@@ -127,11 +135,16 @@ class VatexRosNode:
     def expression_cb(self, msg: Any) -> None:
         self.core.set_expression(msg.data)
 
+    def depth_cb(self, msg: Any) -> None:
+        self.core.submit_depth(from_ros(msg, messages.Image))
+
+    def camera_info_cb(self, msg: Any) -> None:
+        self.core.submit_camera_info(from_ros(msg, messages.CameraInfo))
+
     def _publish_result_cb(self, result: FrameResult) -> None:
         outputs = build_outputs(result, with_overlay=topics.OVERLAY.name in self._publishers)
-        for name, msg in (("mask", outputs.mask), ("detections", outputs.detections), ("target", outputs.target),
-                          ("overlay", outputs.overlay)):
-            if msg is not None and name in self._publishers:
+        for name, msg in outputs.by_topic().items():
+            if name in self._publishers:
                 self._publishers[name].publish(to_ros(msg))
 
     def _publish_expression_cb(self, expression: str) -> None:

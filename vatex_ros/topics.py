@@ -34,6 +34,11 @@ DETECTIONS = Topic("detections", "vision_msgs/msg/Detection2DArray", reliable=Tr
 TARGET = Topic("target", "vatex_ros/msg/VatexTarget", reliable=True)
 OVERLAY = Topic("overlay", "sensor_msgs/msg/Image", reliable=False, depth=1)
 ACTIVE_EXPRESSION = Topic("active_expression", "std_msgs/msg/String", reliable=True, depth=1, transient_local=True)
+# With the use_depth parameter only:
+DEPTH = Topic("depth", "sensor_msgs/msg/Image", reliable=False, depth=1)  # sensor data QoS, like image
+CAMERA_INFO = Topic("camera_info", "sensor_msgs/msg/CameraInfo", reliable=False, depth=1)
+TARGET_POINT = Topic("target_point", "geometry_msgs/msg/PointStamped", reliable=True)
+TARGET_CLOUD = Topic("target_cloud", "sensor_msgs/msg/PointCloud2", reliable=True)
 
 
 def image_topic(image_format: str) -> Topic:

@@ -89,3 +89,9 @@ def test_mask_box_edges():
 def test_resized_size_respects_short_side_and_cap():
     assert resized_size(480, 640, 128, 256) == (128, 171)
     assert resized_size(100, 1000, 128, 256) == (26, 256)
+
+
+def test_short_side_override_changes_the_model_input_not_the_mask_size(tiny_model):
+    predictor = Predictor(tiny_model, short_side=64)
+    assert (predictor.short_side, predictor.max_size) == (64, 128)  # tiny trains at 128 / 256
+    assert predictor.predict(np.zeros((120, 160, 3), np.uint8), "the cup").mask.shape == (120, 160)

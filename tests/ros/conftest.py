@@ -1,9 +1,12 @@
 """Shared fixtures of the ROS-side tests: fake predictor, fake clock, loopback DDS environment."""
 
 import os
+from pathlib import Path
 
 import pytest
 from ros_fakes import FakeClock, FakePredictor
+
+from vatex_ros.local_node import LOOPBACK_CYCLONEDDS_XML
 
 
 @pytest.fixture
@@ -16,10 +19,14 @@ def fake_clock() -> FakeClock:
     return FakeClock()
 
 
-LOOPBACK_XML = """<CycloneDDS><Domain id="any"><General><Interfaces><NetworkInterface name="lo"/></Interfaces>
-<AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>
-<MaxAutoParticipantIndex>60</MaxAutoParticipantIndex><Peers><Peer address="127.0.0.1"/></Peers></Discovery>
-</Domain></CycloneDDS>"""
+@pytest.fixture(scope="session")
+def random_tiny_weights(tmp_path_factory) -> Path:
+    """Untrained tiny-preset weights: wiring tests need a model, not a good one."""
+    from vatex_core import build_vatex, preset, save_weights
+
+    path = tmp_path_factory.mktemp("weights") / "tiny-untrained.safetensors"
+    save_weights(build_vatex(preset("tiny")), path)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +37,7 @@ def dds_env():
     participant exists in this process; child processes inherit it.
     """
     domain = 100 + os.getpid() % 100  # private per test run; ROS uses 0..101, 215..232 safe too
-    env = {"CYCLONEDDS_URI": LOOPBACK_XML, "ROS_DOMAIN_ID": str(domain)}
+    env = {"CYCLONEDDS_URI": LOOPBACK_CYCLONEDDS_XML, "ROS_DOMAIN_ID": str(domain)}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     yield {**os.environ, **env}

@@ -87,7 +87,8 @@ def frame_msg(rgb: np.ndarray, stamp: float = 0.0, frame_id: str = "camera"):
 
 
 class DdsProbe:
-    """The other side of the node on DDS: writes images/expressions, collects every output topic."""
+    """The other side of the node on DDS: writes images/expressions (and depth/camera_info), collects every output
+    topic."""
 
     def __init__(self, participant, namespace: str = "/vatex", image_topic: str = "image"):
         from cyclonedds.core import Listener
@@ -101,10 +102,11 @@ class DdsProbe:
         def name(relative: str) -> str:
             return "rt" + topics.resolve(relative, namespace)
 
-        self.received: dict[str, list] = {t.name: [] for t in (topics.MASK, topics.DETECTIONS, topics.TARGET,
-                                                                topics.OVERLAY, topics.ACTIVE_EXPRESSION)}
+        outputs = (topics.MASK, topics.DETECTIONS, topics.TARGET, topics.OVERLAY, topics.ACTIVE_EXPRESSION,
+                   topics.TARGET_POINT, topics.TARGET_CLOUD)
+        self.received: dict[str, list] = {t.name: [] for t in outputs}
         self._readers = []
-        for topic in (topics.MASK, topics.DETECTIONS, topics.TARGET, topics.OVERLAY, topics.ACTIVE_EXPRESSION):
+        for topic in outputs:
             sink = self.received[topic.name]
             reader = DataReader(participant, Topic(participant, name(topic.name), dds_type(topic)),
                                 qos=dds_qos(topic, 10))
@@ -115,6 +117,10 @@ class DdsProbe:
                                 qos=dds_qos(topics.IMAGE, 1))
         self.expression = DataWriter(participant, Topic(participant, name("expression"), dds_type(topics.EXPRESSION)),
                                      qos=dds_qos(topics.EXPRESSION, 10))
+        self.depth = DataWriter(participant, Topic(participant, name("depth"), dds_type(topics.DEPTH)),
+                                qos=dds_qos(topics.DEPTH, 1))
+        self.camera_info = DataWriter(participant, Topic(participant, name("camera_info"),
+                                                         dds_type(topics.CAMERA_INFO)), qos=dds_qos(topics.CAMERA_INFO, 1))
 
     def say(self, text: str, timeout: float = 60.0) -> None:
         """Publish an expression once the node's reader is matched (volatile: earlier ones are lost)."""

@@ -1,6 +1,5 @@
 """Parameters file, launch file, the rclpy module without rclpy, and the `vatex node` CLI surface."""
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -53,13 +52,51 @@ def test_replace_validates():
         NodeParams().replace(lost_after=0)
 
 
-def test_launch_file_uses_the_yaml_and_remaps_the_image():
-    tree = ast.parse((ROOT / "launch" / "vatex.launch.py").read_text())
-    functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
-    assert "generate_launch_description" in functions
-    source = ast.unparse(tree)
-    assert "executable='vatex_node'" in source and "parameters=[LaunchConfiguration('params_file')]" in source
-    assert "remappings=[('image', LaunchConfiguration('image'))]" in source and "'vatex.yaml'" in source
+def _run_launch_file(monkeypatch) -> SimpleNamespace:
+    """Executes launch/vatex.launch.py against stand-ins of the launch API; returns what it built."""
+    built = SimpleNamespace(arguments={}, nodes=[])
+
+    class LaunchConfiguration:
+        def __init__(self, name):
+            self.name = name
+
+        def __eq__(self, other):
+            return isinstance(other, LaunchConfiguration) and other.name == self.name
+
+    def declare(name, default_value, description):
+        built.arguments[name] = default_value
+        return ("argument", name)
+
+    def node(**kwargs):
+        built.nodes.append(kwargs)
+        return ("node", kwargs)
+
+    stand_ins = {
+        "ament_index_python.packages": SimpleNamespace(get_package_share_directory=lambda package: str(ROOT)),
+        "launch": SimpleNamespace(LaunchDescription=list),
+        "launch.actions": SimpleNamespace(DeclareLaunchArgument=declare),
+        "launch.substitutions": SimpleNamespace(LaunchConfiguration=LaunchConfiguration),
+        "launch_ros.actions": SimpleNamespace(Node=node),
+    }
+    for name, module in stand_ins.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    namespace: dict = {}
+    exec(compile((ROOT / "launch" / "vatex.launch.py").read_text(), "vatex.launch.py", "exec"), namespace)
+    built.description = namespace["generate_launch_description"]()
+    built.config = LaunchConfiguration
+    return built
+
+
+def test_launch_file_uses_the_yaml_and_remaps_the_inputs(monkeypatch):
+    built = _run_launch_file(monkeypatch)
+    (node,) = built.nodes
+    assert node["package"] == "vatex_ros" and node["executable"] == "vatex_node" and node["name"] == "vatex_node"
+    assert node["parameters"] == [built.config("params_file")]
+    assert load_params(built.arguments["params_file"]) == NodeParams()  # the shipped YAML is the default
+    remapped = dict(node["remappings"])
+    assert remapped == {name: built.config(name) for name in ("image", "depth", "camera_info")}
+    assert set(built.arguments) == {"params_file", "namespace", "image", "depth", "camera_info"}
+    assert node["namespace"] == built.config("namespace") and built.arguments["namespace"] == "vatex"
 
 
 def test_rclpy_node_imports_without_rclpy_and_explains():

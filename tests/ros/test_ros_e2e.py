@@ -61,16 +61,6 @@ def _stream_until(probe, expression, predicate, msg, proc, timeout):
     return predicate()
 
 
-@pytest.fixture(scope="module")
-def random_tiny_weights(tmp_path_factory) -> Path:
-    """Untrained tiny-preset weights: the wiring test needs a model, not a good one."""
-    from vatex_core import build_vatex, preset, save_weights
-
-    path = tmp_path_factory.mktemp("weights") / "tiny-untrained.safetensors"
-    save_weights(build_vatex(preset("tiny")), path)
-    return path
-
-
 def test_node_process_wiring(dds_env, random_tiny_weights, tmp_path):
     yaml = (f"vatex_node:\n  ros__parameters:\n    weights: '{random_tiny_weights}'\n    found_after: 1\n"
             "    score_threshold: 0.0\n    max_frame_age: 0.0\n")

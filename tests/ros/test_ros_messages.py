@@ -43,8 +43,10 @@ def _sample(cls: type[IdlStruct]) -> IdlStruct:
             values[name] = bytes(range(n, n + 7))
         elif isinstance(hint, array):
             values[name] = [float(n + i) / 4 for i in range(hint.length)]
-        elif isinstance(hint, sequence):
+        elif isinstance(hint, sequence) and isinstance(hint.subtype, type) and issubclass(hint.subtype, IdlStruct):
             values[name] = [_sample(hint.subtype), _sample(hint.subtype)]
+        elif isinstance(hint, sequence):  # of float64 (CameraInfo.d)
+            values[name] = [float(n + i) / 8 for i in range(5)]
         elif isinstance(hint, type) and issubclass(hint, IdlStruct):
             values[name] = _sample(hint)
         elif hint is str:
@@ -78,8 +80,10 @@ def _plain(obj):
         return list(obj)
     if isinstance(obj, list):
         return [_plain(v) for v in obj]
+    if hasattr(obj, "__msgtype__"):  # rosbags: the .msg's constants are dataclass fields too; compare fields only
+        return {k: _plain(getattr(obj, k)) for k, _ in TYPESTORE.fielddefs[obj.__msgtype__][1]}
     if hasattr(obj, "__dataclass_fields__"):
-        return {k: _plain(getattr(obj, k)) for k in obj.__dataclass_fields__ if k != "__msgtype__"}
+        return {k: _plain(getattr(obj, k)) for k in obj.__dataclass_fields__}
     return obj
 
 

@@ -11,15 +11,6 @@ from training.optim import OptimConfig, build_optimizer, build_scheduler
 from vatex_core import build_vatex, preset
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: shared CPUs thrash with more."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _draws() -> tuple:
     return random.random(), np.random.rand(), torch.rand(3).tolist()
 

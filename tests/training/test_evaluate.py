@@ -11,14 +11,6 @@ from vatex_core import build_vatex, preset, save_weights
 from vatex_ros.cli import main
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def weights(tmp_path):
     torch.manual_seed(0)

@@ -19,15 +19,6 @@ CONFIGS = Path(__file__).parents[2] / "training" / "configs"
 SMALL_SCENES = {"height": 64, "width": 64, "max_objects": 2, "max_expressions": 2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the tiny model gains nothing from more, and shared CPUs thrash."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _losses(out_dir: Path) -> list[float]:
     return [json.loads(line)["loss"] for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
 

@@ -1,0 +1,27 @@
+"""`vatex bench`: the latency split and the node/model ratio from one run (untrained model, small frames)."""
+
+import json
+
+import pytest
+
+from vatex_ros.benchmark import STAGES
+from vatex_ros.cli import main
+
+pytestmark = [pytest.mark.dds, pytest.mark.slow]
+
+
+def test_bench_writes_split_and_ratio(dds_env, random_tiny_weights, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--weights", str(random_tiny_weights), "--size", "96x64", "--frames", "3",
+                 "--warmup", "1", "--out", str(out)]) == 0
+
+    result = json.loads(out.read_text())
+    stages = result["stages_ms"]
+    assert set(STAGES) - {"depth"} <= set(stages) <= {*STAGES, "total"}  # depth only when the node does 3D
+    assert all(s["n"] == 3 and s["p50"] is not None for s in stages.values())
+    for stage in ("backbone", "cmd", "decoder", "transport_in", "transport_out", "total"):
+        assert stages[stage]["p50"] > 0, stage
+    assert sum(s["mean"] for name, s in stages.items() if name != "total") == pytest.approx(stages["total"]["mean"])
+    assert result["bare_model_ms"]["n"] == 3 and result["node_end_to_end_ms"]["n"] + result["node_lost_frames"] >= 3
+    assert result["ratio_node_to_bare_model"]["p50"] > 0 and result["ratio_node_to_bare_model"]["mean"] > 0
+    assert "node end to end / bare model call" in capsys.readouterr().out

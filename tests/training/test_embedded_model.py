@@ -1,0 +1,71 @@
+"""The shipped default model: intact, good enough, and it follows the expression."""
+
+from pathlib import Path
+
+import pytest
+
+from training.config import load_config
+from training.data import EvalDataset
+from training.evaluate import evaluate
+from training.metrics import mask_iou
+from training.synthetic import make_scenes
+from vatex_core import Predictor
+from vatex_core.weights import DEFAULT_MANIFEST, DEFAULT_WEIGHTS, verify_default_weights
+
+CONFIG = Path(__file__).parents[2] / "training" / "configs" / "synthetic_tiny.yaml"  # the embedded model's recipe
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return Predictor.from_pretrained()  # verifies the SHA-256 of the embedded weights
+
+
+@pytest.fixture(scope="module")
+def test_scenes():
+    data = load_config(CONFIG).data
+    # Scene i of a split depends only on (seed, split, i): these are the first held-out test scenes.
+    return make_scenes(data.synthetic, "test", 12, data.synthetic_seed)
+
+
+def test_checksum_matches_the_manifest():
+    manifest = verify_default_weights()
+    assert manifest["file"] == DEFAULT_WEIGHTS.name and manifest["preset"] == "tiny"
+    assert DEFAULT_MANIFEST.is_file() and len(manifest["sha256"]) == 64
+
+
+@pytest.mark.slow
+def test_quality_bar_on_held_out_scenes(predictor, test_scenes):
+    metrics = evaluate(predictor, EvalDataset(test_scenes), "synthetic", max_items=120)
+    print(metrics)
+    assert metrics["mIoU"] >= 60.0
+
+
+def test_changing_the_expression_changes_the_segmented_object(predictor, test_scenes):
+    switched = 0
+    for scene in test_scenes:
+        if len(scene.objects) < 2:
+            continue
+        frame = scene.load_frames()[0]
+        first, second = scene.objects[:2]
+        mask_a = predictor.predict(frame, first.expressions[0]).mask
+        mask_b = predictor.predict(frame, second.expressions[0]).mask
+        truth_a, truth_b = scene.load_mask(first.object_id)[0], scene.load_mask(second.object_id)[0]
+        if mask_iou(mask_a, truth_a) > 0.5 and mask_iou(mask_b, truth_b) > 0.5:
+            assert mask_iou(mask_a, mask_b) < 0.2
+            switched += 1
+    # Most scenes: the mask follows the expression to the other object.
+    assert switched >= len(test_scenes) // 2, f"only {switched} of {len(test_scenes)} scenes switched"
+
+
+def test_a_damaged_weights_file_is_refused(tmp_path, monkeypatch):
+    import vatex_core.weights as weights
+
+    damaged = tmp_path / DEFAULT_WEIGHTS.name
+    data = bytearray(DEFAULT_WEIGHTS.read_bytes())
+    data[-1] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    (tmp_path / DEFAULT_MANIFEST.name).write_text(DEFAULT_MANIFEST.read_text())
+    monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", damaged)
+    monkeypatch.setattr(weights, "DEFAULT_MANIFEST", tmp_path / DEFAULT_MANIFEST.name)
+    with pytest.raises(ValueError, match="damaged or replaced"):
+        weights.load_vatex()

@@ -1,0 +1,16 @@
+"""Argument types shared by subcommands (``type=`` of ``add_argument``)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def frame_size(text: str) -> tuple[int, int]:
+    """``"640x480"`` -> (width, height); argparse reports anything else as a usage error."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH, e.g. 640x480, got {text!r}") from None
+    if width < 32 or height < 32:
+        raise argparse.ArgumentTypeError(f"frames must be at least 32x32, got {text!r}")
+    return width, height

@@ -1,0 +1,148 @@
+"""Scoring and pictures of a demo run: what the node answered for each frame the camera sent.
+
+Frames and outputs are matched by header stamp (the node copies the source header into every
+output). IoU is computed against the generator's truth for the expression the node reports
+having used, and only where that is the expression the person had said for that frame; a frame
+answered with the previous expression (the switch had not reached the node yet) is counted as
+``expression_lag`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image as PILImage
+
+from vatex_core.visualize import draw_overlay, side_by_side
+from vatex_ros import topics
+from vatex_ros.demo_stream import DemoConfig, DemoStep
+from vatex_ros.image_conversion import image_to_array, msg_to_rgb
+from vatex_ros.latency import percentiles
+from vatex_ros.node_client import Received, stamp_key
+
+TRUTH_COLOUR = (60, 230, 60)  # green outline of the true object
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The node's outputs for one published frame."""
+
+    step: DemoStep
+    mask: Received  # sensor_msgs/Image mono8
+    target: Received | None  # vatex_ros/VatexTarget; None if it was not received
+    overlay: Received | None  # sensor_msgs/Image rgb8 (best effort: may be missing)
+
+
+def match_answers(steps: Sequence[DemoStep], published: Mapping[tuple[int, int], int],
+                  received: Mapping[str, list[Received]]) -> list[Answer]:
+    """One :class:`Answer` per published frame whose mask came back, in stream order.
+
+    Args:
+        steps: the demo script.
+        published: stamp (sec, nanosec) -> step index, for every frame sent.
+        received: the node client's samples by output topic name.
+    """
+    by_stamp = {topic.name: {stamp_key(r.msg.header): r for r in received.get(topic.name, [])}
+                for topic in (topics.MASK, topics.TARGET, topics.OVERLAY)}
+    answers = []
+    for stamp, mask in sorted(by_stamp[topics.MASK.name].items()):
+        if stamp in published:
+            answers.append(Answer(steps[published[stamp]], mask, by_stamp[topics.TARGET.name].get(stamp),
+                                  by_stamp[topics.OVERLAY.name].get(stamp)))
+    return answers
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (H, W) bool masks; 1 when both are empty."""
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def summarize(cfg: DemoConfig, scenes: Sequence[Any], frames_in: int, answers: Sequence[Answer]) -> dict:
+    """The demo's numbers: frame counts, latencies (ms), IoU against truth, found rate, per expression."""
+    ious: dict[str, list[float]] = {}
+    lag = 0
+    for answer in answers:
+        step = answer.step
+        if answer.target is None or answer.target.msg.expression != step.expression:
+            lag += answer.target is not None
+            continue
+        got = image_to_array(answer.mask.msg) > 0
+        truth = scenes[step.scene].load_mask(step.object_id, [step.frame])[0]
+        ious.setdefault(step.expression, []).append(iou(got, truth))
+    targets = [a.target.msg for a in answers if a.target is not None]
+    all_ious = [value for values in ious.values() for value in values]
+    return {
+        "frames_in": frames_in,
+        "frames_out": len(answers),
+        "dropped": frames_in - len(answers),
+        "expression_lag": lag,
+        "latency_ms": {
+            "stamp_to_receive": percentiles(a.mask.wall_time - _seconds(a.mask.msg.header) for a in answers),
+            "node_reported": percentiles(t.latency for t in targets),
+        },
+        "mean_iou": float(np.mean(all_ious)) if all_ious else None,
+        "iou_frames": len(all_ious),
+        "found_rate": float(np.mean([t.found for t in targets])) if targets else None,
+        "expressions": [{"expression": e, "frames": len(v), "mean_iou": float(np.mean(v))} for e, v in ious.items()],
+        "config": {"frames": cfg.frames, "fps": cfg.fps, "seed": cfg.seed, "size": f"{cfg.width}x{cfg.height}"},
+    }
+
+
+def write_gif(path: Path, scenes: Sequence[Any], answers: Sequence[Answer], fps: float, max_frames: int = 200) -> int:
+    """Animated GIF: camera frame with the true object outlined | the node's overlay; returns frames written."""
+    picked = answers if len(answers) <= max_frames else [answers[i] for i in
+                                                         np.linspace(0, len(answers) - 1, max_frames).astype(int)]
+    pictures = [PILImage.fromarray(_panel(scenes, answer)) for answer in picked]
+    if pictures:
+        pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=round(1000 / fps), loop=0)
+    return len(pictures)
+
+
+def _panel(scenes: Sequence[Any], answer: Answer) -> np.ndarray:
+    step = answer.step
+    scene = scenes[step.scene]
+    rgb = scene.load_frames([step.frame])[0]
+    truth = scene.load_mask(step.object_id, [step.frame])[0]
+    camera = np.array(draw_overlay(rgb, np.zeros_like(truth), None, f"said: {step.expression}"))  # writable
+    camera[_outline(truth)] = TRUTH_COLOUR
+    if answer.overlay is not None:
+        node = msg_to_rgb(answer.overlay.msg)
+    else:  # the overlay topic is best effort; draw the same picture from the mask
+        label = f"{answer.target.msg.expression} ({answer.target.msg.score:.2f})" if answer.target else None
+        node = draw_overlay(rgb, image_to_array(answer.mask.msg) > 0, None, label)
+    return side_by_side(camera, node)
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """Pixels of a (H, W) bool mask with a 4-neighbour outside it."""
+    padded = np.pad(mask, 1)
+    interior = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return mask & ~interior
+
+
+def _seconds(header: Any) -> float:
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+def format_summary(summary: dict) -> str:
+    """The summary as a few lines for the terminal."""
+    def ms(stats: dict) -> str:
+        return "n/a" if stats["p50"] is None else f"p50 {stats['p50']:.0f} ms, p95 {stats['p95']:.0f} ms"
+
+    def number(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    latency = summary["latency_ms"]
+    return "\n".join([
+        f"frames in {summary['frames_in']}, out {summary['frames_out']}, dropped {summary['dropped']} "
+        f"({summary['expression_lag']} answered with the previous expression)",
+        f"latency stamp->mask received: {ms(latency['stamp_to_receive'])}; "
+        f"node-reported: {ms(latency['node_reported'])}",
+        f"mean IoU vs truth {number(summary['mean_iou'])} over {summary['iou_frames']} frames; "
+        f"found rate {number(summary['found_rate'])}",
+    ])

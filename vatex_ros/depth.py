@@ -1,0 +1,242 @@
+"""The target in 3D: robust centroid, extent and points from a depth image aligned to the colour camera.
+
+Aligned depth shares the colour frame's pixel grid, so the mask indexes it directly. CameraInfo's K (with
+plumb_bob distortion undone where the coefficients are not zero) turns every pixel into a ray of the colour
+camera's optical frame (x right, y down, z forward, metres); depth cameras report z along the optical axis,
+so a pixel's point is ``(x/z, y/z, 1) * depth``.
+
+Robustness: depth statistics are taken on the mask eroded by a few pixels (mask edges bleed onto the
+background), zeros/NaN/inf are invalid, and masked depths outside a median +- k * MAD band are outliers.
+Everything that makes a frame unusable raises :class:`DepthError`, whose ``kind`` names a diagnostic counter.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from vatex_ros.image_conversion import image_to_array
+
+# encoding -> (channels, numpy dtype), as image_conversion.ENCODINGS
+DEPTH_ENCODINGS: dict[str, tuple[int, np.dtype]] = {
+    "16UC1": (1, np.dtype(np.uint16)),  # millimetres, 0 = no return
+    "32FC1": (1, np.dtype(np.float32)),  # metres, NaN/inf/0 = no return
+}
+_MAD_TO_SIGMA = 1.4826  # MAD of normally distributed values times this is their standard deviation
+_UNDISTORT_ITERATIONS = 20  # fixed-point iterations of the plumb_bob inverse (converged well before)
+_SQUARE = np.ones((3, 3), dtype=bool)  # erosion element: one pixel in all 8 directions per iteration
+
+
+class DepthError(ValueError):
+    """Why a frame gets no 3D result.
+
+    Attributes:
+        kind: the diagnostic counter it is reported under, e.g. ``depth_size_mismatch``.
+    """
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class DepthConfig:
+    """How the target's 3D geometry is estimated (node parameters ``depth_*``)."""
+
+    erosion: int = 2  # pixels eroded off the mask before the depth statistics
+    outlier_mads: float = 3.0  # half-width of the inlier band around the median depth, in scaled MADs
+    min_band: float = 0.01  # metres; floor of that half-width (1 mm quantised depth often has MAD 0)
+    min_points: int = 10  # fewer valid depth points: no 3D
+    extent_percentile: float = 1.0  # extent = span between this percentile and 100 minus it, per axis
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole intrinsics of the image as published (binning and ROI already applied).
+
+    Attributes:
+        fx, fy: focal lengths (pixels).
+        cx, cy: principal point (pixels).
+        distortion: plumb_bob ``(k1, k2, p1, p2, k3)``, or ``()`` for none.
+        width, height: image size these intrinsics describe; 0 = not given by the CameraInfo.
+    """
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    distortion: tuple[float, ...] = ()
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True)
+class Target3D:
+    """The target's visible surface in the camera optical frame.
+
+    Attributes:
+        position: (3,) float64 metres, per-axis median of ``points``.
+        extent: (3,) float64 metres, percentile span of ``points`` per axis.
+        points: (N, 3) float32 metres, the inlier points (x, y, z).
+    """
+
+    position: np.ndarray
+    extent: np.ndarray
+    points: np.ndarray
+
+    @property
+    def valid_points(self) -> int:
+        return len(self.points)
+
+
+def depth_to_metres(msg) -> np.ndarray:
+    """Depth of a sensor_msgs/Image 16UC1 (mm) or 32FC1 (m) as (H, W) float32 metres; invalid values stay 0/NaN/inf.
+
+    Raises:
+        DepthError: ``bad_depth`` for other encodings or malformed data.
+    """
+    try:
+        pixels = image_to_array(msg, DEPTH_ENCODINGS)
+    except ValueError as err:
+        raise DepthError("bad_depth", f"depth image unusable: {err}") from None
+    if msg.encoding == "16UC1":
+        return pixels.astype(np.float32) * np.float32(0.001)
+    return pixels
+
+
+def intrinsics_from_camera_info(info) -> Intrinsics:
+    """Intrinsics of the published image from a sensor_msgs/CameraInfo (K, D, binning, ROI).
+
+    Distortion is honoured only where needed: all-zero coefficients mean none under any model name;
+    otherwise only ``plumb_bob`` is supported.
+
+    Raises:
+        DepthError: ``camera_info_invalid`` (zero or non-finite focal length, i.e. an uncalibrated camera),
+            ``camera_info_distortion`` (another model with non-zero coefficients).
+    """
+    k = [float(v) for v in info.k]  # row-major 3x3
+    if not all(np.isfinite(k)) or k[0] == 0 or k[4] == 0:
+        raise DepthError("camera_info_invalid", f"CameraInfo has zero or non-finite focal length (K[0]={k[0]}, "
+                         f"K[4]={k[4]}): the camera is not calibrated, no 3D until a calibrated one arrives")
+    coeffs = tuple(float(c) for c in info.d)
+    model = info.distortion_model
+    if not all(np.isfinite(coeffs)):
+        raise DepthError("camera_info_invalid", f"CameraInfo distortion coefficients are not finite: {coeffs}")
+    if not any(coeffs):
+        distortion: tuple[float, ...] = ()
+    elif model == "plumb_bob" and len(coeffs) <= 5:
+        distortion = coeffs + (0.0,) * (5 - len(coeffs))
+    else:
+        raise DepthError("camera_info_distortion", f"distortion model {model!r} with coefficients {coeffs} is not "
+                         "supported (plumb_bob with up to 5 coefficients, or none): publish rectified images "
+                         "with their CameraInfo")
+    bin_x, bin_y = max(1, int(info.binning_x)), max(1, int(info.binning_y))
+    roi = info.roi
+    return Intrinsics(fx=k[0] / bin_x, fy=k[4] / bin_y, cx=(k[2] - roi.x_offset) / bin_x,
+                      cy=(k[5] - roi.y_offset) / bin_y, distortion=distortion,
+                      width=int(roi.width or info.width) // bin_x, height=int(roi.height or info.height) // bin_y)
+
+
+def undistort_normalised(x_d: np.ndarray, y_d: np.ndarray,
+                         distortion: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Invert plumb_bob distortion of normalised image coordinates by fixed-point iteration (as OpenCV does).
+
+    Args:
+        x_d, y_d: distorted normalised coordinates ``((u - cx) / fx, (v - cy) / fy)``, any equal shapes.
+        distortion: ``(k1, k2, p1, p2, k3)``.
+
+    Returns:
+        Undistorted ``(x, y)`` = ``(X / Z, Y / Z)`` of the rays, same shapes.
+    """
+    k1, k2, p1, p2, k3 = distortion
+    x, y = x_d, y_d
+    for _ in range(_UNDISTORT_ITERATIONS):
+        r2 = x * x + y * y
+        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        x, y = ((x_d - (2 * p1 * x * y + p2 * (r2 + 2 * x * x))) / radial,
+                (y_d - (p1 * (r2 + 2 * y * y) + 2 * p2 * x * y)) / radial)
+    return x, y
+
+
+@functools.lru_cache(maxsize=4)
+def pixel_rays(intrinsics: Intrinsics, height: int, width: int) -> np.ndarray:
+    """Ray of every pixel centre, computed once per camera (cached, read-only).
+
+    Returns:
+        (2, H, W) float32: ``X / Z`` and ``Y / Z`` of each pixel's ray.
+    """
+    v, u = np.mgrid[0:height, 0:width].astype(np.float64)  # (H, W) each
+    x, y = (u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy
+    if intrinsics.distortion:
+        x, y = undistort_normalised(x, y, intrinsics.distortion)
+    rays = np.stack([x, y]).astype(np.float32)  # (2, H, W)
+    rays.flags.writeable = False
+    return rays
+
+
+def target_from_depth(mask: np.ndarray, depth: np.ndarray, rays: np.ndarray, config: DepthConfig) -> Target3D:
+    """Robust 3D geometry of the masked surface.
+
+    Args:
+        mask: (H, W) bool, the target.
+        depth: (H, W) float32 metres on the same pixel grid; 0, NaN and inf are invalid.
+        rays: (2, H, W) from :func:`pixel_rays`.
+        config: erosion, outlier band, minimum points, extent percentile.
+
+    Raises:
+        DepthError: ``depth_no_valid_points`` when fewer than ``config.min_points`` depths survive.
+    """
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        raise DepthError("depth_no_valid_points", "empty mask: nothing to locate in 3D")
+    top, left = rows[0], cols[0]
+    box = (slice(top, rows[-1] + 1), slice(left, cols[-1] + 1))
+    mask, depth = mask[box], depth[box]  # (h, w) crops around the mask
+    core = ndimage.binary_erosion(mask, _SQUARE, iterations=config.erosion) if config.erosion else mask
+    core_depth = depth[core] if core.any() else depth[mask]  # a thin object may erode away entirely
+    core_depth = core_depth[np.isfinite(core_depth) & (core_depth > 0)]
+    if core_depth.size < config.min_points:
+        raise DepthError("depth_no_valid_points", f"{core_depth.size} valid depth values under the target "
+                         f"(< depth_min_points {config.min_points}): holes, NaN or no return")
+    median = np.median(core_depth)
+    band = max(config.outlier_mads * _MAD_TO_SIGMA * float(np.median(np.abs(core_depth - median))), config.min_band)
+    ys, xs = np.nonzero(mask)  # (n,) each, crop coordinates
+    z = depth[ys, xs]
+    keep = (z > 0) & (np.abs(z - median) <= band)  # False for NaN and inf
+    ys, xs, z = ys[keep] + top, xs[keep] + left, z[keep]
+    if z.size < config.min_points:
+        raise DepthError("depth_no_valid_points", f"{z.size} depth points within {band:.3f} m of the median "
+                         f"(< depth_min_points {config.min_points})")
+    points = np.empty((z.size, 3), dtype=np.float32)  # (N, 3) x, y, z
+    points[:, 0] = rays[0, ys, xs] * z
+    points[:, 1] = rays[1, ys, xs] * z
+    points[:, 2] = z
+    low, high = np.percentile(points, [config.extent_percentile, 100 - config.extent_percentile], axis=0)
+    return Target3D(position=np.median(points, axis=0).astype(np.float64), extent=(high - low).astype(np.float64),
+                    points=points)
+
+
+def locate_target(mask: np.ndarray, depth_msg, camera_info, config: DepthConfig) -> Target3D:
+    """The target of one frame in 3D from its paired depth image and CameraInfo.
+
+    Args:
+        mask: (H, W) bool at the colour frame's resolution.
+        depth_msg: sensor_msgs/Image 16UC1 or 32FC1 aligned to the colour frame.
+        camera_info: sensor_msgs/CameraInfo of that image.
+        config: estimation settings.
+
+    Raises:
+        DepthError: unusable depth, size mismatch, bad CameraInfo or too few valid points.
+    """
+    depth = depth_to_metres(depth_msg)
+    if depth.shape != mask.shape:
+        raise DepthError("depth_size_mismatch", f"depth image {depth.shape[1]}x{depth.shape[0]} != colour frame "
+                         f"{mask.shape[1]}x{mask.shape[0]}: publish depth aligned to the colour camera")
+    intrinsics = intrinsics_from_camera_info(camera_info)
+    if intrinsics.width and (intrinsics.height, intrinsics.width) != depth.shape:
+        raise DepthError("camera_info_size_mismatch", f"CameraInfo is for {intrinsics.width}x{intrinsics.height}, "
+                         f"depth image is {depth.shape[1]}x{depth.shape[0]}: use the aligned depth's camera_info")
+    return target_from_depth(mask, depth, pixel_rays(intrinsics, *depth.shape), config)
