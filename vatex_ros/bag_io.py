@@ -6,14 +6,22 @@ live node, stepped synchronously in bag order, so every message has the contents
 have published; they are serialized with our DDS types, byte-identical to ROS 2 CDR. The output
 bag holds every source message unchanged, plus the outputs under the node's namespace at the
 source frame's bag timestamp.
+
+Depth: when the bag has an aligned depth image topic (sensor_msgs/Image 16UC1 or 32FC1, found by the
+encoding of its first message unless named) and a sensor_msgs/CameraInfo topic, they are fed to the core
+with ``use_depth`` on, and the output gains ``target_point`` and ``target_cloud``. A colour frame waits until
+a depth image stamped at or after it and a CameraInfo have been read (drivers record the three in any
+order), so its depth is in the core's pairing buffer when it is processed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rosbags.interfaces import Connection
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
@@ -21,6 +29,8 @@ from rosbags.typesys.store import Typestore
 from tqdm import tqdm
 
 from vatex_ros import messages, topics
+from vatex_ros.depth import DEPTH_ENCODINGS
+from vatex_ros.depth_sync import stamp_seconds
 from vatex_ros.msg_definitions import ros2_typestore
 from vatex_ros.node_core import NodeCore, Predictor
 from vatex_ros.outputs import build_outputs
@@ -32,6 +42,7 @@ IMAGE_TYPES: dict[str, type] = {  # ROS type of an image topic -> our message cl
     "sensor_msgs/msg/Image": messages.Image,
     "sensor_msgs/msg/CompressedImage": messages.CompressedImage,
 }
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,9 @@ class BagJob:
     source: Path  # rosbag2 directory, or a single .db3 / .mcap file
     target: Path  # output bag directory (must not exist)
     expression: str  # the referring expression, in force for the whole bag
-    image_topic: str | None = None  # None: the bag's only Image/CompressedImage topic
+    image_topic: str | None = None  # None: the bag's only colour Image/CompressedImage topic
+    depth_topic: str | None = None  # None: the bag's only 16UC1/32FC1 Image topic, if any
+    camera_info_topic: str | None = None  # None: the bag's only CameraInfo topic, if any
     namespace: str = topics.DEFAULT_NAMESPACE  # output topics go under it, as the node's
     storage: str | None = None  # "sqlite3" or "mcap"; None: as the source
 
@@ -51,9 +64,12 @@ class BagReport:
     """What a run did."""
 
     image_topic: str = ""
+    depth_topic: str | None = None  # None: no 3D (no depth or no CameraInfo topic)
+    camera_info_topic: str | None = None
     frames: int = 0  # image messages read
     results: int = 0  # frames the node answered (the others were skipped with a warning)
     found: int = 0  # answered frames with the target found
+    located: int = 0  # found frames with a 3D result
     written: dict[str, int] = field(default_factory=dict)  # output topic -> messages
 
 
@@ -66,34 +82,38 @@ def process_bag(job: BagJob, predictor: Predictor, params: NodeParams) -> BagRep
         params: node parameters; the frame-age check is turned off (bag stamps are in the past).
 
     Raises:
-        ValueError: no or several image topics and none named, or the named one is not an image topic.
+        ValueError: no or several image (or depth, CameraInfo) topics and none named, or a named one is not
+            of the right type; a named depth topic without a CameraInfo topic.
         FileNotFoundError: the source does not exist.
     """
     typestore = ros2_typestore()
     report = BagReport()
-    core = NodeCore(predictor, params.replace(max_frame_age=0.0), on_result=lambda result: None)
-    if not core.set_expression(job.expression):
-        raise ValueError(f"unusable expression {job.expression!r}")
     with Reader(job.source) as reader:
-        image_connections = _image_connections(reader.connections, job.image_topic)
+        depth_topics = _depth_topics(reader)
+        image_connections = _image_connections(reader.connections, job.image_topic, depth_topics)
         report.image_topic = image_connections[0].topic
+        report.depth_topic, report.camera_info_topic = _depth_inputs(reader.connections, job, depth_topics)
+        use_depth = report.depth_topic is not None
+        core = NodeCore(predictor, params.replace(max_frame_age=0.0, use_depth=use_depth),
+                        on_result=lambda result: None)
+        if not core.set_expression(job.expression):
+            raise ValueError(f"unusable expression {job.expression!r}")
+        ids = {kind: {conn.id for conn in reader.connections if conn.topic == topic}
+               for kind, topic in (("depth", report.depth_topic), ("camera_info", report.camera_info_topic))}
         image_ids = {conn.id for conn in image_connections}
         writer = Writer(job.target, version=Writer.VERSION_LATEST, storage_plugin=_storage(job))
         with writer:
             copies = {conn.id: _copy_connection(writer, conn, typestore) for conn in reader.connections}
             outputs: dict[str, Connection] = {}
-            for conn, timestamp, raw in tqdm(reader.messages(), total=reader.message_count, unit="msg",
-                                             desc=f"{job.source.name}"):
-                writer.write(copies[conn.id], timestamp, raw)
-                if conn.id not in image_ids:
-                    continue
-                report.frames += 1
-                core.submit_frame(IMAGE_TYPES[conn.msgtype].deserialize(raw))
+
+            def process(timestamp: int, frame) -> None:
+                core.submit_frame(frame)
                 result = core.step()  # synchronous: the core's worker thread is not started
                 if result is None:
-                    continue
+                    return
                 report.results += 1
                 report.found += result.found
+                report.located += result.target_3d is not None
                 built = build_outputs(result, with_overlay=params.publish_overlay)
                 for name, msg in built.by_topic().items():
                     topic = topics.resolve(name, job.namespace)
@@ -102,6 +122,30 @@ def process_bag(job: BagJob, predictor: Predictor, params: NodeParams) -> BagRep
                                                                typestore=typestore)
                     writer.write(outputs[topic], timestamp, msg.serialize())
                     report.written[topic] = report.written.get(topic, 0) + 1
+
+            waiting: deque[tuple[int, Any]] = deque()  # (bag timestamp, frame) waiting for their depth
+            depth_stamp = info_seen = None  # newest depth image's stamp (s); whether a CameraInfo was read
+            for conn, timestamp, raw in tqdm(reader.messages(), total=reader.message_count, unit="msg",
+                                             desc=f"{job.source.name}"):
+                writer.write(copies[conn.id], timestamp, raw)
+                if conn.id in ids["camera_info"]:
+                    core.submit_camera_info(messages.CameraInfo.deserialize(raw))
+                    info_seen = True
+                elif conn.id in ids["depth"]:
+                    depth = messages.Image.deserialize(raw)
+                    core.submit_depth(depth)
+                    depth_stamp = stamp_seconds(depth.header)
+                if conn.id in ids["camera_info"] or conn.id in ids["depth"]:
+                    while (waiting and info_seen and depth_stamp is not None
+                           and stamp_seconds(waiting[0][1].header) <= depth_stamp):
+                        process(*waiting.popleft())
+                elif conn.id in image_ids:
+                    report.frames += 1
+                    waiting.append((timestamp, IMAGE_TYPES[conn.msgtype].deserialize(raw)))
+                    if not use_depth or len(waiting) > params.depth_queue_size:  # no depth to wait for
+                        process(*waiting.popleft())
+            while waiting:  # frames after the last depth image
+                process(*waiting.popleft())
     skipped = report.frames - report.results
     if skipped:
         logger.warning("%d of %d frames were skipped; diagnostics: %s", skipped, report.frames,
@@ -109,10 +153,59 @@ def process_bag(job: BagJob, predictor: Predictor, params: NodeParams) -> BagRep
     return report
 
 
-def _image_connections(connections: Iterable[Connection], topic: str | None) -> list[Connection]:
-    """The connections of the image topic: the named one, or the only Image/CompressedImage topic."""
+def _depth_topics(reader: Reader) -> set[str]:
+    """The sensor_msgs/Image topics whose first message has a depth encoding (16UC1, 32FC1)."""
+    found = set()
+    for topic in sorted({conn.topic for conn in reader.connections if conn.msgtype == "sensor_msgs/msg/Image"}):
+        connections = [conn for conn in reader.connections
+                       if conn.topic == topic and conn.msgtype == "sensor_msgs/msg/Image"]
+        for _, _, raw in reader.messages(connections=connections):
+            if messages.Image.deserialize(raw).encoding in DEPTH_ENCODINGS:
+                found.add(topic)
+            break
+    return found
+
+
+def _depth_inputs(connections: Iterable[Connection], job: BagJob,
+                  depth_topics: set[str]) -> tuple[str | None, str | None]:
+    """(depth topic, CameraInfo topic), or (None, None) when the bag has no usable depth."""
+    connections = list(connections)
+    infos = sorted({conn.topic for conn in connections if conn.msgtype == CAMERA_INFO_TYPE})
+    if job.depth_topic is not None:
+        if job.depth_topic not in {conn.topic for conn in connections if conn.msgtype == "sensor_msgs/msg/Image"}:
+            raise ValueError(f"{job.depth_topic!r} is not a sensor_msgs/Image topic of the bag")
+        depth = job.depth_topic
+    elif len(depth_topics) > 1:
+        raise ValueError(f"the bag has {len(depth_topics)} depth image topics {sorted(depth_topics)}; "
+                         "pick one with --depth-topic")
+    else:
+        depth = next(iter(depth_topics), None)
+    if job.camera_info_topic is not None:
+        if job.camera_info_topic not in infos:
+            raise ValueError(f"{job.camera_info_topic!r} is not a sensor_msgs/CameraInfo topic of the bag; "
+                             f"CameraInfo topics: {infos}")
+        info = job.camera_info_topic
+    elif len(infos) == 1:
+        info = infos[0]
+    elif infos and depth is not None:
+        raise ValueError(f"the bag has {len(infos)} CameraInfo topics {infos}; pick the depth image's with "
+                         "--camera-info-topic")
+    else:
+        info = None
+    if depth is None or info is None:
+        if job.depth_topic is not None:
+            raise ValueError(f"depth topic {depth!r} needs a sensor_msgs/CameraInfo topic; the bag has none")
+        if depth is not None:
+            logger.warning("depth topic %s found but no CameraInfo topic: no 3D outputs", depth)
+        return None, None
+    return depth, info
+
+
+def _image_connections(connections: Iterable[Connection], topic: str | None,
+                       depth_topics: set[str]) -> list[Connection]:
+    """The connections of the image topic: the named one, or the only colour Image/CompressedImage topic."""
     images = [conn for conn in connections if conn.msgtype in IMAGE_TYPES]
-    names = sorted({conn.topic for conn in images})
+    names = sorted({conn.topic for conn in images} - (depth_topics if topic is None else set()))
     if topic is None:
         if len(names) != 1:
             raise ValueError(f"the bag has {len(names)} image topics {names}; pick one with --image-topic")

@@ -8,6 +8,10 @@ Two measurements in one run, on the same frames and expression:
    predictor call inside the core is also timed alone: the *bare model call*.
 2. Over DDS: a `vatex node` child process on loopback; one frame published at a time, latency
    from publishing to the mask's arrival here.
+
+The 3D step (``use_depth``: depth decoding, robust centroid/extent/points, the cloud message) runs only for
+found targets, which an untrained model rarely has; so it is timed on a synthetic target at the bench size
+(:func:`~vatex_ros.depth_scene.time_3d_step`) and reported as a share of the in-process frame latency.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class BenchConfig:
     seed: int = 0  # the synthetic scene
     node_timeout: float = 180.0  # seconds for the node process to come up
     frame_timeout: float = 10.0  # seconds to wait for one frame's mask before counting it lost
+    depth_object_fraction: float = 0.1  # share of the frame the target covers when timing the 3D step
 
 
 class _TimedPredictor:
@@ -55,7 +60,6 @@ class _TimedPredictor:
     def __init__(self, predictor: Any):
         self._predictor = predictor
         self.seconds = 0.0  # wall time of the last step
-        self.timings: dict[str, float] = {}  # the predictor's own stage timings of the last step
 
     def stream(self, expression: str) -> _TimedPredictor._Session:
         return self._Session(self, self._predictor.stream(expression))
@@ -68,7 +72,6 @@ class _TimedPredictor:
             started = time.perf_counter()
             prediction = self._session.step(image)
             self._owner.seconds = time.perf_counter() - started
-            self._owner.timings = dict(prediction.timings)
             return prediction
 
 
@@ -122,13 +125,14 @@ def measure_in_process(predictor: Any, params: NodeParams, frames: list[np.ndarr
             done = time.perf_counter()
             if index < warmup:
                 continue
-            model, model_post = timed.timings["model"], timed.timings["postprocess"]
-            node_post, depth = result.timings["postprocess"], result.timings.get("depth", 0.0)
+            timings = result.timings  # the predictor's stages plus the node's decode, track and depth
+            model, depth = timings["model"], timings.get("depth", 0.0)
+            post = timings["postprocess"] + timings["track"]  # model output -> mask, then hysteresis and geometry
             sample = {"transport_in": decoded - started,
-                      "preprocess": (stepped - decoded) - node_post - depth - model - model_post,
+                      "preprocess": (stepped - decoded) - model - post - depth,  # decode, text, resize
                       **dict(stages.seconds),
                       "model_other": model - sum(stages.seconds.values()),
-                      "postprocess": model_post + node_post + (built - stepped),
+                      "postprocess": post + (built - stepped),
                       "transport_out": done - built}
             if "depth" in result.timings:
                 sample["depth"] = depth
@@ -184,10 +188,15 @@ def measure_node(params: NodeParams, frames: list[np.ndarray], expression: str, 
 
 
 def summarize(cfg: BenchConfig, split: dict[str, list[float]], bare: list[float], node: list[float],
-              lost: int) -> dict:
-    """The benchmark's JSON: stage statistics (ms), bare model call, node end to end and their ratio."""
+              lost: int, depth_step: float) -> dict:
+    """The benchmark's JSON: stage statistics (ms), bare model call, node end to end and their ratio, 3D step.
+
+    Args:
+        depth_step: seconds of the 3D step for one frame (:func:`~vatex_ros.depth_scene.time_3d_step`).
+    """
     bare_ms, node_ms = percentiles(bare), percentiles(node)
     ratio = {key: node_ms[key] / bare_ms[key] if node_ms[key] and bare_ms[key] else None for key in ("p50", "mean")}
+    total_ms, step_ms = percentiles(split["total"])["p50"], depth_step * 1000
     return {
         "config": {"size": f"{cfg.width}x{cfg.height}", "frames": cfg.frames, "warmup": cfg.warmup},
         "stages_ms": {stage: percentiles(split[stage]) for stage in (*STAGES, "total") if stage in split},
@@ -195,4 +204,7 @@ def summarize(cfg: BenchConfig, split: dict[str, list[float]], bare: list[float]
         "node_end_to_end_ms": node_ms,
         "node_lost_frames": lost,
         "ratio_node_to_bare_model": ratio,
+        "depth_3d": {"step_ms": step_ms, "object_fraction": cfg.depth_object_fraction,
+                     "share_of_in_process_frame": step_ms / total_ms if total_ms else None,  # vs total p50
+                     "share_of_node_end_to_end": step_ms / node_ms["p50"] if node_ms["p50"] else None},
     }

@@ -148,7 +148,10 @@ class DdsNode:
             self.core.submit_camera_info(sample)
 
     def _publish_result(self, result: FrameResult) -> None:
-        outputs = build_outputs(result, with_overlay=topics.OVERLAY.name in self._writers)
+        overlay = self._writers.get(topics.OVERLAY.name)
+        # Drawing and serializing the overlay costs milliseconds per frame: only for a matched subscriber.
+        with_overlay = overlay is not None and overlay.get_publication_matched_status().current_count > 0
+        outputs = build_outputs(result, with_overlay=with_overlay)
         for name, msg in outputs.by_topic().items():
             self._writers[name].write(msg)
 

@@ -4,7 +4,8 @@ Frames and outputs are matched by header stamp (the node copies the source heade
 output). IoU is computed against the generator's truth for the expression the node reports
 having used, and only where that is the expression the person had said for that frame; a frame
 answered with the previous expression (the switch had not reached the node yet) is counted as
-``expression_lag`` instead.
+``expression_lag`` instead. On the same frames, the node's ``target_point`` is compared with the
+generator's 3D truth of the named object (millimetres).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from PIL import Image as PILImage
 
 from vatex_core.visualize import draw_overlay, side_by_side
 from vatex_ros import topics
-from vatex_ros.demo_stream import DemoConfig, DemoStep
+from vatex_ros.demo_stream import DemoConfig, DemoStep, object_depths
+from vatex_ros.depth_scene import synthetic_camera_info, visible_surface_point
 from vatex_ros.image_conversion import image_to_array, msg_to_rgb
 from vatex_ros.latency import percentiles
+from vatex_ros.messages import Header
 from vatex_ros.node_client import Received, stamp_key
 
 TRUTH_COLOUR = (60, 230, 60)  # green outline of the true object
@@ -35,6 +38,7 @@ class Answer:
     mask: Received  # sensor_msgs/Image mono8
     target: Received | None  # vatex_ros/VatexTarget; None if it was not received
     overlay: Received | None  # sensor_msgs/Image rgb8 (best effort: may be missing)
+    point: Received | None = None  # geometry_msgs/PointStamped target_point; only for found targets with 3D
 
 
 def match_answers(steps: Sequence[DemoStep], published: Mapping[tuple[int, int], int],
@@ -47,12 +51,13 @@ def match_answers(steps: Sequence[DemoStep], published: Mapping[tuple[int, int],
         received: the node client's samples by output topic name.
     """
     by_stamp = {topic.name: {stamp_key(r.msg.header): r for r in received.get(topic.name, [])}
-                for topic in (topics.MASK, topics.TARGET, topics.OVERLAY)}
+                for topic in (topics.MASK, topics.TARGET, topics.OVERLAY, topics.TARGET_POINT)}
     answers = []
     for stamp, mask in sorted(by_stamp[topics.MASK.name].items()):
         if stamp in published:
             answers.append(Answer(steps[published[stamp]], mask, by_stamp[topics.TARGET.name].get(stamp),
-                                  by_stamp[topics.OVERLAY.name].get(stamp)))
+                                  by_stamp[topics.OVERLAY.name].get(stamp),
+                                  by_stamp[topics.TARGET_POINT.name].get(stamp)))
     return answers
 
 
@@ -63,9 +68,12 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def summarize(cfg: DemoConfig, scenes: Sequence[Any], frames_in: int, answers: Sequence[Answer]) -> dict:
-    """The demo's numbers: frame counts, latencies (ms), IoU against truth, found rate, per expression."""
+    """The demo's numbers: frame counts, latencies (ms), IoU against truth, found rate, per expression, and the
+    3D error (mm) of ``target_point`` on found frames."""
     ious: dict[str, list[float]] = {}
-    lag = 0
+    errors: list[float] = []  # metres, per found frame with a target_point
+    lag = found = 0
+    camera_info = synthetic_camera_info(cfg.width, cfg.height, Header())
     for answer in answers:
         step = answer.step
         if answer.target is None or answer.target.msg.expression != step.expression:
@@ -74,6 +82,12 @@ def summarize(cfg: DemoConfig, scenes: Sequence[Any], frames_in: int, answers: S
         got = image_to_array(answer.mask.msg) > 0
         truth = scenes[step.scene].load_mask(step.object_id, [step.frame])[0]
         ious.setdefault(step.expression, []).append(iou(got, truth))
+        found += answer.target.msg.found
+        if answer.target.msg.found and answer.point is not None:
+            depth = object_depths(cfg, scenes[step.scene])[step.object_id]
+            point = answer.point.msg.point
+            error = np.array([point.x, point.y, point.z]) - visible_surface_point(truth, depth, camera_info)
+            errors.append(float(np.linalg.norm(error)))
     targets = [a.target.msg for a in answers if a.target is not None]
     all_ious = [value for values in ious.values() for value in values]
     return {
@@ -89,6 +103,8 @@ def summarize(cfg: DemoConfig, scenes: Sequence[Any], frames_in: int, answers: S
         "iou_frames": len(all_ious),
         "found_rate": float(np.mean([t.found for t in targets])) if targets else None,
         "expressions": [{"expression": e, "frames": len(v), "mean_iou": float(np.mean(v))} for e, v in ious.items()],
+        "target_3d": {"found_frames": found, "with_point": len(errors),  # of the IoU frames
+                      "error_mm": percentiles(errors)},  # |target_point - truth|, p50/p95/mean/n
         "config": {"frames": cfg.frames, "fps": cfg.fps, "seed": cfg.seed, "size": f"{cfg.width}x{cfg.height}"},
     }
 
@@ -137,7 +153,10 @@ def format_summary(summary: dict) -> str:
     def number(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
-    latency = summary["latency_ms"]
+    def mm(stats: dict) -> str:
+        return "n/a" if stats["n"] == 0 else f"mean {stats['mean']:.1f} mm, p95 {stats['p95']:.1f} mm"
+
+    latency, target_3d = summary["latency_ms"], summary["target_3d"]
     return "\n".join([
         f"frames in {summary['frames_in']}, out {summary['frames_out']}, dropped {summary['dropped']} "
         f"({summary['expression_lag']} answered with the previous expression)",
@@ -145,4 +164,6 @@ def format_summary(summary: dict) -> str:
         f"node-reported: {ms(latency['node_reported'])}",
         f"mean IoU vs truth {number(summary['mean_iou'])} over {summary['iou_frames']} frames; "
         f"found rate {number(summary['found_rate'])}",
+        f"3D: target_point on {target_3d['with_point']} of {target_3d['found_frames']} found frames; "
+        f"centroid error {mm(target_3d['error_mm'])}",
     ])

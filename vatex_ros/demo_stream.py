@@ -3,6 +3,10 @@
 The script is deterministic in :class:`DemoConfig`, so the process that plays it (:func:`play`,
 started by `vatex demo` in a child process) and the process that scores the node's answers
 build the same one (:func:`build_script`) and only exchange which step went out with which stamp.
+
+Every frame goes out with an aligned depth image (16UC1, mm) and CameraInfo: each object is a
+fronto-parallel surface at its own depth (:func:`object_depths`), so the 3D truth of the named
+object is known exactly (:func:`~vatex_ros.depth_scene.visible_surface_point` of its visible mask).
 """
 
 from __future__ import annotations
@@ -13,8 +17,12 @@ import time
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from vatex_ros.messages import CameraInfo, Header, Image
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +41,17 @@ class DemoConfig:
     node_timeout: float = 180.0  # seconds to wait for the node to come up (model loading included)
     repeat_after: float = 2.0  # seconds before the person repeats an expression the node did not take
     frame_id: str = "demo_camera_optical"  # header.frame_id of the frames (a coordinate frame)
+    near: float = 0.6  # metres: depth of a scene's front object; the back one is at ``far``
+    far: float = 1.5
+    background_depth: float = 2.0  # metres: every pixel not on an object
 
     def __post_init__(self) -> None:
         if self.frames < 1 or self.fps <= 0 or self.frames_per_target < 1 or self.targets_per_scene < 1:
             raise ValueError(f"demo needs frames >= 1, fps > 0 and positive schedule lengths, got {self}")
         if self.width < 32 or self.height < 32:
             raise ValueError(f"demo frames must be at least 32x32, got {self.width}x{self.height}")
+        if not 0 < self.near <= self.far < self.background_depth:
+            raise ValueError(f"demo depths need 0 < near <= far < background_depth, got {self}")
 
     @property
     def frames_per_scene(self) -> int:
@@ -88,8 +101,28 @@ def build_script(cfg: DemoConfig) -> tuple[list, list[DemoStep]]:
     return scenes, steps
 
 
+def object_depths(cfg: DemoConfig, scene: Any) -> dict[str, float]:
+    """Depth (m) of each object of a scene, evenly from ``cfg.far`` (drawn first) to ``cfg.near`` (drawn last).
+
+    The generator draws later objects in front, so nearer objects are the ones that occlude.
+    """
+    ids = [obj.object_id for obj in scene.objects]  # drawing order
+    steps = max(len(ids) - 1, 1)
+    return {object_id: cfg.far - (cfg.far - cfg.near) * i / steps for i, object_id in enumerate(ids)}
+
+
+def render_frame_depth(cfg: DemoConfig, scene: Any, frame: int, header: Header) -> tuple[Image, CameraInfo]:
+    """Aligned depth image (16UC1, mm) and CameraInfo of one frame of a scene, both with ``header``."""
+    from vatex_ros.depth_scene import render_depth
+
+    depths = object_depths(cfg, scene)
+    masks = [scene.load_mask(object_id, [frame])[0] for object_id in depths]  # visible masks: disjoint
+    return render_depth(masks, list(depths.values()), header, background=cfg.background_depth)
+
+
 def play(cfg: DemoConfig, published: Queue, stop: Event) -> None:
-    """Publish the script's frames at ``cfg.fps`` and its expressions when the person switches target.
+    """Publish the script's frames (with depth and CameraInfo) at ``cfg.fps`` and its expressions when the
+    person switches target.
 
     Runs in its own process. Puts ``(step index, (sec, nanosec) stamp)`` on ``published`` for every
     frame sent, then None when done (also when the node never came up or ``stop`` was set).
@@ -127,6 +160,7 @@ def play(cfg: DemoConfig, published: Queue, stop: Event) -> None:
             sec = int(now)
             header = Header(stamp=Time(sec=sec, nanosec=int((now - sec) * 1e9)), frame_id=cfg.frame_id)
             msg = array_to_image(scenes[step.scene].load_frames([step.frame])[0], "rgb8", header)
+            client.publish_depth(*render_frame_depth(cfg, scenes[step.scene], step.frame, header))  # before the frame
             client.publish_image(msg)
             published.put((step.index, stamp_key(header)))
             time.sleep(max(0.0, start + (step.index + 1) / cfg.fps - time.monotonic()))

@@ -61,11 +61,15 @@ def image_to_array(msg, encodings: dict[str, tuple[int, np.dtype]] = ENCODINGS) 
 
 
 def _as_uint8(data) -> np.ndarray:
-    """A ``uint8[]`` field as a flat uint8 array: bytes and array.array (rclpy) without copy, lists of int."""
+    """A ``uint8[]`` field as a flat uint8 array: bytes and array.array (rclpy) without copy, lists of int.
+
+    Raises:
+        ValueError: a list value outside [0, 255].
+    """
     try:
         return np.frombuffer(data, dtype=np.uint8)
-    except TypeError:
-        return np.asarray(data, dtype=np.uint8)
+    except TypeError:  # a list of int, as cyclonedds decodes sequence<uint8>
+        return np.frombuffer(bytes(data), dtype=np.uint8)  # ~3x faster than np.asarray(list) for a frame
 
 
 def array_to_rgb(pixels: np.ndarray, encoding: str) -> np.ndarray:

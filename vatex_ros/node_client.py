@@ -20,10 +20,10 @@ from cyclonedds.topic import Topic as DdsTopic
 
 from vatex_ros import topics
 from vatex_ros.dds_transport import dds_qos, dds_type, domain_id_from_env
-from vatex_ros.messages import Image, String
+from vatex_ros.messages import CameraInfo, Image, String
 
 OUTPUTS: tuple[topics.Topic, ...] = (topics.MASK, topics.DETECTIONS, topics.TARGET, topics.OVERLAY,
-                                     topics.ACTIVE_EXPRESSION)
+                                     topics.ACTIVE_EXPRESSION, topics.TARGET_POINT)
 _CLIENT_DEPTH = 100  # history of the reliable outputs on our side: a slow reader loses nothing
 
 
@@ -41,7 +41,8 @@ def stamp_key(header: Any) -> tuple[int, int]:
 
 
 class NodeClient:
-    """Writers of ``image``/``expression`` and readers of the node's outputs, under ``namespace``.
+    """Writers of ``image``/``expression``/``depth``/``camera_info`` and readers of the node's outputs, under
+    ``namespace``.
 
     Args:
         participant: default: a new one on ``ROS_DOMAIN_ID``.
@@ -58,6 +59,8 @@ class NodeClient:
         self._readers = [self._reader(topic) for topic in outputs]
         self._image = self._writer(topics.IMAGE)
         self._expression = self._writer(topics.EXPRESSION)
+        self._depth = self._writer(topics.DEPTH)
+        self._camera_info = self._writer(topics.CAMERA_INFO)
 
     def wait_for_node(self, timeout: float) -> bool:
         """Wait until the node's image and expression readers match ours (the node is up)."""
@@ -67,6 +70,11 @@ class NodeClient:
     def publish_image(self, msg: Image) -> None:
         """Publish a frame (best effort: it may be dropped, as a camera's)."""
         self._image.write(msg)
+
+    def publish_depth(self, depth: Image, camera_info: CameraInfo) -> None:
+        """Publish a depth image aligned to the frames and its CameraInfo (best effort, as a camera's)."""
+        self._depth.write(depth)
+        self._camera_info.write(camera_info)
 
     def say(self, expression: str) -> None:
         """Publish an expression (reliable; lost if no node is matched yet, see ``wait_for_node``)."""

@@ -54,8 +54,9 @@ class FrameResult:
         centroid: (x, y) pixels of the mask's centre of mass, or None.
         area: mask pixels.
         latency: seconds from the frame's arrival at the core to this result.
-        timings: predictor stage timings (s) plus ``preprocess``, ``postprocess`` and, with depth, ``depth``
-            (the 3D step).
+        timings: seconds per stage: the predictor's own (``text``, ``preprocess``, ``model``, ``postprocess``)
+            plus the node's ``decode`` (message -> RGB), ``track`` (hysteresis and 2D geometry) and, with depth,
+            ``depth`` (the 3D step). The node's keys never collide with the predictor's.
         rgb: (H, W, 3) uint8 source frame, for the overlay.
         target_3d: the target in the frame's optical frame, or None (not found, depth off or unusable).
     """
@@ -253,7 +254,7 @@ class NodeCore:
         except ValueError as err:
             self.diagnostics.warn("bad_image", f"frame skipped: {err}")
             return None
-        preprocessed = self._monotonic()
+        decoded = self._monotonic()
         prediction = self._session.step(rgb)  # the predictor resizes for the model; the mask comes back at rgb's size
         predicted = self._monotonic()
         mask = np.asarray(prediction.mask, dtype=bool)
@@ -261,13 +262,12 @@ class NodeCore:
         if not found:
             mask = np.zeros_like(mask)
         box, centroid, area = _geometry(mask)
-        postprocessed = self._monotonic()
-        timings = {"preprocess": preprocessed - started, **dict(prediction.timings),
-                   "postprocess": postprocessed - predicted}
+        tracked = self._monotonic()
+        timings = {**dict(prediction.timings), "decode": decoded - started, "track": tracked - predicted}
         target_3d = None
         if self.params.use_depth:
             target_3d = self._locate(pending.msg.header, mask) if found else None
-            timings["depth"] = self._monotonic() - postprocessed
+            timings["depth"] = self._monotonic() - tracked
         return FrameResult(header=pending.msg.header, expression=self._active, found=found, score=self._score,
                            mask=mask, box=box, centroid=centroid, area=area,
                            latency=self._monotonic() - pending.arrival, timings=timings, rgb=rgb,

@@ -88,3 +88,77 @@ def test_bag_with_two_image_topics_needs_one_named(tmp_path, random_tiny_weights
     assert main([*args, "--image-topic", "/other/image"]) == 0
     result = _read(tmp_path / "out")
     assert [m.header for _, m in result["/vatex/mask"]] == [_header(5)]
+
+
+def _write_depth_bag(path) -> list:
+    """A RealSense-like bag: per frame an rgb8 image, then its aligned 16UC1 depth, then the CameraInfo (bag order
+    colour, depth, info, so frames must wait for their depth). The red square is at 0.8 m, the blue one at 1.2 m.
+
+    Returns:
+        The colour frames' headers (ours), in order.
+    """
+    from ros_fakes import COLOURS, frame_msg
+
+    from vatex_ros.depth_scene import render_depth
+
+    rgb = scene()
+    masks = [np.all(rgb == COLOURS[name], axis=2) for name in ("red", "blue")]
+    headers = []
+    with Writer(path, version=9, storage_plugin=StoragePlugin.SQLITE3) as writer:
+        colour = writer.add_connection("/camera/color/image_raw", "sensor_msgs/msg/Image", typestore=TYPESTORE)
+        depth = writer.add_connection("/camera/aligned_depth_to_color/image_raw", "sensor_msgs/msg/Image",
+                                      typestore=TYPESTORE)
+        info = writer.add_connection("/camera/color/camera_info", "sensor_msgs/msg/CameraInfo", typestore=TYPESTORE)
+        for i in range(3):
+            frame = frame_msg(rgb, stamp=100 + 0.1 * i, frame_id="camera_color_optical_frame")
+            depth_msg, info_msg = render_depth(masks, [0.8, 1.2], frame.header)
+            writer.write(colour, 1_000 + 10 * i, frame.serialize())  # our DDS types write ROS 2 CDR
+            writer.write(depth, 1_001 + 10 * i, depth_msg.serialize())
+            writer.write(info, 1_002 + 10 * i, info_msg.serialize())
+            headers.append(frame.header)
+    return headers
+
+
+def test_bag_with_depth_gets_target_point_and_cloud(tmp_path, fake_predictor):
+    from ros_fakes import COLOURS
+
+    from vatex_ros.bag_io import BagJob, process_bag
+    from vatex_ros.depth_scene import synthetic_camera_info, visible_surface_point
+    from vatex_ros.params import NodeParams
+
+    source, target = tmp_path / "in", tmp_path / "out"
+    headers = _write_depth_bag(source)
+    report = process_bag(BagJob(source, target, "the red block"), fake_predictor, NodeParams(found_after=1))
+    assert (report.image_topic, report.depth_topic, report.camera_info_topic) == (
+        "/camera/color/image_raw", "/camera/aligned_depth_to_color/image_raw", "/camera/color/camera_info")
+    assert report.frames == report.results == report.found == report.located == 3
+
+    result = _read(target)
+    assert {"/vatex/target_point", "/vatex/target_cloud"} <= set(result)
+    red = np.all(scene() == COLOURS["red"], axis=2)
+    truth = visible_surface_point(red, 0.8, synthetic_camera_info(64, 48, headers[0]))
+    for topic in ("/vatex/mask", "/vatex/target_point", "/vatex/target_cloud"):  # at the colour frames' bag times
+        assert [t for t, _ in result[topic]] == [1_000, 1_010, 1_020], topic
+    for (_, point), (_, cloud), header in zip(result["/vatex/target_point"], result["/vatex/target_cloud"], headers):
+        assert point.header.stamp.sec == header.stamp.sec and point.header.stamp.nanosec == header.stamp.nanosec
+        assert point.header.frame_id == "camera_color_optical_frame"
+        assert np.linalg.norm(np.array([point.point.x, point.point.y, point.point.z]) - truth) < 0.001
+        assert [(f.name, f.offset, f.datatype, f.count) for f in cloud.fields] == [
+            ("x", 0, 7, 1), ("y", 4, 7, 1), ("z", 8, 7, 1)]
+        assert (cloud.height, cloud.width, cloud.point_step, cloud.row_step) == (1, 100, 12, 1200)
+        xyz = np.frombuffer(cloud.data.tobytes(), "<f4").reshape(-1, 3)
+        assert len(cloud.data) == 1200 and np.allclose(xyz[:, 2], 0.8, atol=0.001)
+        assert np.allclose(np.median(xyz, axis=0), truth, atol=0.001)
+    targets = [m for _, m in result["/vatex/target"]]
+    assert all(t.has_3d and t.valid_points == 100 for t in targets)
+
+
+def test_bag_depth_topic_must_be_an_image_topic(tmp_path, fake_predictor):
+    from vatex_ros.bag_io import BagJob, process_bag
+    from vatex_ros.params import NodeParams
+
+    source = tmp_path / "in"
+    _write_depth_bag(source)
+    with pytest.raises(ValueError, match="not a sensor_msgs/Image topic"):
+        process_bag(BagJob(source, tmp_path / "out", "the red block", depth_topic="/camera/color/camera_info"),
+                    fake_predictor, NodeParams())

@@ -24,4 +24,9 @@ def test_bench_writes_split_and_ratio(dds_env, random_tiny_weights, tmp_path, ca
     assert sum(s["mean"] for name, s in stages.items() if name != "total") == pytest.approx(stages["total"]["mean"])
     assert result["bare_model_ms"]["n"] == 3 and result["node_end_to_end_ms"]["n"] + result["node_lost_frames"] >= 3
     assert result["ratio_node_to_bare_model"]["p50"] > 0 and result["ratio_node_to_bare_model"]["mean"] > 0
-    assert "node end to end / bare model call" in capsys.readouterr().out
+    depth = result["depth_3d"]  # the 3D step, timed in the same run at the bench size
+    assert depth["step_ms"] > 0 and depth["object_fraction"] == 0.1
+    assert depth["share_of_in_process_frame"] == pytest.approx(depth["step_ms"] / stages["total"]["p50"])
+    assert depth["share_of_node_end_to_end"] == pytest.approx(depth["step_ms"] / result["node_end_to_end_ms"]["p50"])
+    printed = capsys.readouterr().out
+    assert "node end to end / bare model call" in printed and "of the in-process frame latency" in printed

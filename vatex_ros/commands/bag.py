@@ -4,6 +4,9 @@ Example::
 
     vatex bag recording/ segmented/ --expression "the red cup" --image-topic /camera/image_raw
     ros2 bag play segmented/    # /vatex/mask, /vatex/detections, /vatex/target next to the camera
+
+With an aligned depth topic (16UC1/32FC1) and its CameraInfo in the bag (found by themselves, or named with
+``--depth-topic`` and ``--camera-info-topic``), /vatex/target_point and /vatex/target_cloud are written too.
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", type=Path, help="input rosbag2 (directory, .db3 or .mcap)")
     parser.add_argument("target", type=Path, help="output rosbag2 directory (must not exist)")
     parser.add_argument("--expression", required=True, help='what to segment, e.g. "the red cup"')
-    parser.add_argument("--image-topic", help="sensor_msgs/Image or CompressedImage topic (default: the only one)")
+    parser.add_argument("--image-topic",
+                        help="sensor_msgs/Image or CompressedImage topic (default: the only colour one)")
+    parser.add_argument("--depth-topic", help="aligned depth sensor_msgs/Image, 16UC1 or 32FC1 "
+                        "(default: the only Image topic with a depth encoding, if any)")
+    parser.add_argument("--camera-info-topic", help="the depth image's sensor_msgs/CameraInfo topic "
+                        "(default: the only one)")
     parser.add_argument("--weights", type=Path, help="safetensors weights (default: the embedded tiny model)")
     parser.add_argument("--params", type=Path, help="node parameters file (default: built-in = config/vatex.yaml)")
     parser.add_argument("--namespace", default="/vatex", help="namespace of the output topics (default /vatex)")
@@ -40,12 +48,16 @@ def run(args: argparse.Namespace) -> int:
     params = load_params(args.params) if args.params else NodeParams()
     params = params.replace(publish_overlay=args.overlay,
                             **({"weights": str(args.weights)} if args.weights is not None else {}))
-    job = BagJob(args.source, args.target, args.expression, args.image_topic, args.namespace, args.storage)
+    job = BagJob(args.source, args.target, args.expression, args.image_topic, args.depth_topic,
+                 args.camera_info_topic, args.namespace, args.storage)
     try:
         report = process_bag(job, load_predictor(params), params)
     except (ReaderError, WriterError) as err:
         logger.error("%s", err)
         return 2
+    depth = (f", {report.located} located in 3D ({report.depth_topic} + {report.camera_info_topic})"
+             if report.depth_topic else "")
     print(f"{report.image_topic}: {report.frames} frames, {report.results} answered, {report.found} with the "
-          f"target found; wrote {args.target}: " + ", ".join(f"{t} ({n})" for t, n in sorted(report.written.items())))
+          f"target found{depth}; wrote {args.target}: "
+          + ", ".join(f"{t} ({n})" for t, n in sorted(report.written.items())))
     return 0

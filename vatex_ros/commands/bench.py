@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vatex_ros.commands.arg_types import frame_size
 
-HELP = "measure per-stage latency (transport, preprocess, model stages, postprocess) and node/model ratio"
+HELP = "measure per-stage latency (transport, preprocess, model stages, postprocess, 3D step) and node/model ratio"
 logger = logging.getLogger(__name__)
 
 
@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from vatex_ros.benchmark import BenchConfig, bench_frames, measure_in_process, measure_node, summarize
+    from vatex_ros.depth_scene import time_3d_step
     from vatex_ros.local_node import loopback_env
     from vatex_ros.params import NodeParams
     from vatex_ros.predictor_loading import load_predictor
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     frames, expression = bench_frames(cfg)
     try:
         split, bare = measure_in_process(load_predictor(params), params, frames, expression, cfg.warmup)
+        depth_step = time_3d_step(width, height, cfg.depth_object_fraction)
         with tempfile.TemporaryDirectory(prefix="vatex-bench-") as workdir:
             node, lost = measure_node(params, frames, expression, cfg, Path(workdir))
     except RuntimeError as err:
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         logger.warning("interrupted; node stopped")
         return 130
-    result = summarize(cfg, split, bare, node, lost)
+    result = summarize(cfg, split, bare, node, lost, depth_step)
     result["config"].update(expression=expression, weights=params.weights or "embedded",
                             torch_threads=torch.get_num_threads(), cpus=os.cpu_count())
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -85,5 +87,9 @@ def format_table(result: dict) -> str:
     if ratio["p50"] is not None:
         lines.append(f"node end to end / bare model call: {ratio['p50']:.2f}x (p50), {ratio['mean']:.2f}x (mean); "
                      f"{result['node_lost_frames']} frames lost")
+    depth = result["depth_3d"]
+    share = "n/a" if depth["share_of_in_process_frame"] is None else f"{100 * depth['share_of_in_process_frame']:.1f}%"
+    lines.append(f"3D step (use_depth, target {100 * depth['object_fraction']:.0f}% of the frame): "
+                 f"{depth['step_ms']:.1f} ms = {share} of the in-process frame latency (p50)")
     return "\n".join(lines)
 

@@ -1,10 +1,11 @@
 """`vatex demo`: the whole loop on this machine, over DDS as a robot would run it.
 
 A `vatex node` process (the product) loads the model; a camera process plays synthetic video
-scenes as sensor_msgs/Image and a scripted person names objects in them; this process listens
-to the node's outputs, scores the masks against the generator's truth and writes an overlay GIF
-and ``summary.json``. Without ``CYCLONEDDS_URI`` everything stays on loopback, on a random
-private domain unless ``ROS_DOMAIN_ID`` is set. Example::
+scenes as sensor_msgs/Image with aligned depth and CameraInfo, and a scripted person names objects
+in them; this process listens to the node's outputs, scores the masks and the 3D target points
+against the generator's truth and writes an overlay GIF and ``summary.json``. Without
+``CYCLONEDDS_URI`` everything stays on loopback, on a random private domain unless
+``ROS_DOMAIN_ID`` is set. Example::
 
     vatex demo --frames 60 --fps 5 --out runs/demo
 """
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     width, height = args.size
     frames = round(args.duration * args.fps) if args.duration is not None else args.frames
     cfg = DemoConfig(frames=frames, fps=args.fps, seed=args.seed, width=width, height=height)
-    params = NodeParams(weights=str(args.weights.resolve()) if args.weights else "")
+    params = NodeParams(weights=str(args.weights.resolve()) if args.weights else "", use_depth=True)
     args.out.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # terminate like Ctrl-C: children are stopped
     os.environ.update(loopback_env(os.environ))  # before any participant: Cyclone reads it once per process
