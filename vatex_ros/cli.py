@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "train": "training.train",
     "eval": "training.evaluate",
     "segment": "vatex_ros.commands.segment",
+    "scene": "vatex_ros.commands.scene",
     "pretrain-clip": "training.clip_pretrain",
     "release": "training.release",
     "node": "vatex_ros.commands.node",

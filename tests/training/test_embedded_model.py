@@ -69,3 +69,20 @@ def test_a_damaged_weights_file_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(weights, "DEFAULT_MANIFEST", tmp_path / DEFAULT_MANIFEST.name)
     with pytest.raises(ValueError, match="damaged or replaced"):
         weights.load_vatex()
+
+
+def test_scene_and_segment_commands(tmp_path, predictor, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from vatex_ros.cli import main
+
+    scene_png = tmp_path / "scene.png"
+    assert main(["scene", str(scene_png), "--index", "1", "--size", "128"]) == 0
+    expression = capsys.readouterr().out.splitlines()[1].strip()  # the first object's first expression
+    assert main(["segment", str(scene_png), expression, "--out-dir", str(tmp_path)]) == 0
+    mask = np.asarray(Image.open(tmp_path / "scene_mask.png")) > 0
+    rgb = np.asarray(Image.open(scene_png))
+    assert np.array_equal(mask, predictor.predict(rgb, expression).mask)
+    overlay = Image.open(tmp_path / "scene_overlay.png")
+    assert overlay.height == rgb.shape[0] and overlay.width > 3 * rgb.shape[1]  # frame, overlay, heatmap

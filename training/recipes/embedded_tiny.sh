@@ -13,14 +13,15 @@ vatex pretrain-clip --out runs/clip_tiny --steps 2500 --seed 0
 #    (4000 iterations, lr step at 2/3) stopped at 3000 steps to fit a working session. Beside
 #    it, the two ablations on the same schedule, stopped at 1500 steps and compared with the
 #    full run's step-1500 checkpoint (copied aside: only the newest checkpoints are kept).
-vatex train --config training/configs/synthetic_tiny.yaml --max-steps 3000 > runs/synthetic_tiny.out 2>&1 &
+clip=model.clip_checkpoint=runs/clip_tiny/clip.safetensors
+vatex train --config training/configs/synthetic_tiny.yaml --max-steps 3000 --set "$clip" > runs/synthetic_tiny.out 2>&1 &
 full=$!
 until [ -d runs/synthetic_tiny/checkpoints/step_00001500 ]; do sleep 15; done
 cp -r runs/synthetic_tiny/checkpoints/step_00001500 runs/synthetic_tiny_step1500
 vatex train --config training/configs/synthetic_tiny.yaml --max-steps 1500 --out runs/ablation_no_prior \
-  --set model.overrides.head.use_clip_prior=false
+  --set "$clip" model.overrides.head.use_clip_prior=false
 vatex train --config training/configs/synthetic_tiny.yaml --max-steps 1500 --out runs/ablation_no_mcc \
-  --set loss.weight_mcc=0
+  --set "$clip" loss.weight_mcc=0
 wait "$full"
 
 # 3. Quality on held-out splits: the test images and the test videos (the first items of each).
