@@ -31,21 +31,6 @@ class TextFeatures:
         """The features of a subset of the expressions, in the given order."""
         return TextFeatures(self.tokens[rows], self.padding_mask[rows], self.prompt[rows])
 
-    @staticmethod
-    def cat(parts: list[TextFeatures]) -> TextFeatures:
-        """Concatenates batches, padding the word axis to the longest one."""
-        length = max(part.tokens.shape[1] for part in parts)
-        tokens, masks = [], []
-        for part in parts:
-            pad = length - part.tokens.shape[1]
-            tokens.append(nn.functional.pad(part.tokens, (0, 0, 0, pad)))
-            masks.append(nn.functional.pad(part.padding_mask, (0, pad), value=True))
-        return TextFeatures(
-            torch.cat(tokens),
-            torch.cat(masks),
-            torch.cat([part.prompt for part in parts]),
-        )
-
 
 class TextEncoder(nn.Module):
     """CLIP text tower + the FFN projection of its word features (text_width -> text_ffn_dim -> C)."""
