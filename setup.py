@@ -36,7 +36,7 @@ setup(
         (f"lib/{PACKAGE}", ["scripts/vatex_node"]),  # where `ros2 run` / launch_ros look for executables
     ],
     install_requires=_requirements(),
-    extras_require={"test": ["pytest==9.2.0"]},
+    extras_require={"test": ["pytest==9.2.0", "pytest-rerunfailures==16.7"]},
     entry_points={"console_scripts": ["vatex = vatex_ros.cli:main"]},
     zip_safe=False,
 )

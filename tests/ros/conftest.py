@@ -1,5 +1,6 @@
 """Shared fixtures of the ROS-side tests: fake predictor, fake clock, loopback DDS environment."""
 
+import itertools
 import os
 from pathlib import Path
 
@@ -29,14 +30,19 @@ def random_tiny_weights(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def dds_env():
-    """Environment for DDS on loopback with a private domain id (also set in this process).
+_DOMAINS = itertools.count()
 
-    Cyclone reads CYCLONEDDS_URI when a domain is first created, so it is set before any
-    participant exists in this process; child processes inherit it.
+
+@pytest.fixture
+def dds_env():
+    """Environment for DDS on loopback with a private domain id per test (also set in this process).
+
+    A fresh domain per test keeps the participants and writers that earlier tests leave in this
+    process (Cyclone frees them at exit) out of the next test's discovery. Cyclone reads
+    CYCLONEDDS_URI when a domain is first created, so it is set before any participant of the
+    domain exists; child processes inherit it.
     """
-    domain = 100 + os.getpid() % 100  # private per test run; ROS uses 0..101, 215..232 safe too
+    domain = 102 + (os.getpid() * 13 + next(_DOMAINS)) % 113  # 102..214: clear of ROS's usual 0..101
     env = {"CYCLONEDDS_URI": LOOPBACK_CYCLONEDDS_XML, "ROS_DOMAIN_ID": str(domain)}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
@@ -46,3 +52,12 @@ def dds_env():
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """DDS tests run several processes against wall-clock timeouts on a 2-core machine; under load
+    discovery or delivery can miss a deadline. They are re-run up to twice: a real fault fails
+    all three times, and the report shows every re-run."""
+    for item in items:
+        if item.get_closest_marker("dds"):
+            item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=2))
