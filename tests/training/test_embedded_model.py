@@ -37,7 +37,7 @@ def test_checksum_matches_the_manifest():
 def test_quality_bar_on_held_out_scenes(predictor, test_scenes):
     metrics = evaluate(predictor, EvalDataset(test_scenes), "synthetic", max_items=120)
     print(metrics)
-    assert metrics["mIoU"] >= 60.0
+    assert metrics["mIoU"] >= 75.0  # the aim for the embedded model (82.1 measured with 1.2.0)
 
 
 def test_changing_the_expression_changes_the_segmented_object(predictor, test_scenes):
