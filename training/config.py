@@ -90,13 +90,15 @@ class TrainConfig:
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
     """Reads a YAML training config; missing keys keep their defaults, unknown keys raise.
 
+    A config may start from another with ``base: other.yaml`` (a path relative to the config's
+    folder): its own keys are merged into the base's, nested mappings key by key.
+
     Args:
         path: YAML file.
         overrides: "dotted.key=value" strings applied on top, values parsed as YAML, e.g.
             ``["batch_size=2", "model.preset=tiny", "data.root=/data/refer"]``.
     """
-    with open(path) as f:
-        data = yaml.safe_load(f) or {}
+    data = _read_yaml(Path(path))
     for override in overrides:
         key, sep, value = override.partition("=")
         if not sep or not key:
@@ -107,6 +109,18 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
             node = node.setdefault(part, {})
         node[leaf] = yaml.safe_load(value)
     return config_from_dict(data)
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file as nested dicts, with its ``base`` chain merged in."""
+    if path.resolve() in seen:
+        raise ValueError(f"config base cycle: {' -> '.join(str(p) for p in (*seen, path.resolve()))}")
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    return _merge(_read_yaml(path.parent / base, (*seen, path.resolve())), data)
 
 
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:

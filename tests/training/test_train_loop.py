@@ -90,6 +90,28 @@ def test_dry_run_with_each_reader(config, kind, fixture, split, request, tmp_pat
     assert (tmp_path / "run" / "checkpoints" / "step_00000002" / "model.safetensors").is_file()
 
 
+def test_a_config_starts_from_its_base(tmp_path):
+    (tmp_path / "base.yaml").write_text("batch_size: 4\noptim: {lr: 1.0e-3, gamma: 0.5}\nseed: 7\n")
+    (tmp_path / "child.yaml").write_text("base: base.yaml\noptim: {lr: 2.0e-3}\nseed: 8\n")
+    cfg = load_config(tmp_path / "child.yaml", ["batch_size=2"])
+    assert (cfg.batch_size, cfg.optim.lr, cfg.optim.gamma, cfg.seed) == (2, 2e-3, 0.5, 8)
+    (tmp_path / "base.yaml").write_text("base: child.yaml\n")
+    with pytest.raises(ValueError, match="cycle"):
+        load_config(tmp_path / "child.yaml")
+
+
+def test_stage_2_changes_only_the_schedule_scenes_and_start():
+    stage1 = load_config(CONFIGS / "synthetic_tiny.yaml").to_dict()
+    stage2 = load_config(CONFIGS / "synthetic_tiny_stage2.yaml").to_dict()
+    assert stage2["model"]["init_weights"].endswith("synthetic_tiny/checkpoints/step_00004000/model.safetensors")
+    assert stage2["data"]["synthetic_scenes"] == {**stage1["data"]["synthetic_scenes"], "train": 12000}
+    assert (stage2["optim"]["lr_steps"], stage2["max_iters"]) == ([0.8], 9000)
+    changed = {"name", "out_dir", "max_iters"}
+    assert {k: v for k, v in stage2.items() if k not in changed | {"model", "data", "optim"}} == \
+        {k: v for k, v in stage1.items() if k not in changed | {"model", "data", "optim"}}
+    assert {**stage2["optim"], "lr_steps": None} == {**stage1["optim"], "lr_steps": None}
+
+
 def test_every_shipped_config_loads():
     for path in sorted(CONFIGS.glob("*.yaml")):
         cfg = load_config(path)
