@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from ros_fakes import FakeClock, FakePredictor
 
-from vatex_ros.local_node import LOOPBACK_CYCLONEDDS_XML
+from vatex_ros.tools.node_process import LOOPBACK_CYCLONEDDS_XML
 
 
 @pytest.fixture

@@ -78,8 +78,8 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool
 
 def frame_msg(rgb: np.ndarray, stamp: float = 0.0, frame_id: str = "camera"):
     """sensor_msgs/Image rgb8 of ``rgb`` stamped ``stamp`` seconds."""
-    from vatex_ros.image_conversion import array_to_image
-    from vatex_ros.messages import Header, Time
+    from vatex_ros.messages.images import array_to_image
+    from vatex_ros.messages.idl import Header, Time
 
     sec = int(stamp)
     header = Header(stamp=Time(sec=sec, nanosec=int(round((stamp - sec) * 1e9))), frame_id=frame_id)
@@ -96,8 +96,8 @@ class DdsProbe:
         from cyclonedds.sub import DataReader
         from cyclonedds.topic import Topic
 
-        from vatex_ros import topics
-        from vatex_ros.dds_transport import dds_qos, dds_type
+        from vatex_ros.node import topics
+        from vatex_ros.dds.transport import dds_qos, dds_type
 
         def name(relative: str) -> str:
             return "rt" + topics.resolve(relative, namespace)
@@ -124,7 +124,7 @@ class DdsProbe:
 
     def say(self, text: str, timeout: float = 60.0) -> None:
         """Publish an expression once the node's reader is matched (volatile: earlier ones are lost)."""
-        from vatex_ros.messages import String
+        from vatex_ros.messages.idl import String
 
         assert wait_until(lambda: self.expression.get_matched_subscriptions(), timeout=timeout), "node not found"
         self.expression.write(String(data=text))

@@ -5,9 +5,9 @@ import logging
 import pytest
 from ros_fakes import FakePredictor, frame_msg, scene
 
-from vatex_ros.messages import CompressedImage
-from vatex_ros.node_core import NodeCore
-from vatex_ros.params import NodeParams
+from vatex_ros.messages.idl import CompressedImage
+from vatex_ros.node.core import NodeCore
+from vatex_ros.node.params import NodeParams
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from ros_fakes import scene
 
 from vatex_ros.cli import main
-from vatex_ros.msg_definitions import ros2_typestore
+from vatex_ros.messages.definitions import ros2_typestore
 
 TYPESTORE = ros2_typestore()
 T = TYPESTORE.types
@@ -99,7 +99,7 @@ def _write_depth_bag(path) -> list:
     """
     from ros_fakes import COLOURS, frame_msg
 
-    from vatex_ros.depth_scene import render_depth
+    from vatex_ros.tools.depth_scene import render_depth
 
     rgb = scene()
     masks = [np.all(rgb == COLOURS[name], axis=2) for name in ("red", "blue")]
@@ -122,9 +122,9 @@ def _write_depth_bag(path) -> list:
 def test_bag_with_depth_gets_target_point_and_cloud(tmp_path, fake_predictor):
     from ros_fakes import COLOURS
 
-    from vatex_ros.bag_io import BagJob, process_bag
-    from vatex_ros.depth_scene import synthetic_camera_info, visible_surface_point
-    from vatex_ros.params import NodeParams
+    from vatex_ros.tools.bag import BagJob, process_bag
+    from vatex_ros.tools.depth_scene import synthetic_camera_info, visible_surface_point
+    from vatex_ros.node.params import NodeParams
 
     source, target = tmp_path / "in", tmp_path / "out"
     headers = _write_depth_bag(source)
@@ -154,8 +154,8 @@ def test_bag_with_depth_gets_target_point_and_cloud(tmp_path, fake_predictor):
 
 
 def test_bag_depth_topic_must_be_an_image_topic(tmp_path, fake_predictor):
-    from vatex_ros.bag_io import BagJob, process_bag
-    from vatex_ros.params import NodeParams
+    from vatex_ros.tools.bag import BagJob, process_bag
+    from vatex_ros.node.params import NodeParams
 
     source = tmp_path / "in"
     _write_depth_bag(source)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from vatex_ros.benchmark import STAGES
+from vatex_ros.tools.bench import STAGES
 from vatex_ros.cli import main
 
 pytestmark = [pytest.mark.dds, pytest.mark.slow]

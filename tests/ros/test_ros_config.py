@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from vatex_ros import rclpy_node
+from vatex_ros.rclpy import node as rclpy_node
 from vatex_ros.cli import build_parser
-from vatex_ros.messages import Header, Image, Time
-from vatex_ros.params import NodeParams, load_params
-from vatex_ros.rclpy_convert import from_ros
+from vatex_ros.messages.idl import Header, Image, Time
+from vatex_ros.node.params import NodeParams, load_params
+from vatex_ros.rclpy.convert import from_ros
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,7 +108,7 @@ def test_rclpy_node_imports_without_rclpy_and_explains():
 
 def test_launcher_script_runs_the_rclpy_main():
     script = (ROOT / "scripts" / "vatex_node").read_text()
-    assert script.startswith("#!/usr/bin/env python3") and "from vatex_ros.rclpy_node import main" in script
+    assert script.startswith("#!/usr/bin/env python3") and "from vatex_ros.rclpy.node import main" in script
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "vatex_node")], capture_output=True, text=True,
                             timeout=30, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert result.returncode != 0 and "vatex_node needs ROS 2's rclpy" in result.stderr
@@ -134,8 +134,8 @@ def test_node_subcommand_arguments():
 def test_package_xml_declares_every_ros_package_the_node_uses():
     import xml.etree.ElementTree as ElementTree
 
-    from vatex_ros import topics
-    from vatex_ros.msg_definitions import own_msgs
+    from vatex_ros.node import topics
+    from vatex_ros.messages.definitions import own_msgs
 
     root = ElementTree.parse(ROOT / "package.xml").getroot()
     assert root.get("format") == "3" and root.findtext("name") == "vatex_ros"

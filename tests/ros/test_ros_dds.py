@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from ros_fakes import DdsProbe, FakePredictor, frame_msg, scene, wait_until
 
-from vatex_ros.dds_transport import DdsNode, domain_id_from_env
-from vatex_ros.params import NodeParams
+from vatex_ros.dds.transport import DdsNode, domain_id_from_env
+from vatex_ros.node.params import NodeParams
 
 pytestmark = pytest.mark.dds
 

@@ -11,13 +11,13 @@ import pytest
 import yaml
 from PIL import Image
 
-from vatex_ros.demo_report import Answer, summarize
-from vatex_ros.demo_stream import DemoConfig, build_script, object_depths, render_frame_depth
-from vatex_ros.depth import DepthConfig, locate_target
-from vatex_ros.depth_scene import synthetic_camera_info, visible_surface_point
-from vatex_ros.image_conversion import mask_to_image
-from vatex_ros.messages import Header, Point, PointStamped, Time, VatexTarget
-from vatex_ros.node_client import Received
+from vatex_ros.tools.demo_report import Answer, summarize
+from vatex_ros.tools.demo_stream import DemoConfig, build_script, object_depths, render_frame_depth
+from vatex_ros.node.depth import DepthConfig, locate_target
+from vatex_ros.tools.depth_scene import synthetic_camera_info, visible_surface_point
+from vatex_ros.messages.images import mask_to_image
+from vatex_ros.messages.idl import Header, Point, PointStamped, Time, VatexTarget
+from vatex_ros.dds.client import Received
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from vatex_ros.depth import (
+from vatex_ros.node.depth import (
     DEPTH_ENCODINGS, DepthConfig, DepthError, intrinsics_from_camera_info, locate_target, undistort_normalised,
 )
-from vatex_ros.depth_scene import render_depth, synthetic_camera_info, time_3d_step, visible_surface_point
-from vatex_ros.depth_sync import DepthSync
-from vatex_ros.image_conversion import array_to_image, image_to_array
-from vatex_ros.messages import CameraInfo, Header, RegionOfInterest, Time
-from vatex_ros.msg_definitions import ros2_typestore
-from vatex_ros.outputs import point_cloud
-from vatex_ros.params import NodeParams
-from vatex_ros.rclpy_convert import from_ros
+from vatex_ros.tools.depth_scene import render_depth, synthetic_camera_info, time_3d_step, visible_surface_point
+from vatex_ros.node.depth_sync import DepthSync
+from vatex_ros.messages.images import array_to_image, image_to_array
+from vatex_ros.messages.idl import CameraInfo, Header, RegionOfInterest, Time
+from vatex_ros.messages.definitions import ros2_typestore
+from vatex_ros.node.outputs import point_cloud
+from vatex_ros.node.params import NodeParams
+from vatex_ros.rclpy.convert import from_ros
 
 W, H = 640, 480
 HEADER = Header(stamp=Time(sec=5, nanosec=0), frame_id="camera_color_optical_frame")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from ros_fakes import COLOURS, DdsProbe, FakePredictor, frame_msg, scene, wait_until
 
-from vatex_ros.depth_scene import render_depth, synthetic_camera_info, visible_surface_point
-from vatex_ros.node_core import NodeCore
-from vatex_ros.outputs import build_outputs
-from vatex_ros.params import NodeParams
+from vatex_ros.tools.depth_scene import render_depth, synthetic_camera_info, visible_surface_point
+from vatex_ros.node.core import NodeCore
+from vatex_ros.node.outputs import build_outputs
+from vatex_ros.node.params import NodeParams
 
 STAMP = 1000.0  # the fake clock's time: frames are fresh
 
@@ -137,7 +137,7 @@ def test_sync_tolerance_is_a_live_parameter(depth_core):
 def test_dds_node_publishes_target_point_and_cloud(dds_env):
     from cyclonedds.domain import DomainParticipant
 
-    from vatex_ros.dds_transport import DdsNode, domain_id_from_env
+    from vatex_ros.dds.transport import DdsNode, domain_id_from_env
 
     params = NodeParams(found_after=1, max_frame_age=0.0, warn_interval=60.0, use_depth=True,
                         publish_overlay=False)

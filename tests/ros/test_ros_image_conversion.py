@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from vatex_ros import image_conversion as ic
-from vatex_ros.messages import CompressedImage, Header, Image, Time
+from vatex_ros.messages import images as ic
+from vatex_ros.messages.idl import CompressedImage, Header, Image, Time
 
 HEADER = Header(stamp=Time(sec=12, nanosec=345), frame_id="camera_optical")
 RNG = np.random.default_rng(0)

@@ -8,8 +8,8 @@ from cyclonedds.idl import IdlStruct
 from cyclonedds.idl.types import array, sequence, uint8
 from rosbags.interfaces import Nodetype
 
-from vatex_ros import messages as m
-from vatex_ros.msg_definitions import ros2_typestore
+from vatex_ros.messages import idl as m
+from vatex_ros.messages.definitions import ros2_typestore
 
 TYPESTORE = ros2_typestore()
 

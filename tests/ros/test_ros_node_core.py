@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from ros_fakes import FakePredictor, frame_msg, scene, wait_until
 
-from vatex_ros.node_core import NodeCore
-from vatex_ros.params import NodeParams
+from vatex_ros.node.core import NodeCore
+from vatex_ros.node.params import NodeParams
 
 
 def make_core(predictor, clock, **params):

@@ -39,9 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rosbags.rosbag2 import ReaderError, WriterError
 
-    from vatex_ros.bag_io import BagJob, process_bag
-    from vatex_ros.params import NodeParams, load_params
-    from vatex_ros.predictor_loading import load_predictor
+    from vatex_ros.tools.bag import BagJob, process_bag
+    from vatex_ros.node.params import NodeParams, load_params
+    from vatex_ros.node.predictor_loading import load_predictor
 
     if args.weights is not None and not args.weights.is_file():
         raise FileNotFoundError(f"weights file {args.weights} not found")

@@ -33,11 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from vatex_ros.benchmark import BenchConfig, bench_frames, measure_in_process, measure_node, summarize
-    from vatex_ros.depth_scene import time_3d_step
-    from vatex_ros.local_node import loopback_env
-    from vatex_ros.params import NodeParams
-    from vatex_ros.predictor_loading import load_predictor
+    from vatex_ros.tools.bench import BenchConfig, bench_frames, measure_in_process, measure_node, summarize
+    from vatex_ros.tools.depth_scene import time_3d_step
+    from vatex_ros.tools.node_process import loopback_env
+    from vatex_ros.node.params import NodeParams
+    from vatex_ros.node.predictor_loading import load_predictor
 
     if args.weights is not None and not args.weights.is_file():
         raise FileNotFoundError(f"weights file {args.weights} not found")

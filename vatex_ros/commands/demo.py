@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 from vatex_ros.commands.arg_types import frame_size
 
 if TYPE_CHECKING:
-    from vatex_ros.demo_stream import DemoConfig
-    from vatex_ros.params import NodeParams
+    from vatex_ros.tools.demo_stream import DemoConfig
+    from vatex_ros.node.params import NodeParams
 
 HELP = "run node + camera + person over DDS on this machine; writes an overlay GIF and summary.json"
 logger = logging.getLogger(__name__)
@@ -46,10 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vatex_ros.demo_report import format_summary, match_answers, summarize, write_gif
-    from vatex_ros.demo_stream import DemoConfig, build_script
-    from vatex_ros.local_node import NodeProcess, loopback_env
-    from vatex_ros.params import NodeParams
+    from vatex_ros.tools.demo_report import format_summary, match_answers, summarize, write_gif
+    from vatex_ros.tools.demo_stream import DemoConfig, build_script
+    from vatex_ros.tools.node_process import NodeProcess, loopback_env
+    from vatex_ros.node.params import NodeParams
 
     if args.weights is not None and not args.weights.is_file():
         raise FileNotFoundError(f"weights file {args.weights} not found")
@@ -94,9 +94,9 @@ def _play_and_listen(cfg: DemoConfig, params: NodeParams,
     """
     import multiprocessing
 
-    from vatex_ros.demo_stream import play
-    from vatex_ros.local_node import NodeProcess, child_env
-    from vatex_ros.node_client import NodeClient
+    from vatex_ros.tools.demo_stream import play
+    from vatex_ros.tools.node_process import NodeProcess, child_env
+    from vatex_ros.dds.client import NodeClient
 
     budget = cfg.node_timeout + 2 * cfg.seconds + _DRAIN_SECONDS + 30  # the node exits by itself after this
     spawn = multiprocessing.get_context("spawn")  # no fork: DDS threads do not survive it

@@ -35,9 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vatex_ros.dds_transport import DdsNode
-    from vatex_ros.params import NodeParams, load_params
-    from vatex_ros.predictor_loading import load_predictor
+    from vatex_ros.dds.transport import DdsNode
+    from vatex_ros.node.params import NodeParams, load_params
+    from vatex_ros.node.predictor_loading import load_predictor
 
     try:
         params = load_params(args.params) if args.params else NodeParams()

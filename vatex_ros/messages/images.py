@@ -1,8 +1,8 @@
 """sensor_msgs/Image and CompressedImage <-> numpy, without cv_bridge.
 
 Decoding always ends in RGB uint8 (H, W, 3), the model's input format. Messages are read
-duck-typed (any object with the ROS field names: ours from :mod:`vatex_ros.messages` or
-rclpy's) and written as :mod:`vatex_ros.messages` types. Malformed input raises ValueError
+duck-typed (any object with the ROS field names: ours from :mod:`vatex_ros.messages.idl` or
+rclpy's) and written as :mod:`vatex_ros.messages.idl` types. Malformed input raises ValueError
 with a message that says what is wrong.
 """
 
@@ -13,7 +13,7 @@ import io
 import numpy as np
 from PIL import Image as PILImage
 
-from vatex_ros.messages import CompressedImage, Header, Image
+from vatex_ros.messages.idl import CompressedImage, Header, Image
 
 # encoding -> (channels, numpy dtype of one channel)
 ENCODINGS: dict[str, tuple[int, np.dtype]] = {

@@ -39,7 +39,7 @@ def msg_dir() -> Path:
         FileNotFoundError: if neither location holds ``VatexTarget.msg``.
     """
     candidates = (
-        Path(__file__).resolve().parents[1] / "msg",
+        Path(__file__).resolve().parents[2] / "msg",
         Path(sys.prefix) / "share" / PACKAGE / "msg",
     )
     for candidate in candidates:

@@ -6,7 +6,7 @@ build the same one (:func:`build_script`) and only exchange which step went out 
 
 Every frame goes out with an aligned depth image (16UC1, mm) and CameraInfo: each object is a
 fronto-parallel surface at its own depth (:func:`object_depths`), so the 3D truth of the named
-object is known exactly (:func:`~vatex_ros.depth_scene.visible_surface_point` of its visible mask).
+object is known exactly (:func:`~vatex_ros.tools.depth_scene.visible_surface_point` of its visible mask).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from vatex_ros.messages import CameraInfo, Header, Image
+    from vatex_ros.messages.idl import CameraInfo, Header, Image
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def object_depths(cfg: DemoConfig, scene: Any) -> dict[str, float]:
 
 def render_frame_depth(cfg: DemoConfig, scene: Any, frame: int, header: Header) -> tuple[Image, CameraInfo]:
     """Aligned depth image (16UC1, mm) and CameraInfo of one frame of a scene, both with ``header``."""
-    from vatex_ros.depth_scene import render_depth
+    from vatex_ros.tools.depth_scene import render_depth
 
     depths = object_depths(cfg, scene)
     masks = [scene.load_mask(object_id, [frame])[0] for object_id in depths]  # visible masks: disjoint
@@ -127,10 +127,10 @@ def play(cfg: DemoConfig, published: Queue, stop: Event) -> None:
     Runs in its own process. Puts ``(step index, (sec, nanosec) stamp)`` on ``published`` for every
     frame sent, then None when done (also when the node never came up or ``stop`` was set).
     """
-    from vatex_ros import topics
-    from vatex_ros.image_conversion import array_to_image
-    from vatex_ros.messages import Header, Time
-    from vatex_ros.node_client import NodeClient, stamp_key
+    from vatex_ros.node import topics
+    from vatex_ros.messages.images import array_to_image
+    from vatex_ros.messages.idl import Header, Time
+    from vatex_ros.dds.client import NodeClient, stamp_key
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C hits the process group: the demo process stops us
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

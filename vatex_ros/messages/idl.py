@@ -3,10 +3,10 @@
 Each class is an XCDR1 ``@final`` struct whose DDS type name follows ROS 2's IDL mapping
 (``pkg::msg::dds_::Type_``) and whose fields match the ROS 2 ``.msg`` definition field by
 field, in order. ``uint8[]`` payloads may be set as ``bytes``; received ones are lists of int
-(cyclonedds' codec), which :mod:`vatex_ros.image_conversion` accepts as well.
+(cyclonedds' codec), which :mod:`vatex_ros.messages.images` accepts as well.
 
 Field lists are checked against the ``.msg`` text (ours in ``msg/``, vision_msgs in
-:mod:`vatex_ros.msg_definitions`) and against rosbags' CDR implementation in tests/ros.
+:mod:`vatex_ros.messages.definitions`) and against rosbags' CDR implementation in tests/ros.
 """
 
 from dataclasses import dataclass, field

@@ -6,7 +6,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from vatex_ros.depth import DepthError
+from vatex_ros.node.depth import DepthError
 
 
 def stamp_seconds(header: Any) -> float:

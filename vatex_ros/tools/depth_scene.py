@@ -11,9 +11,9 @@ from typing import Sequence
 
 import numpy as np
 
-from vatex_ros.depth import DEPTH_ENCODINGS, DepthConfig, intrinsics_from_camera_info, locate_target, pixel_rays
-from vatex_ros.image_conversion import array_to_image
-from vatex_ros.messages import CameraInfo, Header, Image
+from vatex_ros.node.depth import DEPTH_ENCODINGS, DepthConfig, intrinsics_from_camera_info, locate_target, pixel_rays
+from vatex_ros.messages.images import array_to_image
+from vatex_ros.messages.idl import CameraInfo, Header, Image
 
 DEFAULT_HFOV_DEG = 60.0  # horizontal field of view of the synthetic camera (a typical RGB-D camera's)
 
@@ -92,7 +92,7 @@ def time_3d_step(width: int = 640, height: int = 480, object_fraction: float = 0
         object_fraction: share of the frame the target's mask covers.
         repeats: timed repetitions.
     """
-    from vatex_ros.outputs import point_cloud  # outputs pulls in vatex_core (torch): only when timing
+    from vatex_ros.node.outputs import point_cloud  # outputs pulls in vatex_core (torch): only when timing
 
     side_y, side_x = int(height * object_fraction ** 0.5), int(width * object_fraction ** 0.5)
     mask = np.zeros((height, width), dtype=bool)

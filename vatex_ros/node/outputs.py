@@ -1,8 +1,8 @@
-"""ROS 2 output messages of one :class:`~vatex_ros.node_core.FrameResult` (mask, detections, target, overlay,
+"""ROS 2 output messages of one :class:`~vatex_ros.node.core.FrameResult` (mask, detections, target, overlay,
 and with depth the target's point and cloud).
 
 All outputs carry the source frame's header object unchanged (3D ones are in its optical frame). Built as
-:mod:`vatex_ros.messages` types; the rclpy transport converts them field by field.
+:mod:`vatex_ros.messages.idl` types; the rclpy transport converts them field by field.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 
 from vatex_core.visualize import draw_overlay
-from vatex_ros.image_conversion import array_to_image, mask_to_image
-from vatex_ros.messages import (
+from vatex_ros.messages.images import array_to_image, mask_to_image
+from vatex_ros.messages.idl import (
     BoundingBox2D, Detection2D, Detection2DArray, Header, Image, ObjectHypothesis, ObjectHypothesisWithPose, Point,
     Point2D, PointCloud2, PointField, PointStamped, Pose2D, VatexTarget, Vector3,
 )
-from vatex_ros.node_core import FrameResult
+from vatex_ros.node.core import FrameResult
 
 _XYZ_FIELDS = [PointField(name=axis, offset=4 * i, datatype=PointField.FLOAT32, count=1)
                for i, axis in enumerate("xyz")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from vatex_ros.params import NodeParams
+from vatex_ros.node.params import NodeParams
 
 logger = logging.getLogger(__name__)
 

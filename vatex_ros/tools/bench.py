@@ -11,7 +11,7 @@ Two measurements in one run, on the same frames and expression:
 
 The 3D step (``use_depth``: depth decoding, robust centroid/extent/points, the cloud message) runs only for
 found targets, which an untrained model rarely has; so it is timed on a synthetic target at the bench size
-(:func:`~vatex_ros.depth_scene.time_3d_step`) and reported as a share of the in-process frame latency.
+(:func:`~vatex_ros.tools.depth_scene.time_3d_step`) and reported as a share of the in-process frame latency.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from vatex_ros import topics
-from vatex_ros.image_conversion import array_to_image
-from vatex_ros.latency import StageTimer, percentiles
-from vatex_ros.messages import Header, Image, Time
-from vatex_ros.node_core import NodeCore
-from vatex_ros.outputs import build_outputs
-from vatex_ros.params import NodeParams
+from vatex_ros.node import topics
+from vatex_ros.messages.images import array_to_image
+from vatex_ros.tools.latency import StageTimer, percentiles
+from vatex_ros.messages.idl import Header, Image, Time
+from vatex_ros.node.core import NodeCore
+from vatex_ros.node.outputs import build_outputs
+from vatex_ros.node.params import NodeParams
 
 logger = logging.getLogger(__name__)
 
@@ -153,8 +153,8 @@ def measure_node(params: NodeParams, frames: list[np.ndarray], expression: str, 
     Raises:
         RuntimeError: the node did not come up or did not take the expression.
     """
-    from vatex_ros.local_node import NodeProcess, child_env
-    from vatex_ros.node_client import NodeClient, stamp_key
+    from vatex_ros.tools.node_process import NodeProcess, child_env
+    from vatex_ros.dds.client import NodeClient, stamp_key
 
     latencies, lost = [], 0
     budget = cfg.node_timeout + (cfg.warmup + cfg.frames) * cfg.frame_timeout + 30
@@ -192,7 +192,7 @@ def summarize(cfg: BenchConfig, split: dict[str, list[float]], bare: list[float]
     """The benchmark's JSON: stage statistics (ms), bare model call, node end to end and their ratio, 3D step.
 
     Args:
-        depth_step: seconds of the 3D step for one frame (:func:`~vatex_ros.depth_scene.time_3d_step`).
+        depth_step: seconds of the 3D step for one frame (:func:`~vatex_ros.tools.depth_scene.time_3d_step`).
     """
     bare_ms, node_ms = percentiles(bare), percentiles(node)
     ratio = {key: node_ms[key] / bare_ms[key] if node_ms[key] and bare_ms[key] else None for key in ("p50", "mean")}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from vatex_ros.image_conversion import image_to_array
+from vatex_ros.messages.images import image_to_array
 
 # encoding -> (channels, numpy dtype), as image_conversion.ENCODINGS
 DEPTH_ENCODINGS: dict[str, tuple[int, np.dtype]] = {

@@ -1,7 +1,7 @@
 """The other side of a VATEX node on DDS: publish frames and expressions, collect what the node sends.
 
 Used by `vatex demo` (camera and recorder processes) and `vatex bench`. Topic names, types and
-QoS come from :mod:`vatex_ros.topics` and :mod:`vatex_ros.dds_transport`, as the node's do.
+QoS come from :mod:`vatex_ros.node.topics` and :mod:`vatex_ros.dds.transport`, as the node's do.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from cyclonedds.pub import DataWriter
 from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic as DdsTopic
 
-from vatex_ros import topics
-from vatex_ros.dds_transport import dds_qos, dds_type, domain_id_from_env
-from vatex_ros.messages import CameraInfo, Image, String
+from vatex_ros.node import topics
+from vatex_ros.dds.transport import dds_qos, dds_type, domain_id_from_env
+from vatex_ros.messages.idl import CameraInfo, Image, String
 
 OUTPUTS: tuple[topics.Topic, ...] = (topics.MASK, topics.DETECTIONS, topics.TARGET, topics.OVERLAY,
                                      topics.ACTIVE_EXPRESSION, topics.TARGET_POINT)

@@ -1,7 +1,7 @@
 """Cyclone DDS transport of the node: ROS 2 wire format without a ROS install.
 
 Topics are ``rt/<namespace>/<name>`` with ROS 2 type names and the QoS of
-:mod:`vatex_ros.topics`, so real ROS 2 nodes (rmw_cyclonedds) on the same domain talk to it.
+:mod:`vatex_ros.node.topics`, so real ROS 2 nodes (rmw_cyclonedds) on the same domain talk to it.
 Like rmw_cyclonedds, the domain comes from ``ROS_DOMAIN_ID`` (default 0) and Cyclone honours
 ``CYCLONEDDS_URI``.
 """
@@ -19,10 +19,11 @@ from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic as DdsTopic
 from cyclonedds.util import duration
 
-from vatex_ros import messages, topics
-from vatex_ros.node_core import FrameResult, NodeCore, Predictor
-from vatex_ros.outputs import build_outputs
-from vatex_ros.params import NodeParams
+from vatex_ros.messages import idl
+from vatex_ros.node import topics
+from vatex_ros.node.core import FrameResult, NodeCore, Predictor
+from vatex_ros.node.outputs import build_outputs
+from vatex_ros.node.params import NodeParams
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,8 @@ def dds_qos(topic: topics.Topic, default_depth: int) -> Qos:
 
 
 def dds_type(topic: topics.Topic) -> type:
-    """Our message class for a topic's ROS type (``sensor_msgs/msg/Image`` -> messages.Image)."""
-    return getattr(messages, topic.ros_type.rsplit("/", 1)[1])
+    """Our message class for a topic's ROS type (``sensor_msgs/msg/Image`` -> idl.Image)."""
+    return getattr(idl, topic.ros_type.rsplit("/", 1)[1])
 
 
 class DdsNode:
@@ -156,4 +157,4 @@ class DdsNode:
             self._writers[name].write(msg)
 
     def _publish_expression(self, expression: str) -> None:
-        self._writers[topics.ACTIVE_EXPRESSION.name].write(messages.String(data=expression))
+        self._writers[topics.ACTIVE_EXPRESSION.name].write(idl.String(data=expression))

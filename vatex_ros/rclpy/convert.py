@@ -1,4 +1,4 @@
-"""Field-by-field conversion between :mod:`vatex_ros.messages` types and rclpy's generated messages.
+"""Field-by-field conversion between :mod:`vatex_ros.messages.idl` types and rclpy's generated messages.
 
 Both follow the same ``.msg`` definitions, so the conversion is generic: the rclpy class is
 found from the DDS type name (``sensor_msgs::msg::dds_::Image_`` -> ``sensor_msgs.msg.Image``).
@@ -13,7 +13,7 @@ from typing import Any
 
 from cyclonedds.idl import IdlStruct
 
-from vatex_ros.messages import ros_type_name
+from vatex_ros.messages.idl import ros_type_name
 
 
 def ros_class(ros_type: str) -> type:

@@ -19,11 +19,11 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from vatex_ros.depth import DepthConfig, DepthError, Target3D, locate_target
-from vatex_ros.depth_sync import DepthSync, stamp_seconds
-from vatex_ros.diagnostics import Diagnostics
-from vatex_ros.image_conversion import msg_to_rgb
-from vatex_ros.params import NodeParams
+from vatex_ros.node.depth import DepthConfig, DepthError, Target3D, locate_target
+from vatex_ros.node.depth_sync import DepthSync, stamp_seconds
+from vatex_ros.node.diagnostics import Diagnostics
+from vatex_ros.messages.images import msg_to_rgb
+from vatex_ros.node.params import NodeParams
 
 logger = logging.getLogger(__name__)
 

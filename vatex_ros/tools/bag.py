@@ -1,7 +1,7 @@
 """Run the node over a rosbag2 file: every frame of the image topic in, the node's outputs written back.
 
-The frames go through the same :class:`~vatex_ros.node_core.NodeCore` (decoding, downscaling,
-score smoothing, found/lost hysteresis) and :func:`~vatex_ros.outputs.build_outputs` as on a
+The frames go through the same :class:`~vatex_ros.node.core.NodeCore` (decoding, downscaling,
+score smoothing, found/lost hysteresis) and :func:`~vatex_ros.node.outputs.build_outputs` as on a
 live node, stepped synchronously in bag order, so every message has the contents the node would
 have published; they are serialized with our DDS types, byte-identical to ROS 2 CDR. The output
 bag holds every source message unchanged, plus the outputs under the node's namespace at the
@@ -28,19 +28,20 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys.store import Typestore
 from tqdm import tqdm
 
-from vatex_ros import messages, topics
-from vatex_ros.depth import DEPTH_ENCODINGS
-from vatex_ros.depth_sync import stamp_seconds
-from vatex_ros.msg_definitions import ros2_typestore
-from vatex_ros.node_core import NodeCore, Predictor
-from vatex_ros.outputs import build_outputs
-from vatex_ros.params import NodeParams
+from vatex_ros.messages import idl
+from vatex_ros.node import topics
+from vatex_ros.node.depth import DEPTH_ENCODINGS
+from vatex_ros.node.depth_sync import stamp_seconds
+from vatex_ros.messages.definitions import ros2_typestore
+from vatex_ros.node.core import NodeCore, Predictor
+from vatex_ros.node.outputs import build_outputs
+from vatex_ros.node.params import NodeParams
 
 logger = logging.getLogger(__name__)
 
 IMAGE_TYPES: dict[str, type] = {  # ROS type of an image topic -> our message class
-    "sensor_msgs/msg/Image": messages.Image,
-    "sensor_msgs/msg/CompressedImage": messages.CompressedImage,
+    "sensor_msgs/msg/Image": idl.Image,
+    "sensor_msgs/msg/CompressedImage": idl.CompressedImage,
 }
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 
@@ -118,7 +119,7 @@ def process_bag(job: BagJob, predictor: Predictor, params: NodeParams) -> BagRep
                 for name, msg in built.by_topic().items():
                     topic = topics.resolve(name, job.namespace)
                     if topic not in outputs:
-                        outputs[topic] = writer.add_connection(topic, messages.ros_type_name(msg.__idl_typename__),
+                        outputs[topic] = writer.add_connection(topic, idl.ros_type_name(msg.__idl_typename__),
                                                                typestore=typestore)
                     writer.write(outputs[topic], timestamp, msg.serialize())
                     report.written[topic] = report.written.get(topic, 0) + 1
@@ -129,10 +130,10 @@ def process_bag(job: BagJob, predictor: Predictor, params: NodeParams) -> BagRep
                                              desc=f"{job.source.name}"):
                 writer.write(copies[conn.id], timestamp, raw)
                 if conn.id in ids["camera_info"]:
-                    core.submit_camera_info(messages.CameraInfo.deserialize(raw))
+                    core.submit_camera_info(idl.CameraInfo.deserialize(raw))
                     info_seen = True
                 elif conn.id in ids["depth"]:
-                    depth = messages.Image.deserialize(raw)
+                    depth = idl.Image.deserialize(raw)
                     core.submit_depth(depth)
                     depth_stamp = stamp_seconds(depth.header)
                 if conn.id in ids["camera_info"] or conn.id in ids["depth"]:
@@ -160,7 +161,7 @@ def _depth_topics(reader: Reader) -> set[str]:
         connections = [conn for conn in reader.connections
                        if conn.topic == topic and conn.msgtype == "sensor_msgs/msg/Image"]
         for _, _, raw in reader.messages(connections=connections):
-            if messages.Image.deserialize(raw).encoding in DEPTH_ENCODINGS:
+            if idl.Image.deserialize(raw).encoding in DEPTH_ENCODINGS:
                 found.add(topic)
             break
     return found

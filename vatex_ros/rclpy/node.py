@@ -11,11 +11,12 @@ import dataclasses
 import logging
 from typing import Any
 
-from vatex_ros import messages, topics
-from vatex_ros.node_core import FrameResult, NodeCore, Predictor
-from vatex_ros.outputs import build_outputs
-from vatex_ros.params import NODE_NAME, NodeParams
-from vatex_ros.rclpy_convert import from_ros, ros_class, to_ros
+from vatex_ros.messages import idl
+from vatex_ros.node import topics
+from vatex_ros.node.core import FrameResult, NodeCore, Predictor
+from vatex_ros.node.outputs import build_outputs
+from vatex_ros.node.params import NODE_NAME, NodeParams
+from vatex_ros.rclpy.convert import from_ros, ros_class, to_ros
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class VatexRosNode:
         self._declare_parameters()
         params = self._read_parameters()
         if predictor is None:
-            from vatex_ros.predictor_loading import load_predictor
+            from vatex_ros.node.predictor_loading import load_predictor
             predictor = load_predictor(params)
         clock = self.node.get_clock()
         self.core = NodeCore(predictor, params, self._publish_result_cb, self._publish_expression_cb,
@@ -71,7 +72,7 @@ class VatexRosNode:
         # Frames and expressions in separate groups; inference itself runs on the core's worker thread,
         # so neither an expression nor a parameter update ever waits for a running frame.
         image_topic = topics.image_topic(params.image_format)
-        self._image_type = getattr(messages, image_topic.ros_type.rsplit("/", 1)[1])
+        self._image_type = getattr(idl, image_topic.ros_type.rsplit("/", 1)[1])
         self.node.create_subscription(ros_class(image_topic.ros_type), image_topic.name, self.image_cb,
                                       self._qos(image_topic), callback_group=MutuallyExclusiveCallbackGroup())
         self.node.create_subscription(ros_class(topics.EXPRESSION.ros_type), topics.EXPRESSION.name,
@@ -136,10 +137,10 @@ class VatexRosNode:
         self.core.set_expression(msg.data)
 
     def depth_cb(self, msg: Any) -> None:
-        self.core.submit_depth(from_ros(msg, messages.Image))
+        self.core.submit_depth(from_ros(msg, idl.Image))
 
     def camera_info_cb(self, msg: Any) -> None:
-        self.core.submit_camera_info(from_ros(msg, messages.CameraInfo))
+        self.core.submit_camera_info(from_ros(msg, idl.CameraInfo))
 
     def _publish_result_cb(self, result: FrameResult) -> None:
         outputs = build_outputs(result, with_overlay=topics.OVERLAY.name in self._publishers)
@@ -148,7 +149,7 @@ class VatexRosNode:
                 self._publishers[name].publish(to_ros(msg))
 
     def _publish_expression_cb(self, expression: str) -> None:
-        self._publishers[topics.ACTIVE_EXPRESSION.name].publish(to_ros(messages.String(data=expression)))
+        self._publishers[topics.ACTIVE_EXPRESSION.name].publish(to_ros(idl.String(data=expression)))
 
     def destroy(self) -> None:
         self.core.stop()

@@ -19,13 +19,13 @@ import numpy as np
 from PIL import Image as PILImage
 
 from vatex_core.visualize import draw_overlay, side_by_side
-from vatex_ros import topics
-from vatex_ros.demo_stream import DemoConfig, DemoStep, object_depths
-from vatex_ros.depth_scene import synthetic_camera_info, visible_surface_point
-from vatex_ros.image_conversion import image_to_array, msg_to_rgb
-from vatex_ros.latency import percentiles
-from vatex_ros.messages import Header
-from vatex_ros.node_client import Received, stamp_key
+from vatex_ros.node import topics
+from vatex_ros.tools.demo_stream import DemoConfig, DemoStep, object_depths
+from vatex_ros.tools.depth_scene import synthetic_camera_info, visible_surface_point
+from vatex_ros.messages.images import image_to_array, msg_to_rgb
+from vatex_ros.tools.latency import percentiles
+from vatex_ros.messages.idl import Header
+from vatex_ros.dds.client import Received, stamp_key
 
 TRUTH_COLOUR = (60, 230, 60)  # green outline of the true object
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from vatex_ros.params import NODE_NAME, NodeParams
+from vatex_ros.node.params import NODE_NAME, NodeParams
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,6 @@ class NodeProcess:
 
 def child_env(extra: Mapping[str, str]) -> dict[str, str]:
     """This process's environment plus ``extra``, with this source tree importable by children."""
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     path = os.environ.get("PYTHONPATH", "")
     return {**os.environ, **extra, "PYTHONPATH": root + (os.pathsep + path if path else "")}

@@ -1,0 +1,1 @@
+"""Transport-independent node logic: parameters, topics, tracking, depth/3D, diagnostics, outputs."""

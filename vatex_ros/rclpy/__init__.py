@@ -1,0 +1,1 @@
+"""The rclpy transport: the ROS 2 node ``vatex_node`` over the node core."""

@@ -1,0 +1,1 @@
+"""Programs that drive a node: demo, benchmark, rosbag2 processing, soak."""
