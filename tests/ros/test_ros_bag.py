@@ -59,23 +59,24 @@ def _read(path) -> dict[str, list]:
 
 
 @pytest.mark.parametrize("storage", [StoragePlugin.SQLITE3, StoragePlugin.MCAP], ids=["sqlite3", "mcap"])
-def test_bag_gets_mask_detections_and_target_per_frame(tmp_path, random_tiny_weights, storage):
+def test_bag_gets_mask_and_detections_per_frame(tmp_path, random_tiny_weights, storage):
     source, target = tmp_path / "in", tmp_path / "out"
     _write_bag(source, storage)
     assert main(["bag", str(source), str(target), "--expression", "the red block",
                  "--weights", str(random_tiny_weights)]) == 0
 
     original, result = _read(source), _read(target)
-    assert set(result) == {"/camera/image_raw", "/chatter", "/vatex/mask", "/vatex/detections", "/vatex/target"}
+    assert set(result) == {"/camera/image_raw", "/chatter", "/vatex/mask", "/vatex/detections"}
     for topic in ("/camera/image_raw", "/chatter"):  # source messages copied unchanged
         assert [t for t, _ in result[topic]] == [t for t, _ in original[topic]]
     source_headers = [(t, m.header) for t, m in original["/camera/image_raw"]]
-    for topic in ("/vatex/mask", "/vatex/detections", "/vatex/target"):
+    for topic in ("/vatex/mask", "/vatex/detections"):
         assert [(t, m.header) for t, m in result[topic]] == source_headers, topic
     for _, mask in result["/vatex/mask"]:
         assert (mask.encoding, mask.height, mask.width, mask.step) == ("mono8", 48, 64, 64)
         assert len(mask.data) == 48 * 64 and set(np.unique(mask.data)) <= {0, 255}
-    assert all(m.expression == "the red block" for _, m in result["/vatex/target"])
+    assert all(d.results[0].hypothesis.class_id == "the red block" for _, m in result["/vatex/detections"]
+               for d in m.detections)
     assert any(target.glob("*.mcap" if storage is StoragePlugin.MCAP else "*.db3"))  # storage as the input's
 
 
@@ -134,10 +135,10 @@ def test_bag_with_depth_gets_target_point_and_cloud(tmp_path, fake_predictor):
     assert report.frames == report.results == report.found == report.located == 3
 
     result = _read(target)
-    assert {"/vatex/target_point", "/vatex/target_cloud"} <= set(result)
+    assert {"/vatex/target_point", "/vatex/target_cloud", "/vatex/detections_3d"} <= set(result)
     red = np.all(scene() == COLOURS["red"], axis=2)
     truth = visible_surface_point(red, 0.8, synthetic_camera_info(64, 48, headers[0]))
-    for topic in ("/vatex/mask", "/vatex/target_point", "/vatex/target_cloud"):  # at the colour frames' bag times
+    for topic in ("/vatex/mask", "/vatex/target_point", "/vatex/target_cloud", "/vatex/detections_3d"):  # bag times
         assert [t for t, _ in result[topic]] == [1_000, 1_010, 1_020], topic
     for (_, point), (_, cloud), header in zip(result["/vatex/target_point"], result["/vatex/target_cloud"], headers):
         assert point.header.stamp.sec == header.stamp.sec and point.header.stamp.nanosec == header.stamp.nanosec
@@ -149,8 +150,10 @@ def test_bag_with_depth_gets_target_point_and_cloud(tmp_path, fake_predictor):
         xyz = np.frombuffer(cloud.data.tobytes(), "<f4").reshape(-1, 3)
         assert len(cloud.data) == 1200 and np.allclose(xyz[:, 2], 0.8, atol=0.001)
         assert np.allclose(np.median(xyz, axis=0), truth, atol=0.001)
-    targets = [m for _, m in result["/vatex/target"]]
-    assert all(t.has_3d and t.valid_points == 100 for t in targets)
+    for (_, point), (_, detections) in zip(result["/vatex/target_point"], result["/vatex/detections_3d"]):
+        (detection,) = detections.detections
+        assert detection.bbox.center.position == point.point and detection.id == "the red block"
+        assert detection.bbox.size.x > 0 and detection.bbox.size.z == pytest.approx(0.0, abs=0.002)
 
 
 def test_bag_depth_topic_must_be_an_image_topic(tmp_path, fake_predictor):
@@ -162,3 +165,20 @@ def test_bag_depth_topic_must_be_an_image_topic(tmp_path, fake_predictor):
     with pytest.raises(ValueError, match="not a sensor_msgs/Image topic"):
         process_bag(BagJob(source, tmp_path / "out", "the red block", depth_topic="/camera/color/camera_info"),
                     fake_predictor, NodeParams())
+
+
+def test_bag_metadata_is_version_8_with_qos_profiles_as_strings(tmp_path, random_tiny_weights):
+    """Humble's rosbag2 parses metadata version 8 (offered_qos_profiles a YAML string), not 9 (a list)."""
+    import yaml
+
+    source, target = tmp_path / "in", tmp_path / "out"
+    _write_bag(source, StoragePlugin.SQLITE3)
+    assert main(["bag", str(source), str(target), "--expression", "the red block",
+                 "--weights", str(random_tiny_weights)]) == 0
+    info = yaml.safe_load((target / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert info["version"] == 8
+    topics = info["topics_with_message_count"]
+    assert {t["topic_metadata"]["name"] for t in topics} >= {"/camera/image_raw", "/vatex/mask"}
+    for entry in topics:
+        assert isinstance(entry["topic_metadata"]["offered_qos_profiles"], str), entry
+    assert set(_read(target)) >= {"/vatex/mask", "/vatex/detections"}  # and rosbags reads it back

@@ -36,29 +36,27 @@ def _stream_until(probe, predicate, msg, timeout=10.0):
     return predicate()
 
 
-def test_mask_detections_target_and_expression_switch(dds_pair):
+def test_mask_detections_overlay_and_expression_switch(dds_pair):
     node, probe = dds_pair
     probe.say("the red block")
     msg = frame_msg(scene(), stamp=1234.5, frame_id="camera_optical")
-    assert _stream_until(probe, lambda: probe.targets_for("the red block"), msg)
+    assert _stream_until(probe, lambda: probe.detections_for("the red block"), msg)
     assert wait_until(lambda: probe.received["mask"] and probe.received["detections"])
 
     mask = probe.received["mask"][-1]
     assert mask.header == msg.header and mask.encoding == "mono8" and (mask.height, mask.width) == (48, 64)
     values = np.asarray(mask.data, np.uint8).reshape(48, 64)
     assert set(np.unique(values)) == {0, 255} and (values[10:20, 5:15] == 255).all() and values.sum() == 100 * 255
-    target = probe.targets_for("the red block")[-1]
-    assert target.found and target.area == 100 and target.header == msg.header
-    assert (target.bbox.center.position.x, target.bbox.size_x) == (9.5, 10.0)
-    detection = probe.received["detections"][-1].detections[0]
-    assert detection.results[0].hypothesis.class_id == "the red block" and detection.bbox == target.bbox
+    detection = probe.detections_for("the red block")[-1]
+    assert detection.header == msg.header and detection.id == "the red block"
+    assert (detection.bbox.center.position.x, detection.bbox.size_x) == (9.5, 10.0)
     assert wait_until(lambda: probe.received["overlay"]) and probe.received["overlay"][-1].encoding == "rgb8"
     assert probe.received["active_expression"][-1].data == "the red block"
 
     probe.say("the blue block")
-    assert _stream_until(probe, lambda: probe.targets_for("the blue block"), msg)
+    assert _stream_until(probe, lambda: probe.detections_for("the blue block"), msg)
     assert wait_until(lambda: probe.received["active_expression"][-1].data == "the blue block")
-    assert probe.targets_for("the blue block")[-1].bbox.center.position.x == 49.5
+    assert probe.detections_for("the blue block")[-1].bbox.center.position.x == 49.5
 
 
 def test_bad_input_and_bursts_do_not_stop_the_node(dds_pair):
@@ -76,10 +74,10 @@ def test_bad_input_and_bursts_do_not_stop_the_node(dds_pair):
         probe.say(f"red {i}")
         probe.image.write(bad if i % 2 else good)
     probe.say("red")
-    assert _stream_until(probe, lambda: probe.targets_for("red"), good)
+    assert _stream_until(probe, lambda: probe.detections_for("red"), good)
     # A malformed frame on its own (in the burst, newer frames may replace it before it is decoded).
     assert _repeat_until(lambda: probe.image.write(bad), lambda: counts().get("bad_image", 0) >= 1)
-    assert _stream_until(probe, lambda: len(probe.targets_for("red")) >= 2, good)  # still serving
+    assert _stream_until(probe, lambda: len(probe.detections_for("red")) >= 2, good)  # still serving
     assert counts()["expression_empty"] == 1 and counts()["expression_truncated"] == 1
     assert counts()["expressions_in"] >= 1000
 

@@ -10,6 +10,7 @@ import pytest
 from ros_fakes import COLOURS, DdsProbe, FakePredictor, frame_msg, scene, wait_until
 
 from vatex_ros.tools.depth_scene import render_depth, synthetic_camera_info, visible_surface_point
+from vatex_ros.node import topics
 from vatex_ros.node.core import NodeCore
 from vatex_ros.node.outputs import build_outputs
 from vatex_ros.node.params import NodeParams
@@ -54,14 +55,18 @@ def test_found_target_located_in_3d_and_published(depth_core):
     assert result.found and np.linalg.norm(result.target_3d.position - truth) < 0.001
     assert result.target_3d.valid_points == 100 and "depth" in result.timings
     outputs = build_outputs(result, with_overlay=False)
-    target = outputs.target
-    assert target.has_3d and target.valid_points == 100 and target.header is frame.header
-    assert (target.position.x, target.position.y, target.position.z) == tuple(result.target_3d.position)
-    assert target.extent.x > 0 and target.extent.z == 0.0
-    assert outputs.target_point.header is frame.header and outputs.target_point.point == target.position
+    point = outputs.target_point
+    assert point.header is frame.header
+    assert (point.point.x, point.point.y, point.point.z) == tuple(result.target_3d.position)
+    (detection,) = outputs.detections_3d.detections
+    assert outputs.detections_3d.header is frame.header and detection.header is frame.header
+    assert detection.bbox.center.position == point.point and detection.results[0].pose.pose.position == point.point
+    assert detection.bbox.size.x > 0 and detection.bbox.size.z == 0.0  # a flat face at 0.8 m
+    assert (detection.id, detection.results[0].hypothesis.class_id) == ("the red block", "the red block")
+    assert detection.results[0].hypothesis.score == result.score
     cloud = outputs.target_cloud
     assert cloud.header is frame.header and cloud.width == 100 and cloud.row_step == 1200
-    assert set(outputs.by_topic()) == {"mask", "detections", "target", "target_point", "target_cloud"}
+    assert set(outputs.by_topic()) == {"mask", "detections", "target_point", "target_cloud", "detections_3d"}
     assert depth_core.diagnostics.counts()["targets_3d"] == 1
 
 
@@ -73,8 +78,8 @@ def test_without_depth_the_node_behaves_as_before(fake_clock):
     result = core.step()
     assert result.found and result.target_3d is None and "depth" not in result.timings
     outputs = build_outputs(result, with_overlay=True)
-    assert not outputs.target.has_3d and outputs.target_point is None and outputs.target_cloud is None
-    assert set(outputs.by_topic()) == {"mask", "detections", "target", "overlay"}
+    assert outputs.target_point is None and outputs.target_cloud is None and outputs.detections_3d is None
+    assert set(outputs.by_topic()) == {"mask", "detections", "overlay"}
     assert not {"targets_3d", "depth_missing"} & set(core.diagnostics.counts())
 
 
@@ -82,7 +87,7 @@ def test_lost_target_gets_no_3d_and_no_warning(depth_core):
     _submit(depth_core, rgb=np.full((48, 64, 3), 128, np.uint8))
     result = depth_core.step()
     assert not result.found and result.target_3d is None
-    assert not build_outputs(result, with_overlay=False).target.has_3d
+    assert build_outputs(result, with_overlay=False).detections_3d is None
     assert set(depth_core.diagnostics.counts()) == {"expressions_in", "depth_in", "camera_info_in", "frames_in",
                                                     "frames_out"}
 
@@ -119,7 +124,7 @@ def test_unusable_depth_keeps_the_2d_result_and_warns_once(depth_core, fake_cloc
         depth_core.submit_frame(frame)
         result = depth_core.step()
         assert result.found and result.area == 100 and result.target_3d is None
-        assert not build_outputs(result, with_overlay=False).target.has_3d
+        assert set(build_outputs(result, with_overlay=False).by_topic()) == {"mask", "detections"}
     assert depth_core.diagnostics.counts()[kind] == 3
     warnings = [r for r in caplog.records if kind in r.getMessage()]
     assert len(warnings) == 1 and "no 3D for this frame" in warnings[0].getMessage()  # fake clock stands still
@@ -134,7 +139,7 @@ def test_sync_tolerance_is_a_live_parameter(depth_core):
 
 
 @pytest.mark.dds
-def test_dds_node_publishes_target_point_and_cloud(dds_env):
+def test_dds_node_publishes_target_point_cloud_and_detections_3d(dds_env):
     from cyclonedds.domain import DomainParticipant
 
     from vatex_ros.dds.transport import DdsNode, domain_id_from_env
@@ -149,12 +154,12 @@ def test_dds_node_publishes_target_point_and_cloud(dds_env):
         depth, info = _depth_for(rgb, frame.header, encoding="32FC1")
         probe.say("the red block")
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not (probe.received["target_point"] and probe.received["target_cloud"]):
+        while time.monotonic() < deadline and not all(probe.received[t.name] for t in topics.DEPTH_OUTPUTS):
             probe.depth.write(depth)  # best effort: repeat until the node has matched us
             probe.camera_info.write(info)
             probe.image.write(frame)
             time.sleep(0.05)
-        assert wait_until(lambda: probe.received["target_point"] and probe.received["target_cloud"])
+        assert wait_until(lambda: all(probe.received[t.name] for t in topics.DEPTH_OUTPUTS))
         point, cloud = probe.received["target_point"][-1], probe.received["target_cloud"][-1]
         truth = visible_surface_point(_red(rgb), 0.8, synthetic_camera_info(64, 48, frame.header))
         assert point.header == frame.header
@@ -162,8 +167,8 @@ def test_dds_node_publishes_target_point_and_cloud(dds_env):
         assert cloud.header == frame.header and (cloud.width, cloud.point_step, cloud.row_step) == (100, 12, 1200)
         xyz = np.frombuffer(bytes(cloud.data), "<f4").reshape(-1, 3)
         assert np.allclose(xyz[:, 2], 0.8) and [f.name for f in cloud.fields] == ["x", "y", "z"]
-        target = next(t for t in reversed(probe.received["target"]) if t.has_3d)
-        assert target.valid_points == 100 and target.position == point.point
+        detection = probe.received["detections_3d"][-1].detections[0]
+        assert detection.bbox.center.position == point.point and detection.id == "the red block"
     finally:
         probe.close()
         node.close()

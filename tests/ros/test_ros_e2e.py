@@ -66,16 +66,16 @@ def test_node_process_wiring(dds_env, random_tiny_weights, tmp_path):
             "    score_threshold: 0.0\n    max_frame_age: 0.0\n")
     with node_process(dds_env, yaml, tmp_path) as proc, contextlib.closing(_probe()) as probe:
         msg = frame_msg(scene(), stamp=time.time(), frame_id="camera_optical")
-        assert _stream_until(probe, "the red block", lambda: probe.targets_for("the red block"), msg, proc, 50)
+        assert _stream_until(probe, "the red block", lambda: probe.detections_for("the red block"), msg, proc, 50)
         assert wait_until(lambda: probe.received["mask"], timeout=5)
         mask = probe.received["mask"][-1]
         assert mask.header == msg.header and mask.encoding == "mono8" and (mask.height, mask.width) == (48, 64)
         assert mask.step == 64 and set(np.unique(np.asarray(mask.data, np.uint8))) <= {0, 255}
-        assert probe.targets_for("the red block")[-1].header == msg.header
+        assert probe.detections_for("the red block")[-1].header == msg.header
         assert wait_until(lambda: probe.received["active_expression"][-1:] and
                           probe.received["active_expression"][-1].data == "the red block", timeout=5)
 
-        assert _stream_until(probe, "the blue block", lambda: probe.targets_for("the blue block"), msg, proc, 20)
+        assert _stream_until(probe, "the blue block", lambda: probe.detections_for("the blue block"), msg, proc, 20)
         assert wait_until(lambda: probe.received["active_expression"][-1].data == "the blue block", timeout=5)
 
 
@@ -105,7 +105,7 @@ def test_named_object_is_segmented_and_a_new_expression_switches_the_target(dds_
     with node_process(dds_env, yaml, tmp_path) as proc, contextlib.closing(_probe()) as probe:
         for expression, expected in truth.items():
             assert _stream_until(probe, expression,
-                                 lambda e=expression: probe.targets_for(e) and probe.targets_for(e)[-1].found,
+                                 lambda e=expression: probe.detections_for(e),
                                  frame_msg(rgb, frame_id=expression), proc, 50)
             assert wait_until(lambda e=expression: any(m.header.frame_id == e for m in probe.received["mask"]))
             mask = next(m for m in reversed(probe.received["mask"]) if m.header.frame_id == expression)

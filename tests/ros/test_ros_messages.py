@@ -108,5 +108,18 @@ def test_ours_to_rosbags_and_back(cls):
 
 
 def test_dds_type_names_follow_ros2_convention():
-    assert m.VatexTarget.__idl_typename__ == "vatex_ros::msg::dds_::VatexTarget_"
+    assert m.Detection3DArray.__idl_typename__ == "vision_msgs::msg::dds_::Detection3DArray_"
     assert m.ros_type_name("sensor_msgs::msg::dds_::Image_") == "sensor_msgs/msg/Image"
+
+
+def test_vision_msgs_come_from_msg_files_of_the_4x_layout():
+    """The .msg files under msg/vision_msgs/ are the single source; BoundingBox2D.center is vision_msgs/Pose2D."""
+    from vatex_ros.messages.definitions import vision_msgs
+
+    texts = vision_msgs()
+    assert {name.rsplit("/", 1)[1] for name in texts} == {
+        cls.__name__ for cls in m.ALL_TYPES if cls.__idl_typename__.startswith("vision_msgs::")}
+    _, fields = TYPESTORE.fielddefs["vision_msgs/msg/BoundingBox2D"]
+    assert fields[0][0] == "center" and fields[0][1] == (Nodetype.NAME, "vision_msgs/msg/Pose2D")
+    _, fields = TYPESTORE.fielddefs["vision_msgs/msg/Detection3D"]
+    assert [name for name, _ in fields] == ["header", "results", "bbox", "id"]  # 4.x: no source_cloud

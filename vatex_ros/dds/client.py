@@ -22,8 +22,8 @@ from vatex_ros.node import topics
 from vatex_ros.dds.transport import dds_qos, dds_type, domain_id_from_env
 from vatex_ros.messages.idl import CameraInfo, Image, String
 
-OUTPUTS: tuple[topics.Topic, ...] = (topics.MASK, topics.DETECTIONS, topics.TARGET, topics.OVERLAY,
-                                     topics.ACTIVE_EXPRESSION, topics.TARGET_POINT)
+OUTPUTS: tuple[topics.Topic, ...] = (topics.MASK, topics.DETECTIONS, topics.OVERLAY, topics.ACTIVE_EXPRESSION,
+                                     topics.TARGET_POINT)
 _CLIENT_DEPTH = 100  # history of the reliable outputs on our side: a slow reader loses nothing
 
 

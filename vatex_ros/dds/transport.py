@@ -71,11 +71,11 @@ class DdsNode:
         self._namespace, self._remappings = namespace, remappings or {}
         self.core = NodeCore(predictor, params, self._publish_result, self._publish_expression)
         self._writers = {topic.name: self._writer(topic) for topic in (
-            topics.MASK, topics.DETECTIONS, topics.TARGET, topics.ACTIVE_EXPRESSION)}
+            topics.MASK, topics.DETECTIONS, topics.ACTIVE_EXPRESSION)}
         if params.publish_overlay:
             self._writers[topics.OVERLAY.name] = self._writer(topics.OVERLAY)
         if params.use_depth:
-            self._writers.update({t.name: self._writer(t) for t in (topics.TARGET_POINT, topics.TARGET_CLOUD)})
+            self._writers.update({t.name: self._writer(t) for t in topics.DEPTH_OUTPUTS})
         self._readers = [
             self._reader(topics.image_topic(params.image_format), self._image_cb),
             self._reader(topics.EXPRESSION, self._expression_cb),

@@ -5,7 +5,7 @@ Each class is an XCDR1 ``@final`` struct whose DDS type name follows ROS 2's IDL
 field, in order. ``uint8[]`` payloads may be set as ``bytes``; received ones are lists of int
 (cyclonedds' codec), which :mod:`vatex_ros.messages.images` accepts as well.
 
-Field lists are checked against the ``.msg`` text (ours in ``msg/``, vision_msgs in
+Field lists are checked against the ``.msg`` text (vision_msgs in ``msg/vision_msgs/``, read by
 :mod:`vatex_ros.messages.definitions`) and against rosbags' CDR implementation in tests/ros.
 """
 
@@ -226,29 +226,33 @@ class Detection2DArray(IdlStruct, typename="vision_msgs::msg::dds_::Detection2DA
     detections: sequence[Detection2D] = field(default_factory=list)
 
 
-# --- vatex_ros (msg/VatexTarget.msg) ------------------------------------------------------
+@final
+@dataclass
+class BoundingBox3D(IdlStruct, typename="vision_msgs::msg::dds_::BoundingBox3D_"):
+    center: Pose = field(default_factory=Pose)  # metres, in the header's frame
+    size: Vector3 = field(default_factory=Vector3)  # metres, along the box axes
 
 
 @final
 @dataclass
-class VatexTarget(IdlStruct, typename="vatex_ros::msg::dds_::VatexTarget_"):
+class Detection3D(IdlStruct, typename="vision_msgs::msg::dds_::Detection3D_"):
     header: Header = field(default_factory=Header)
-    expression: str = ""
-    found: bool = False
-    score: float64 = 0.0
-    bbox: BoundingBox2D = field(default_factory=BoundingBox2D)
-    centroid: Point2D = field(default_factory=Point2D)
-    area: uint32 = 0
-    latency: float64 = 0.0
-    has_3d: bool = False
-    position: Point = field(default_factory=Point)  # metres, camera optical frame
-    extent: Vector3 = field(default_factory=Vector3)  # metres
-    valid_points: uint32 = 0
+    results: sequence[ObjectHypothesisWithPose] = field(default_factory=list)
+    bbox: BoundingBox3D = field(default_factory=BoundingBox3D)
+    id: str = ""
+
+
+@final
+@dataclass
+class Detection3DArray(IdlStruct, typename="vision_msgs::msg::dds_::Detection3DArray_"):
+    header: Header = field(default_factory=Header)
+    detections: sequence[Detection3D] = field(default_factory=list)
 
 
 # Every message type, for registries and tests.
 ALL_TYPES: tuple[type[IdlStruct], ...] = (
     Time, Header, String, Image, CompressedImage, RegionOfInterest, CameraInfo, PointField, PointCloud2,
     Point, PointStamped, Vector3, Quaternion, Pose, PoseWithCovariance, Point2D, Pose2D, BoundingBox2D,
-    ObjectHypothesis, ObjectHypothesisWithPose, Detection2D, Detection2DArray, VatexTarget,
+    ObjectHypothesis, ObjectHypothesisWithPose, Detection2D, Detection2DArray, BoundingBox3D, Detection3D,
+    Detection3DArray,
 )

@@ -1,5 +1,5 @@
-"""ROS 2 output messages of one :class:`~vatex_ros.node.core.FrameResult` (mask, detections, target, overlay,
-and with depth the target's point and cloud).
+"""ROS 2 output messages of one :class:`~vatex_ros.node.core.FrameResult` (mask, detections, overlay, and with
+depth the target's point, cloud and 3D detection). Standard messages only.
 
 All outputs carry the source frame's header object unchanged (3D ones are in its optical frame). Built as
 :mod:`vatex_ros.messages.idl` types; the rclpy transport converts them field by field.
@@ -15,8 +15,9 @@ import numpy as np
 from vatex_core.visualize import draw_overlay
 from vatex_ros.messages.images import array_to_image, mask_to_image
 from vatex_ros.messages.idl import (
-    BoundingBox2D, Detection2D, Detection2DArray, Header, Image, ObjectHypothesis, ObjectHypothesisWithPose, Point,
-    Point2D, PointCloud2, PointField, PointStamped, Pose2D, VatexTarget, Vector3,
+    BoundingBox2D, BoundingBox3D, Detection2D, Detection2DArray, Detection3D, Detection3DArray, Header, Image,
+    ObjectHypothesis, ObjectHypothesisWithPose, Point, Point2D, PointCloud2, PointField, PointStamped, Pose, Pose2D,
+    PoseWithCovariance, Vector3,
 )
 from vatex_ros.node.core import FrameResult
 
@@ -26,25 +27,25 @@ _XYZ_FIELDS = [PointField(name=axis, offset=4 * i, datatype=PointField.FLOAT32, 
 
 @dataclass(frozen=True)
 class Outputs:
-    """Messages for the ``mask``, ``detections``, ``target`` and optional topics (None = not published).
+    """Messages for the ``mask``, ``detections`` and optional topics (None = not published).
 
-    ``overlay`` needs ``publish_overlay``; ``target_point`` and ``target_cloud`` exist for frames with a 3D
-    result only (a planner must never receive a made-up point).
+    ``overlay`` needs ``publish_overlay``; ``target_point``, ``target_cloud`` and ``detections_3d`` exist for
+    frames with a 3D result only (a planner must never receive a made-up point).
     """
 
     mask: Image
     detections: Detection2DArray
-    target: VatexTarget
     overlay: Image | None
     target_point: PointStamped | None = None
     target_cloud: PointCloud2 | None = None
+    detections_3d: Detection3DArray | None = None
 
     def by_topic(self) -> dict[str, Any]:
         """``{relative topic name: message}`` of the messages to publish."""
         return {name: msg for name, msg in (("mask", self.mask), ("detections", self.detections),
-                                            ("target", self.target), ("overlay", self.overlay),
-                                            ("target_point", self.target_point),
-                                            ("target_cloud", self.target_cloud)) if msg is not None}
+                                            ("overlay", self.overlay), ("target_point", self.target_point),
+                                            ("target_cloud", self.target_cloud),
+                                            ("detections_3d", self.detections_3d)) if msg is not None}
 
 
 def build_outputs(result: FrameResult, with_overlay: bool) -> Outputs:
@@ -56,20 +57,25 @@ def build_outputs(result: FrameResult, with_overlay: bool) -> Outputs:
                                                                           score=result.score))
         detections.detections.append(Detection2D(header=result.header, results=[hypothesis], bbox=bbox,
                                                  id=result.expression))
-    centroid = Point2D(*result.centroid) if result.centroid else Point2D()
-    target = VatexTarget(header=result.header, expression=result.expression, found=result.found,
-                         score=result.score, bbox=bbox, centroid=centroid, area=result.area,
-                         latency=result.latency)
-    point = cloud = None
+    point = cloud = detections_3d = None
     if result.target_3d is not None:
         located = result.target_3d
-        target.has_3d, target.valid_points = True, located.valid_points
-        target.position, target.extent = Point(*located.position.tolist()), Vector3(*located.extent.tolist())
-        point = PointStamped(header=result.header, point=target.position)
+        position = Point(*located.position.tolist())
+        point = PointStamped(header=result.header, point=position)
         cloud = point_cloud(located.points, result.header)
+        detections_3d = Detection3DArray(header=result.header, detections=[_detection_3d(result, position)])
     overlay = array_to_image(_overlay(result), "rgb8", result.header) if with_overlay else None
-    return Outputs(mask=mask_to_image(result.mask, result.header), detections=detections, target=target,
-                   overlay=overlay, target_point=point, target_cloud=cloud)
+    return Outputs(mask=mask_to_image(result.mask, result.header), detections=detections, overlay=overlay,
+                   target_point=point, target_cloud=cloud, detections_3d=detections_3d)
+
+
+def _detection_3d(result: FrameResult, position: Point) -> Detection3D:
+    """vision_msgs/Detection3D of a located target: centre = robust centroid, size = extent, axes = the camera's."""
+    pose = Pose(position=position)  # identity orientation: an axis-aligned box in the optical frame
+    hypothesis = ObjectHypothesisWithPose(hypothesis=ObjectHypothesis(class_id=result.expression, score=result.score),
+                                          pose=PoseWithCovariance(pose=pose))
+    box = BoundingBox3D(center=pose, size=Vector3(*result.target_3d.extent.tolist()))
+    return Detection3D(header=result.header, results=[hypothesis], bbox=box, id=result.expression)
 
 
 def point_cloud(points: np.ndarray, header: Header) -> PointCloud2:

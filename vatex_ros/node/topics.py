@@ -31,14 +31,16 @@ COMPRESSED_IMAGE = Topic("image", "sensor_msgs/msg/CompressedImage", reliable=Fa
 EXPRESSION = Topic("expression", "std_msgs/msg/String", reliable=True)
 MASK = Topic("mask", "sensor_msgs/msg/Image", reliable=True)
 DETECTIONS = Topic("detections", "vision_msgs/msg/Detection2DArray", reliable=True)
-TARGET = Topic("target", "vatex_ros/msg/VatexTarget", reliable=True)
-OVERLAY = Topic("overlay", "sensor_msgs/msg/Image", reliable=False, depth=1)
+OVERLAY = Topic("overlay", "sensor_msgs/msg/Image", reliable=True, depth=1)  # RViz2/rqt subscribe reliable
 ACTIVE_EXPRESSION = Topic("active_expression", "std_msgs/msg/String", reliable=True, depth=1, transient_local=True)
 # With the use_depth parameter only:
 DEPTH = Topic("depth", "sensor_msgs/msg/Image", reliable=False, depth=1)  # sensor data QoS, like image
 CAMERA_INFO = Topic("camera_info", "sensor_msgs/msg/CameraInfo", reliable=False, depth=1)
 TARGET_POINT = Topic("target_point", "geometry_msgs/msg/PointStamped", reliable=True)
 TARGET_CLOUD = Topic("target_cloud", "sensor_msgs/msg/PointCloud2", reliable=True)
+DETECTIONS_3D = Topic("detections_3d", "vision_msgs/msg/Detection3DArray", reliable=True)
+# Published with use_depth; a frame without a 3D result publishes none of them.
+DEPTH_OUTPUTS = (TARGET_POINT, TARGET_CLOUD, DETECTIONS_3D)
 
 
 def image_topic(image_format: str) -> Topic:

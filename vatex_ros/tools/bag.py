@@ -9,7 +9,7 @@ source frame's bag timestamp.
 
 Depth: when the bag has an aligned depth image topic (sensor_msgs/Image 16UC1 or 32FC1, found by the
 encoding of its first message unless named) and a sensor_msgs/CameraInfo topic, they are fed to the core
-with ``use_depth`` on, and the output gains ``target_point`` and ``target_cloud``. A colour frame waits until
+with ``use_depth`` on, and the output gains ``target_point``, ``target_cloud`` and ``detections_3d``. A colour frame waits until
 a depth image stamped at or after it and a CameraInfo have been read (drivers record the three in any
 order), so its depth is in the core's pairing buffer when it is processed.
 """
@@ -44,6 +44,9 @@ IMAGE_TYPES: dict[str, type] = {  # ROS type of an image topic -> our message cl
     "sensor_msgs/msg/CompressedImage": idl.CompressedImage,
 }
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+# rosbag2 metadata version written: 9 stores offered_qos_profiles as a YAML list, which Humble's rosbag2
+# cannot parse; 8 keeps it a string, readable from Humble on.
+METADATA_VERSION = 8
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def process_bag(job: BagJob, predictor: Predictor, params: NodeParams) -> BagRep
         ids = {kind: {conn.id for conn in reader.connections if conn.topic == topic}
                for kind, topic in (("depth", report.depth_topic), ("camera_info", report.camera_info_topic))}
         image_ids = {conn.id for conn in image_connections}
-        writer = Writer(job.target, version=Writer.VERSION_LATEST, storage_plugin=_storage(job))
+        writer = Writer(job.target, version=METADATA_VERSION, storage_plugin=_storage(job))
         with writer:
             copies = {conn.id: _copy_connection(writer, conn, typestore) for conn in reader.connections}
             outputs: dict[str, Connection] = {}

@@ -36,9 +36,30 @@ class Answer:
 
     step: DemoStep
     mask: Received  # sensor_msgs/Image mono8
-    target: Received | None  # vatex_ros/VatexTarget; None if it was not received
-    overlay: Received | None  # sensor_msgs/Image rgb8 (best effort: may be missing)
+    detections: Received | None  # vision_msgs/Detection2DArray; None if it was not received
+    expression: str | None  # the expression the node answered with (see :func:`answered_expression`)
+    overlay: Received | None  # sensor_msgs/Image rgb8 (None when not received)
     point: Received | None = None  # geometry_msgs/PointStamped target_point; only for found targets with 3D
+
+    @property
+    def found(self) -> bool:
+        """The node reported the target present (a non-empty ``detections``)."""
+        return self.detections is not None and bool(self.detections.msg.detections)
+
+    @property
+    def score(self) -> float | None:
+        """The found target's score, or None."""
+        return self.detections.msg.detections[0].results[0].hypothesis.score if self.found else None
+
+
+def answered_expression(detections: Received | None, mask: Received,
+                        active: Sequence[Received]) -> str | None:
+    """The expression a frame was answered with: the detection's class_id when found, else the last
+    ``active_expression`` received before the frame's mask (the node publishes it before the frame)."""
+    if detections is not None and detections.msg.detections:
+        return detections.msg.detections[0].results[0].hypothesis.class_id
+    earlier = [a.msg.data for a in active if a.wall_time <= mask.wall_time]
+    return earlier[-1] if earlier else None
 
 
 def match_answers(steps: Sequence[DemoStep], published: Mapping[tuple[int, int], int],
@@ -51,11 +72,14 @@ def match_answers(steps: Sequence[DemoStep], published: Mapping[tuple[int, int],
         received: the node client's samples by output topic name.
     """
     by_stamp = {topic.name: {stamp_key(r.msg.header): r for r in received.get(topic.name, [])}
-                for topic in (topics.MASK, topics.TARGET, topics.OVERLAY, topics.TARGET_POINT)}
+                for topic in (topics.MASK, topics.DETECTIONS, topics.OVERLAY, topics.TARGET_POINT)}
+    active = received.get(topics.ACTIVE_EXPRESSION.name, [])
     answers = []
     for stamp, mask in sorted(by_stamp[topics.MASK.name].items()):
         if stamp in published:
-            answers.append(Answer(steps[published[stamp]], mask, by_stamp[topics.TARGET.name].get(stamp),
+            detections = by_stamp[topics.DETECTIONS.name].get(stamp)
+            answers.append(Answer(steps[published[stamp]], mask, detections,
+                                  answered_expression(detections, mask, active),
                                   by_stamp[topics.OVERLAY.name].get(stamp),
                                   by_stamp[topics.TARGET_POINT.name].get(stamp)))
     return answers
@@ -77,22 +101,22 @@ def summarize(cfg: DemoConfig, scenes: Sequence[Any], frames_in: int, answers: S
     camera_info = synthetic_camera_info(cfg.width, cfg.height, Header())
     for answer in answers:
         step = answer.step
-        if answer.target is None or answer.target.msg.expression != step.expression:
-            lag += answer.target is not None
+        if answer.detections is None or answer.expression != step.expression:
+            lag += answer.detections is not None and answer.expression is not None
             continue
         got = image_to_array(answer.mask.msg) > 0
         truth = scenes[step.scene].load_mask(step.object_id, [step.frame])[0]
         overlap = iou(got, truth)
         ious.setdefault(step.expression, []).append(overlap)
-        found += answer.target.msg.found
-        if answer.target.msg.found and answer.point is not None:
+        found += answer.found
+        if answer.found and answer.point is not None:
             depth = object_depths(cfg, scenes[step.scene])[step.object_id]
             point = answer.point.msg.point
             error = np.array([point.x, point.y, point.z]) - visible_surface_point(truth, depth, camera_info)
             errors.append(float(np.linalg.norm(error)))
             if overlap >= 0.5:
                 errors_on_target.append(errors[-1])
-    targets = [a.target.msg for a in answers if a.target is not None]
+    answered = [a for a in answers if a.detections is not None]
     all_ious = [value for values in ious.values() for value in values]
     return {
         "frames_in": frames_in,
@@ -101,11 +125,10 @@ def summarize(cfg: DemoConfig, scenes: Sequence[Any], frames_in: int, answers: S
         "expression_lag": lag,
         "latency_ms": {
             "stamp_to_receive": percentiles(a.mask.wall_time - _seconds(a.mask.msg.header) for a in answers),
-            "node_reported": percentiles(t.latency for t in targets),
         },
         "mean_iou": float(np.mean(all_ious)) if all_ious else None,
         "iou_frames": len(all_ious),
-        "found_rate": float(np.mean([t.found for t in targets])) if targets else None,
+        "found_rate": float(np.mean([a.found for a in answered])) if answered else None,
         "expressions": [{"expression": e, "frames": len(v), "mean_iou": float(np.mean(v))} for e, v in ious.items()],
         "target_3d": {"found_frames": found, "with_point": len(errors),  # of the IoU frames
                       "error_mm": percentiles(errors),  # |target_point - truth|, p50/p95/mean/n
@@ -134,8 +157,8 @@ def _panel(scenes: Sequence[Any], answer: Answer) -> np.ndarray:
     camera[_outline(truth)] = TRUTH_COLOUR
     if answer.overlay is not None:
         node = msg_to_rgb(answer.overlay.msg)
-    else:  # the overlay topic is best effort; draw the same picture from the mask
-        label = f"{answer.target.msg.expression} ({answer.target.msg.score:.2f})" if answer.target else None
+    else:  # no overlay came back for this frame; draw the same picture from the mask
+        label = f"{answer.expression} ({answer.score:.2f})" if answer.found else answer.expression
         node = draw_overlay(rgb, image_to_array(answer.mask.msg) > 0, None, label)
     return side_by_side(camera, node)
 
@@ -166,8 +189,7 @@ def format_summary(summary: dict) -> str:
     return "\n".join([
         f"frames in {summary['frames_in']}, out {summary['frames_out']}, dropped {summary['dropped']} "
         f"({summary['expression_lag']} answered with the previous expression)",
-        f"latency stamp->mask received: {ms(latency['stamp_to_receive'])}; "
-        f"node-reported: {ms(latency['node_reported'])}",
+        f"latency stamp->mask received: {ms(latency['stamp_to_receive'])}",
         f"mean IoU vs truth {number(summary['mean_iou'])} over {summary['iou_frames']} frames; "
         f"found rate {number(summary['found_rate'])}",
         f"3D: target_point on {target_3d['with_point']} of {target_3d['found_frames']} found frames; "
