@@ -5,11 +5,14 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 PACKAGE = "vatex_ros"
-HERE = Path(__file__).parent
+# `colcon build --symlink-install` runs a symlink of this file in its build folder, next to symlinks of the
+# packages and data files only: resolving the link finds the source tree (README, requirements) again.
+HERE = Path(__file__).resolve().parent
 
 
 def _files(folder: str, pattern: str) -> list[str]:
-    return sorted(str(p) for p in (HERE / folder).glob(pattern))
+    """Data files as paths relative to the source tree (colcon also runs setup.py from its build folder)."""
+    return sorted(str(p.relative_to(HERE)) for p in (HERE / folder).glob(pattern))
 
 
 def _requirements() -> list[str]:
@@ -54,9 +57,9 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
-        (f"share/{PACKAGE}/launch", [str(Path(p).relative_to(HERE)) for p in _files("launch", "*.py")]),
-        (f"share/{PACKAGE}/config", [str(Path(p).relative_to(HERE)) for p in _files("config", "*.yaml")]),
-        (f"share/{PACKAGE}/msg", [str(Path(p).relative_to(HERE)) for p in _files("msg", "*.msg")]),
+        (f"share/{PACKAGE}/launch", _files("launch", "*.py")),
+        (f"share/{PACKAGE}/config", _files("config", "*.yaml")),
+        (f"share/{PACKAGE}/msg/vision_msgs", _files("msg/vision_msgs", "*.msg")),
         (f"lib/{PACKAGE}", ["scripts/vatex_node"]),  # where `ros2 run` / launch_ros look for executables
     ],
     install_requires=_requirements(),

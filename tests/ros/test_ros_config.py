@@ -23,13 +23,14 @@ def test_shipped_yaml_parses_to_the_defaults():
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("vatex_node:\n  ros__parameters:\n    score_threshold: 1.5\n", r"score_threshold must be in \[0.0, 1.0\]"),
-        ("vatex_node:\n  ros__parameters:\n    device: gpu\n", "device must be"),
-        ("vatex_node:\n  ros__parameters:\n    presett: tiny\n", r"unknown vatex_node parameter\(s\) \['presett'\]"),
-        ("vatex_node:\n  ros__parameters:\n    found_after: 'two'\n", "found_after must be int"),
-        ("vatex_node:\n  ros__parameters:\n    input_size: 16\n", "input_size must be 0 or >= 32"),
-        ("other_node:\n  ros__parameters: {}\n", "no section for node 'vatex_node'"),
-        ("vatex_node:\n  score_threshold: 0.3\n", "needs a 'ros__parameters' mapping"),
+        ("/**:\n  ros__parameters:\n    score_threshold: 1.5\n", r"score_threshold must be in \[0.0, 1.0\]"),
+        ("/**:\n  ros__parameters:\n    device: gpu\n", "device must be"),
+        ("/**:\n  ros__parameters:\n    presett: tiny\n", r"unknown vatex_node parameter\(s\) \['presett'\]"),
+        ("/**:\n  ros__parameters:\n    found_after: 'two'\n", "found_after must be int"),
+        ("/**:\n  ros__parameters:\n    input_size: 16\n", "input_size must be 0 or >= 32"),
+        ("other_node:\n  ros__parameters: {}\n", "no section applies to node /vatex/vatex_node"),
+        ("vatex_node:\n  ros__parameters: {}\n", "key it '/\\*\\*:'"),  # rcl reads it as /vatex_node
+        ("/**/vatex_node:\n  score_threshold: 0.3\n", "needs a 'ros__parameters' mapping"),
     ],
 )
 def test_bad_params_files_fail_clearly(tmp_path, body, message):
@@ -45,6 +46,26 @@ def test_namespaced_and_wildcard_sections(tmp_path):
                     "/vatex/vatex_node:\n  ros__parameters:\n    score_threshold: 1\n")
     params = load_params(path)
     assert params.device == "cuda" and params.score_threshold == 1.0 and isinstance(params.score_threshold, float)
+
+
+@pytest.mark.parametrize("key, applies", [
+    ("/**", True), ("/**/vatex_node", True), ("/vatex/vatex_node", True), ("/*/vatex_node", True),
+    ("/vatex/*", True), ("vatex/vatex_node", True), ("vatex_node", False), ("/vatex_node", False),
+    ("/other/vatex_node", False), ("/**/other_node", False), ("/vatex/vatex_node/x", False),
+])
+def test_section_keys_match_the_node_full_name_as_rcl_does(key, applies):
+    from vatex_ros.node.params import section_matches
+
+    assert section_matches(key, "/vatex/vatex_node") is applies
+
+
+def test_sections_apply_wildcards_first_then_the_full_name(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("/vatex/vatex_node:\n  ros__parameters:\n    found_after: 4\n"
+                    "/**:\n  ros__parameters:\n    found_after: 7\n    lost_after: 5\n")
+    params = load_params(path)
+    assert (params.found_after, params.lost_after) == (4, 5)
+    assert load_params(path, namespace="/robot").found_after == 7  # the named section is another node's
 
 
 def test_replace_validates():

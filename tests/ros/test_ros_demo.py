@@ -83,7 +83,7 @@ def test_demo_writes_summary_and_gif(dds_env, random_tiny_weights, tmp_path):
     if target_3d["with_point"]:
         assert 0.0 <= target_3d["error_mm"]["mean"] < float("inf")
     assert "frames in 12" in done.stdout and "3D: target_point on" in done.stdout
-    params = yaml.safe_load((out / "node_params.yaml").read_text())["vatex_node"]["ros__parameters"]
+    params = yaml.safe_load((out / "node_params.yaml").read_text())["/**"]["ros__parameters"]
     assert params["use_depth"] is True
     log = (out / "node.log").read_text()
     assert "diagnostics:" in log  # the node was shut down cleanly

@@ -62,7 +62,7 @@ def _stream_until(probe, expression, predicate, msg, proc, timeout):
 
 
 def test_node_process_wiring(dds_env, random_tiny_weights, tmp_path):
-    yaml = (f"vatex_node:\n  ros__parameters:\n    weights: '{random_tiny_weights}'\n    found_after: 1\n"
+    yaml = (f"/**:\n  ros__parameters:\n    weights: '{random_tiny_weights}'\n    found_after: 1\n"
             "    score_threshold: 0.0\n    max_frame_age: 0.0\n")
     with node_process(dds_env, yaml, tmp_path) as proc, contextlib.closing(_probe()) as probe:
         msg = frame_msg(scene(), stamp=time.time(), frame_id="camera_optical")
@@ -99,7 +99,7 @@ def _switching_scene():
 
 
 def test_named_object_is_segmented_and_a_new_expression_switches_the_target(dds_env, tmp_path):
-    yaml = "vatex_node:\n  ros__parameters:\n    max_frame_age: 0.0\n    found_after: 1\n"
+    yaml = "/**:\n  ros__parameters:\n    max_frame_age: 0.0\n    found_after: 1\n"
     rgb, truth = _switching_scene()
     height, width = rgb.shape[:2]
     with node_process(dds_env, yaml, tmp_path) as proc, contextlib.closing(_probe()) as probe:

@@ -97,6 +97,26 @@ def test_new_expression_resets_tracking_and_switches_target(fake_predictor, fake
     assert red.box == (5.0, 10.0, 14.0, 19.0) and blue.box == (40.0, 25.0, 59.0, 39.0)
 
 
+def test_re_sent_active_expression_changes_nothing(fake_predictor, fake_clock):
+    """`ros2 topic pub /vatex/expression ...` repeats the message at 1 Hz: found must not flicker."""
+    core, _, expressions = make_core(fake_predictor, fake_clock, found_after=2, lost_after=3)
+    found = []
+    for i in range(8):
+        if i % 2 == 0:
+            assert core.set_expression("  the red block ")  # the same text, normalised
+        core.submit_frame(frame_msg(scene()))
+        found.append(core.step().found)
+    assert found == [False, True, True, True, True, True, True, True]
+    assert fake_predictor.streams == ["the red block"] and expressions == ["the red block"]
+    core.set_expression("blue")  # a different text still switches, and back again
+    core.set_expression("the red block")  # replaced before the worker saw "blue": nothing changes
+    core.submit_frame(frame_msg(scene()))
+    assert core.step().found and fake_predictor.streams == ["the red block"]
+    core.set_expression("blue")
+    core.submit_frame(frame_msg(scene()))
+    assert not core.step().found and expressions == ["the red block", "blue"]
+
+
 def test_frames_reach_the_predictor_at_full_size(fake_predictor, fake_clock):
     # Resizing for the model is the predictor's job (it returns the mask at the frame's size).
     core, _, _ = make_core(fake_predictor, fake_clock, found_after=1)

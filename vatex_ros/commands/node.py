@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 
-HELP = "run the node on Cyclone DDS: image + expression in, mask/detections/target out"
+HELP = "run the node on Cyclone DDS: image + expression in, mask/detections/overlay out"
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from vatex_ros.node.predictor_loading import load_predictor
 
     try:
-        params = load_params(args.params) if args.params else NodeParams()
+        params = load_params(args.params, namespace=args.namespace) if args.params else NodeParams()
         predictor = load_predictor(params)
     except (OSError, RuntimeError, ValueError) as err:
         logger.error("%s", err)

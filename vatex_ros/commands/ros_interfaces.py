@@ -1,8 +1,10 @@
-"""`vatex ros-interfaces`: generate vision_msgs (not on the package registry) into this venv's ROS prefix.
+"""`vatex ros-interfaces`: complete this venv's ROS 2 prefix after ``pip install -e '.[ros]'``.
 
-Run once after ``pip install -e '.[ros]'``; needs cmake and a C/C++ compiler. A second run does
-nothing unless ``msg/vision_msgs/`` changed or ``--force`` is given. With a sourced ROS 2 install,
-install ``ros-<distro>-vision-msgs`` from apt instead.
+Generates vision_msgs (not on the package registry) from ``msg/vision_msgs/`` and registers the
+editable vatex_ros checkout in the ament index (``lib/vatex_ros/vatex_node``, ``share/vatex_ros``).
+Needs cmake and a C/C++ compiler. A second run does nothing unless ``msg/vision_msgs/`` changed or
+``--force`` is given. With a sourced ROS 2 install use ``apt install ros-<distro>-vision-msgs`` and
+colcon instead.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
-HELP = "generate the vision_msgs interfaces into this venv's ROS 2 prefix (after pip install -e '.[ros]')"
+HELP = "generate vision_msgs and register vatex_ros in this venv's ROS 2 prefix (after pip install -e '.[ros]')"
 
 logger = logging.getLogger(__name__)
 
@@ -23,11 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vatex_ros.rclpy.environment import wheel_prefix
     from vatex_ros.rclpy.interfaces import InterfaceBuildError, build_vision_msgs
+    from vatex_ros.rclpy.package_index import register_package
 
+    prefix = args.prefix or wheel_prefix()
     try:
-        build_vision_msgs(args.prefix, force=args.force, jobs=args.jobs)
+        build_vision_msgs(prefix, force=args.force, jobs=args.jobs)
     except InterfaceBuildError as err:
         logger.error("%s", err)
         return 1
+    register_package(prefix)
     return 0

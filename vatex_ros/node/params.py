@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 NODE_NAME = "vatex_node"
+NAMESPACE = "/vatex"  # the launch file's default; the node's full name is /vatex/vatex_node
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
 
 
@@ -26,7 +27,7 @@ def _param(default: Any, doc: str, *, bounds: tuple[float, float] | None = None,
 
 @dataclass(frozen=True)
 class NodeParams:
-    """Everything the node is configured with (``vatex_node: ros__parameters:`` in the YAML)."""
+    """Everything the node is configured with (``/**: ros__parameters:`` in the YAML)."""
 
     weights: str = _param("", "model weights file; empty = the embedded default of the preset")
     preset: str = _param("tiny", "model preset the weights must be", choices=("tiny", "paper"))
@@ -48,7 +49,7 @@ class NodeParams:
     warn_interval: float = _param(5.0, "minimum seconds between two warnings of the same kind",
                                   bounds=(0.0, 3600.0))
     use_depth: bool = _param(False, "subscribe to `depth` (aligned to the colour camera) and `camera_info` and "
-                                    "publish the target in 3D (`target_point`, `target_cloud`, VatexTarget 3D fields)")
+                                    "publish the target in 3D (`target_point`, `target_cloud`, `detections_3d`)")
     depth_sync_tolerance: float = _param(0.02, "largest |colour stamp - depth stamp| (s) for a depth image to pair "
                                                "with a frame", bounds=(0.0, 10.0))
     depth_queue_size: int = _param(30, "depth and camera_info messages kept each for pairing (oldest dropped); "
@@ -61,6 +62,10 @@ class NodeParams:
                                    bounds=(1, 1_000_000))
     depth_extent_percentile: float = _param(1.0, "extent = span between this percentile and 100 minus it, per axis",
                                             bounds=(0.0, 25.0))
+    use_sim_time: bool = _param(False, "frame age on the simulated clock (/clock, e.g. a bag replayed with --clock); "
+                                       "rclpy declares this parameter itself")
+    autostart: bool = _param(True, "rclpy lifecycle node: configure and activate at start (plain ros2 run/launch); "
+                                   "false leaves it unconfigured for a lifecycle manager")
 
     def __post_init__(self) -> None:
         problems = [p for f in dataclasses.fields(self) if (p := _check(f, getattr(self, f.name)))]
@@ -104,23 +109,38 @@ def _check(f: dataclasses.Field, value: Any) -> str | None:
     return None
 
 
-def load_params(path: str | Path, node_name: str = NODE_NAME) -> NodeParams:
-    """Read a ROS 2 parameters file (``node: ros__parameters: {...}``) into NodeParams.
+def section_matches(key: str, full_name: str) -> bool:
+    """Whether a parameters-file key applies to the node ``full_name`` (``/ns/name``), as rcl matches them.
 
-    Entries under ``/**`` apply first, then those under ``node_name`` or any ``/ns/node_name``.
+    rcl puts a ``/`` in front of a key without one (so ``vatex_node:`` means ``/vatex_node``, which a
+    namespaced node does not match); ``*`` stands for one name token, ``**`` for any number of them.
+    """
+    key = key if key.startswith("/") else "/" + key
+    pattern = "".join("(/[^/]+)*" if token == "**" else "/[^/]+" if token == "*" else "/" + re.escape(token)
+                      for token in key.strip("/").split("/"))
+    return re.fullmatch(pattern, full_name) is not None
+
+
+def load_params(path: str | Path, node_name: str = NODE_NAME, namespace: str = NAMESPACE) -> NodeParams:
+    """Read a ROS 2 parameters file (``key: ros__parameters: {...}``) into NodeParams.
+
+    Keys are matched against the node's full name ``namespace/node_name`` as rcl does
+    (:func:`section_matches`): ``/**``, ``/**/vatex_node`` and ``/vatex/vatex_node`` all apply to the
+    default node. Sections with wildcards apply first, the full name's last, each in file order.
 
     Raises:
-        ValueError: the file has no section for the node, or a value is invalid.
+        ValueError: no section applies to the node (rcl would ignore the file silently), or a value is invalid.
     """
     document = yaml.safe_load(Path(path).read_text()) or {}
     if not isinstance(document, dict):
         raise ValueError(f"{path}: expected a mapping of node names, got {type(document).__name__}")
-    wildcard = [key for key in document if key == "/**"]
-    named = [key for key in document if key.lstrip("/").split("/")[-1] == node_name]
-    if not wildcard + named:
-        raise ValueError(f"{path}: no section for node {node_name!r} (found {sorted(document)})")
+    full_name = f"{namespace.rstrip('/')}/{node_name}" if namespace.strip("/") else f"/{node_name}"
+    matching = [key for key in document if section_matches(str(key), full_name)]
+    if not matching:
+        raise ValueError(f"{path}: no section applies to node {full_name} (found {sorted(document)}); "
+                         f"key it '/**:' or '/**/{node_name}:' or '{full_name}:'")
     values: dict[str, Any] = {}
-    for key in wildcard + named:
+    for key in sorted(matching, key=lambda k: "*" not in str(k)):  # stable: wildcards first, in file order
         section = document[key]
         if not isinstance(section, dict) or not isinstance(section.get("ros__parameters"), dict):
             raise ValueError(f"{path}: section {key!r} needs a 'ros__parameters' mapping")

@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from vatex_ros.messages.definitions import VISION_MSGS, vision_msgs_files
-from vatex_ros.rclpy.environment import has_ros_wheels, ros_environment
+from vatex_ros.rclpy.environment import has_ros_wheels, ros_environment, wheel_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def build_vision_msgs(prefix: Path | None = None, force: bool = False, jobs: int
     Raises:
         InterfaceBuildError: a tool is missing or a cmake step failed (the message names the log file).
     """
-    prefix = Path(sys.prefix if prefix is None else prefix)
+    prefix = wheel_prefix() if prefix is None else Path(prefix)
     files = vision_msgs_files()
     if not force and is_built(prefix, files):
         logger.info("%s is up to date in %s (use --force to rebuild)", VISION_MSGS, prefix)
@@ -176,7 +176,7 @@ def build_vision_msgs(prefix: Path | None = None, force: bool = False, jobs: int
             ("install", ["cmake", "--install", str(build)]),
         ]
         for name, command in steps:
-            logger.info("%s: %s %s", VISION_MSGS, name, " ".join(command[1:3]))
+            logger.info("%s: cmake %s (log %s)", VISION_MSGS, name, log)
             with open(log, "a") as out:
                 done = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
             if done.returncode != 0:

@@ -1,15 +1,26 @@
-"""rclpy transport: the ROS 2 node ``vatex_node`` over the same core as the DDS transport.
+"""rclpy transport: the ROS 2 lifecycle node ``vatex_node`` over the same core as the DDS transport.
 
-``ros2 launch vatex_ros vatex.launch.py`` runs :func:`main` (installed as lib/vatex_ros/vatex_node).
-rclpy is imported inside functions only, so this module imports on machines without ROS 2;
-starting the node there raises an ImportError that says what to do.
+``ros2 launch vatex_ros vatex.launch.py`` starts ``lib/vatex_ros/vatex_node``, which runs
+:func:`main` (through ``python -m vatex_ros.rclpy``, which explains what to do when rclpy is missing).
+
+Lifecycle (as yolo_ros): parameters are declared at start and read on ``configure``, which loads the
+model and creates the (lifecycle) publishers; ``activate`` starts inference and subscribes;
+``deactivate`` unsubscribes and stops inference; ``cleanup`` releases the model and the publishers;
+``shutdown`` does what is left of both. With the ``autostart`` parameter (default true) the node
+configures and activates itself, so plain ``ros2 run``/``ros2 launch`` just works.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import Any
+
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from vatex_ros.messages import idl
 from vatex_ros.node import topics
@@ -18,117 +29,185 @@ from vatex_ros.node.outputs import build_outputs
 from vatex_ros.node.params import NODE_NAME, NodeParams
 from vatex_ros.rclpy.convert import from_ros, ros_class, to_ros
 
-logger = logging.getLogger(__name__)
+try:
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks
 
-# Changing these needs a new model or new subscriptions: set them in the YAML and restart.
-READ_ONLY = ("weights", "preset", "device", "input_size", "image_format", "qos_depth", "publish_overlay",
-             "use_depth", "depth_queue_size")
-
-
-def require_rclpy() -> Any:
-    """Import rclpy, or raise ImportError explaining how to get it (or how to run without it)."""
-    try:
-        import rclpy
-    except ImportError as err:
-        raise ImportError("vatex_node needs ROS 2's rclpy: source your ROS 2 setup (e.g. "
-                          "`source /opt/ros/humble/setup.bash`) and build this package with colcon; "
-                          "without ROS 2, run the same node over DDS with `vatex node`") from err
-    return rclpy
+# Parameters that need a new model, publishers or subscriptions: changed only while unconfigured, applied at
+# the next configure. The others apply to the running core from the next frame.
+CONFIGURE_TIME = ("weights", "preset", "device", "input_size", "image_format", "qos_depth", "publish_overlay",
+                  "use_depth", "depth_queue_size", "autostart")
+RCLPY_OWNED = ("use_sim_time",)  # NodeParams fields rclpy declares itself
 
 
-class VatexRosNode:
-    """Thin rclpy shell around :class:`NodeCore`: parameters, QoS, message conversion.
+def _qos(topic: topics.Topic, default_depth: int, transient_local: bool | None = None) -> QoSProfile:
+    """rclpy QoS of a topic (DESIGN.md: outputs reliable, camera inputs best effort)."""
+    latched = topic.transient_local if transient_local is None else transient_local
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=topic.depth or default_depth,
+        reliability=ReliabilityPolicy.RELIABLE if topic.reliable else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+
+
+class VatexNode(LifecycleNode):
+    """Thin lifecycle shell around :class:`NodeCore`: parameters, QoS, message conversion.
 
     Args:
-        predictor: the model; default: loaded from the node's parameters.
-        node_name: ROS node name (the YAML section).
+        predictor: the model; default: loaded from the parameters on each configure.
+        node_name: ROS node name (remappable with ``-r __node:=...``).
     """
 
     def __init__(self, predictor: Predictor | None = None, node_name: str = NODE_NAME):
-        require_rclpy()
-        from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-        from rclpy.node import Node
-
-        self.node = Node(node_name)
+        super().__init__(node_name)
+        self._given_predictor = predictor
+        self.core: NodeCore | None = None
+        self._publishers_by_topic: dict[str, Any] = {}
+        self._subscriptions_made: list[Any] = []
+        self._image_type: type = idl.Image
         self._declare_parameters()
-        params = self._read_parameters()
-        if predictor is None:
-            from vatex_ros.node.predictor_loading import load_predictor
-            predictor = load_predictor(params)
-        clock = self.node.get_clock()
+        self.add_on_set_parameters_callback(self.parameters_cb)
+        if self.get_parameter("autostart").value:
+            if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+                self.trigger_activate()
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Read and validate the parameters, load the model, create the publishers."""
+        try:
+            params = self._read_parameters()
+            predictor = self._given_predictor
+            if predictor is None:
+                from vatex_ros.node.predictor_loading import load_predictor
+                predictor = load_predictor(params)
+        except (OSError, RuntimeError, ValueError) as err:
+            self.get_logger().error(f"configure failed: {err}")
+            return TransitionCallbackReturn.FAILURE
+        clock = self.get_clock()  # ROS time: /clock when use_sim_time is true
         self.core = NodeCore(predictor, params, self._publish_result_cb, self._publish_expression_cb,
                              clock=lambda: clock.now().nanoseconds * 1e-9)
-        self._publishers = {t.name: self._publisher(t) for t in (topics.MASK, topics.DETECTIONS,
-                                                                 topics.ACTIVE_EXPRESSION)}
-        if params.publish_overlay:
-            self._publishers[topics.OVERLAY.name] = self._publisher(topics.OVERLAY)
-        if params.use_depth:
-            self._publishers.update({t.name: self._publisher(t) for t in (topics.TARGET_POINT, topics.TARGET_CLOUD)})
-        try:
-            self._publishers[topics.TARGET.name] = self._publisher(topics.TARGET)
-        except ImportError:
-            self.node.get_logger().warning("vatex_ros/msg/VatexTarget is not generated (package built as "
-                                           "ament_python?): the `target` topic is disabled")
-        # Frames and expressions in separate groups; inference itself runs on the core's worker thread,
-        # so neither an expression nor a parameter update ever waits for a running frame.
+        outputs = [topics.MASK, topics.DETECTIONS, topics.ACTIVE_EXPRESSION]
+        outputs += [topics.OVERLAY] if params.publish_overlay else []
+        outputs += list(topics.DEPTH_OUTPUTS) if params.use_depth else []
+        self._publishers_by_topic = {t.name: self.create_lifecycle_publisher(
+            ros_class(t.ros_type), t.name, _qos(t, params.qos_depth)) for t in outputs}
+        self.get_logger().info(f"configured: model loaded ({params.preset}, {params.device}); "
+                               f"publishing {', '.join(self._publishers_by_topic)}")
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start inference and subscribe to the inputs."""
+        params = self.core.params
+        self.core.start()
         image_topic = topics.image_topic(params.image_format)
         self._image_type = getattr(idl, image_topic.ros_type.rsplit("/", 1)[1])
-        self.node.create_subscription(ros_class(image_topic.ros_type), image_topic.name, self.image_cb,
-                                      self._qos(image_topic), callback_group=MutuallyExclusiveCallbackGroup())
-        self.node.create_subscription(ros_class(topics.EXPRESSION.ros_type), topics.EXPRESSION.name,
-                                      self.expression_cb, self._qos(topics.EXPRESSION),
-                                      callback_group=MutuallyExclusiveCallbackGroup())
+        # Frames and expressions in separate groups; inference runs on the core's worker thread, so neither an
+        # expression nor a parameter update ever waits for a running frame.
+        expression_group = MutuallyExclusiveCallbackGroup()
+        self._subscribe(image_topic, self.image_cb, MutuallyExclusiveCallbackGroup())
+        self._subscribe(topics.EXPRESSION, self.expression_cb, expression_group)
+        # A second, transient-local reader on `expression`: a volatile reader gets no history from a latched
+        # (transient-local) publisher. A sample both readers get is a re-sent expression: it changes nothing.
+        # Volatile publishers do not match this reader; that is expected, so no QoS warning for it.
+        self._subscribe(topics.EXPRESSION, self.expression_cb, expression_group, transient_local=True,
+                        event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda event: None))
         if params.use_depth:  # depth and intrinsics only buffer; pairing happens on the inference worker
             depth_group = MutuallyExclusiveCallbackGroup()
-            for topic, callback in ((topics.DEPTH, self.depth_cb), (topics.CAMERA_INFO, self.camera_info_cb)):
-                self.node.create_subscription(ros_class(topic.ros_type), topic.name, callback, self._qos(topic),
-                                              callback_group=depth_group)
-        self.node.add_on_set_parameters_callback(self.parameters_cb)
-        self.core.start()
+            self._subscribe(topics.DEPTH, self.depth_cb, depth_group)
+            self._subscribe(topics.CAMERA_INFO, self.camera_info_cb, depth_group)
+        self.get_logger().info(f"active: subscribed to {image_topic.name} and {topics.EXPRESSION.name}")
+        return super().on_activate(state)  # enables the lifecycle publishers
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Unsubscribe and stop inference (the model stays loaded)."""
+        self._unsubscribe()
+        self.core.stop()
+        self.get_logger().info("inactive: unsubscribed, inference stopped")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the model and the publishers."""
+        self._release_core()
+        self.get_logger().info("unconfigured: model and publishers released")
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release whatever the current state holds."""
+        self.release()
+        return super().on_shutdown(state)
+
+    def release(self) -> None:
+        """Unsubscribe, stop inference, release the model and publishers (any state; also at process exit)."""
+        self._unsubscribe()
+        self._release_core()
+
+    def _release_core(self) -> None:
+        if self.core is not None:
+            self.core.stop()
+            self.get_logger().info(f"diagnostics: {self.core.diagnostics.counts()}")
+        for publisher in self._publishers_by_topic.values():
+            self.destroy_lifecycle_publisher(publisher)
+        self._publishers_by_topic, self.core = {}, None
 
     # --- parameters --------------------------------------------------------------------
 
     def _declare_parameters(self) -> None:
-        from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-
         for f in dataclasses.fields(NodeParams):
-            descriptor = ParameterDescriptor(description=f.metadata["help"], read_only=f.name in READ_ONLY)
+            if f.name in RCLPY_OWNED:
+                continue
+            constraints = ["one of: " + ", ".join(f.metadata["choices"])] if f.metadata["choices"] else []
+            if f.name in CONFIGURE_TIME:
+                constraints.append("applied at configure: change it while unconfigured")
+            descriptor = ParameterDescriptor(description=f.metadata["help"], additional_constraints="; ".join(constraints))
             bounds = f.metadata["range"]
             if bounds and isinstance(f.default, float):
                 descriptor.floating_point_range = [FloatingPointRange(from_value=float(bounds[0]),
                                                                       to_value=float(bounds[1]))]
             elif bounds:
                 descriptor.integer_range = [IntegerRange(from_value=int(bounds[0]), to_value=int(bounds[1]))]
-            if f.metadata["choices"]:
-                descriptor.additional_constraints = "one of: " + ", ".join(f.metadata["choices"])
-            self.node.declare_parameter(f.name, f.default, descriptor)
+            self.declare_parameter(f.name, f.default, descriptor)
 
     def _read_parameters(self) -> NodeParams:
-        return NodeParams.from_dict({name: self.node.get_parameter(name).value for name in NodeParams.names()})
+        return NodeParams.from_dict({name: self.get_parameter(name).value for name in NodeParams.names()})
 
-    def parameters_cb(self, parameters: list) -> Any:
-        """Validate a parameter update as a whole; apply it to the core only if valid."""
-        from rcl_interfaces.msg import SetParametersResult
+    def parameters_cb(self, parameters: list) -> SetParametersResult:
+        """Validate an update as a whole; apply it to the running core only if valid.
 
+        Parameters the node does not own (rclpy's own, e.g. ``qos_overrides.*``) are accepted untouched;
+        ``use_sim_time`` is checked as a NodeParams field and rclpy switches the clock itself.
+        """
+        ours = {p.name: p.value for p in parameters if p.name in NodeParams.names()}
+        if not ours:
+            return SetParametersResult(successful=True)
         try:
-            params = self.core.params.replace(**{p.name: p.value for p in parameters})
+            current = self.core.params if self.core is not None else self._read_parameters()
+        except ValueError:  # unconfigured with invalid values (configure failed): check the update on its own
+            current = NodeParams()
+        frozen = sorted(name for name in ours if name in CONFIGURE_TIME and ours[name] != getattr(current, name))
+        if frozen and self.core is not None:
+            return SetParametersResult(successful=False, reason=f"{', '.join(frozen)} apply at configure: "
+                                       "deactivate and clean up the node first, then configure again")
+        try:
+            params = current.replace(**ours)
         except (ValueError, TypeError) as err:
             return SetParametersResult(successful=False, reason=str(err))
-        self.core.update_params(params)
+        if self.core is not None:
+            self.core.update_params(params)
         return SetParametersResult(successful=True)
 
     # --- topics ------------------------------------------------------------------------
 
-    def _qos(self, topic: topics.Topic) -> Any:
-        from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+    def _subscribe(self, topic: topics.Topic, callback, group, transient_local: bool | None = None,
+                   **kwargs: Any) -> None:
+        qos = _qos(topic, self.core.params.qos_depth, transient_local)
+        self._subscriptions_made.append(self.create_subscription(
+            ros_class(topic.ros_type), topic.name, callback, qos, callback_group=group, **kwargs))
 
-        return QoSProfile(
-            history=HistoryPolicy.KEEP_LAST, depth=topic.depth or self.core.params.qos_depth,
-            reliability=ReliabilityPolicy.RELIABLE if topic.reliable else ReliabilityPolicy.BEST_EFFORT,
-            durability=DurabilityPolicy.TRANSIENT_LOCAL if topic.transient_local else DurabilityPolicy.VOLATILE)
-
-    def _publisher(self, topic: topics.Topic) -> Any:
-        return self.node.create_publisher(ros_class(topic.ros_type), topic.name, self._qos(topic))
+    def _unsubscribe(self) -> None:
+        for subscription in self._subscriptions_made:
+            self.destroy_subscription(subscription)
+        self._subscriptions_made = []
 
     def image_cb(self, msg: Any) -> None:
         self.core.submit_frame(from_ros(msg, self._image_type))
@@ -143,35 +222,32 @@ class VatexRosNode:
         self.core.submit_camera_info(from_ros(msg, idl.CameraInfo))
 
     def _publish_result_cb(self, result: FrameResult) -> None:
-        outputs = build_outputs(result, with_overlay=topics.OVERLAY.name in self._publishers)
+        overlay = self._publishers_by_topic.get(topics.OVERLAY.name)
+        # Drawing and converting the overlay costs milliseconds per frame: only for a subscriber.
+        outputs = build_outputs(result, with_overlay=overlay is not None and overlay.get_subscription_count() > 0)
         for name, msg in outputs.by_topic().items():
-            if name in self._publishers:
-                self._publishers[name].publish(to_ros(msg))
+            if name in self._publishers_by_topic:
+                self._publishers_by_topic[name].publish(to_ros(msg))
 
     def _publish_expression_cb(self, expression: str) -> None:
-        self._publishers[topics.ACTIVE_EXPRESSION.name].publish(to_ros(idl.String(data=expression)))
-
-    def destroy(self) -> None:
-        self.core.stop()
-        self.node.get_logger().info(f"diagnostics: {self.core.diagnostics.counts()}")
-        self.node.destroy_node()
+        publisher = self._publishers_by_topic.get(topics.ACTIVE_EXPRESSION.name)
+        if publisher is not None:
+            publisher.publish(to_ros(idl.String(data=expression)))
 
 
 def main(args: list[str] | None = None) -> None:
-    """Entry point of ``vatex_node``: spin until shutdown (Ctrl-C)."""
-    rclpy = require_rclpy()
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-
+    """Entry point of ``vatex_node``: spin until shutdown (Ctrl-C, SIGTERM)."""
     rclpy.init(args=args)  # not `with rclpy.init()`: Humble's init returns no context manager
     node = None
     try:
-        node = VatexRosNode()
+        node = VatexNode()
         executor = MultiThreadedExecutor()
-        executor.add_node(node.node)
+        executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         if node is not None:
-            node.destroy()
+            node.release()  # stops the worker and logs the counters, whatever the state
+            node.destroy_node()
         rclpy.try_shutdown()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from vatex_ros.node.params import NODE_NAME, NodeParams
+from vatex_ros.node.params import NodeParams
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def loopback_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 def write_params(params: NodeParams, path: Path) -> Path:
     """Write ``params`` as a ROS 2 parameters file that ``vatex node --params`` reads back."""
-    path.write_text(yaml.safe_dump({NODE_NAME: {"ros__parameters": dataclasses.asdict(params)}}))
+    path.write_text(yaml.safe_dump({"/**": {"ros__parameters": dataclasses.asdict(params)}}))
     return path
 
 
