@@ -13,6 +13,7 @@ import io
 import numpy as np
 from PIL import Image as PILImage
 
+from vatex_ros.messages import color_conversion
 from vatex_ros.messages.idl import CompressedImage, Header, Image
 
 # encoding -> (channels, numpy dtype of one channel)
@@ -23,6 +24,7 @@ ENCODINGS: dict[str, tuple[int, np.dtype]] = {
     "bgra8": (4, np.dtype(np.uint8)),
     "mono8": (1, np.dtype(np.uint8)),
     "mono16": (1, np.dtype(np.uint16)),
+    **color_conversion.ENCODINGS,  # YUV 4:2:2 and Bayer camera formats
 }
 COMPRESSED_FORMATS = ("jpeg", "png")
 
@@ -74,6 +76,8 @@ def _as_uint8(data) -> np.ndarray:
 
 def array_to_rgb(pixels: np.ndarray, encoding: str) -> np.ndarray:
     """Convert pixels in ``encoding`` to RGB uint8 (H, W, 3); mono16 keeps its 8 high bits."""
+    if encoding in color_conversion.ENCODINGS:
+        return color_conversion.to_rgb(pixels, encoding)
     if encoding in ("rgb8", "rgba8"):
         return np.ascontiguousarray(pixels[..., :3])
     if encoding in ("bgr8", "bgra8"):
