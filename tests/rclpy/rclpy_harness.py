@@ -1,0 +1,293 @@
+"""Real ROS 2 in the tests: the vatex_node executable started as launch_ros starts it, and an rclpy client.
+
+Nothing here is a stand-in for ROS: the node runs in its own process from the ament index of the venv's
+ROS prefix (``<prefix>/lib/vatex_ros/vatex_node``), with the command line launch_ros builds from
+``launch/vatex.launch.py``; the client is an rclpy node on its own context in the test process. Every
+process gets ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` and a private ``ROS_DOMAIN_ID`` (Fast DDS: at
+most 100, so its ports stay below Linux's ephemeral range).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import yaml
+
+from vatex_ros.rclpy.environment import has_ros_wheels, ros_environment, wheel_prefix
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = "vatex_ros"
+_DOMAINS = itertools.count()
+_PR_SET_PDEATHSIG = 1
+
+
+def not_ready_reason() -> str | None:
+    """Why real ROS 2 cannot run here (what to install), or None when it can."""
+    prefix = wheel_prefix()
+    if not has_ros_wheels(prefix):
+        return f"no ROS 2 wheels in {prefix}: pip install -e '.[test,ros]'"
+    if not list((prefix / "lib").glob("python*/site-packages/vision_msgs/msg/__init__.py")):
+        return f"vision_msgs not generated in {prefix}: run vatex ros-interfaces"
+    if not (prefix / "lib" / PACKAGE / "vatex_node").exists():
+        return f"vatex_ros not registered in {prefix}'s ament index: run vatex ros-interfaces"
+    return None
+
+
+def private_domain() -> int:
+    """A ROS_DOMAIN_ID in 1..100 that differs per test process and per call (concurrent test runs)."""
+    return 1 + (os.getpid() * 7 + next(_DOMAINS) * 31) % 100
+
+
+def ros_env(domain: int, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """An environment for real ROS 2 on loopback only, on ``domain``."""
+    env = dict(os.environ if base is None else base)
+    env.pop("ROS_LOCALHOST_ONLY", None)  # deprecated; RANGE below says the same
+    env.update(ros_environment(env))
+    env.update(ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", PYTHONUNBUFFERED="1")
+    return env
+
+
+# --- the command line launch_ros builds ------------------------------------------------------------------
+
+
+def launch_node_description(**arguments: str) -> dict[str, Any]:
+    """Evaluate launch/vatex.launch.py (launch/launch_ros are not on the registry: their API is recorded) and
+    resolve its ``Node`` action with the launch arguments' defaults overridden by ``arguments``."""
+    recorded = SimpleNamespace(defaults={}, node=None)
+
+    class LaunchConfiguration:
+        def __init__(self, name: str):
+            self.name = name
+
+    def declare(name: str, default_value: str, description: str) -> None:
+        recorded.defaults[name] = default_value
+
+    def node(**kwargs: Any) -> None:
+        recorded.node = kwargs
+
+    def parameter_value(value: Any, value_type: type) -> Any:
+        return ("typed", value, value_type)
+
+    stand_ins = {
+        "ament_index_python.packages": SimpleNamespace(
+            get_package_share_directory=lambda package: str(wheel_prefix() / "share" / package)),
+        "launch": SimpleNamespace(LaunchDescription=list),
+        "launch.actions": SimpleNamespace(DeclareLaunchArgument=declare),
+        "launch.substitutions": SimpleNamespace(LaunchConfiguration=LaunchConfiguration),
+        "launch_ros.actions": SimpleNamespace(Node=node),
+        "launch_ros.parameter_descriptions": SimpleNamespace(ParameterValue=parameter_value),
+    }
+    saved = {name: sys.modules.get(name) for name in stand_ins}
+    sys.modules.update(stand_ins)
+    try:
+        namespace: dict = {}
+        exec(compile((ROOT / "launch" / "vatex.launch.py").read_text(), "vatex.launch.py", "exec"), namespace)
+        namespace["generate_launch_description"]()
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+    values = {**recorded.defaults, **arguments}
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, LaunchConfiguration):
+            return values[value.name]
+        if isinstance(value, tuple) and value[0] == "typed":  # ParameterValue: the string parsed as YAML
+            parsed = yaml.safe_load(resolve(value[1]))
+            assert isinstance(parsed, value[2]), f"{value[1].name}={parsed!r} is not {value[2].__name__}"
+            return parsed
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(resolve(v) for v in value)
+        return value
+
+    return resolve(recorded.node)
+
+
+def launch_command(node: Mapping[str, Any], workdir: Path) -> list[str]:
+    """The command launch_ros runs for a resolved ``Node`` action (ament index lookup, --ros-args; a dict
+    of parameters goes into a temporary parameters file keyed ``/**``, as launch_ros writes it)."""
+    executable = wheel_prefix() / "lib" / node["package"] / node["executable"]
+    command = [str(executable), "--ros-args", "-r", f"__node:={node['name']}",
+               "-r", f"__ns:=/{node['namespace'].strip('/')}"]
+    for index, entry in enumerate(node["parameters"]):
+        if isinstance(entry, dict):
+            path = workdir / f"launch_params_{index}.yaml"
+            path.write_text(yaml.safe_dump({"/**": {"ros__parameters": entry}}))
+            entry = path
+        command += ["--params-file", str(entry)]
+    for name, target in node["remappings"]:
+        command += ["-r", f"{name}:={target}"]
+    return command
+
+
+class NodeProcess:
+    """A node command in a child process (output in ``log``); always stopped: SIGINT, then SIGKILL.
+
+    The child also dies with the test process (PR_SET_PDEATHSIG), so a killed test run leaves no node behind.
+    """
+
+    def __init__(self, command: list[str], env: Mapping[str, str], log: Path):
+        self.command, self.env, self.log = command, dict(env), log
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> NodeProcess:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        with open(self.log, "w") as out:
+            self.proc = subprocess.Popen(self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                         preexec_fn=lambda: libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL))
+        return self
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGINT (rclpy shuts down cleanly), SIGKILL after ``timeout``; returns the exit status."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+        print(f"--- {self.command[0]} output ---\n{self.output()}")  # shown by pytest when a test fails
+
+
+def shipped_params_with(changes: Mapping[str, Any], path: Path) -> Path:
+    """config/vatex.yaml as shipped (its ``/**`` key included) with some values changed, written to ``path``."""
+    document = yaml.safe_load((ROOT / "config" / "vatex.yaml").read_text())
+    (key,) = document
+    document[key]["ros__parameters"].update(changes)
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+# --- the client ---------------------------------------------------------------------------------------------
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy or ``timeout`` s pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+class RosClient:
+    """An rclpy node on its own context and domain, spun in a background thread; collects what it subscribes to.
+
+    Args:
+        domain: ROS_DOMAIN_ID.
+        name: node name.
+    """
+
+    def __init__(self, domain: int, name: str = "vatex_test_client"):
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.received: dict[str, list[tuple[float, Any]]] = {}
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._spin, name="rclpy-test-client", daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        from rclpy.executors import ExternalShutdownException
+
+        try:
+            while self.context.ok():
+                self.executor.spin_once(timeout_sec=0.05)
+        except (ExternalShutdownException, RuntimeError):  # context shut down while spinning
+            pass
+
+    def subscribe(self, topic: str, msg_type: type, qos: Any = 10) -> None:
+        """Collect ``(time.time(), msg)`` of ``topic`` in ``received[topic]``."""
+        self.received.setdefault(topic, [])
+
+        def on_message(msg: Any) -> None:
+            with self._lock:
+                self.received[topic].append((time.time(), msg))
+
+        self.node.create_subscription(msg_type, topic, on_message, qos)
+
+    def messages(self, topic: str) -> list[Any]:
+        with self._lock:
+            return [msg for _, msg in self.received.get(topic, [])]
+
+    def call(self, service_type: type, name: str, request: Any, timeout: float = 30.0) -> Any:
+        """Call a service and wait for the answer (the service must appear within ``timeout``)."""
+        client = self.node.create_client(service_type, name)
+        try:
+            assert client.wait_for_service(timeout_sec=timeout), f"service {name} not available"
+            future = client.call_async(request)
+            assert wait_until(future.done, timeout), f"no answer from {name}"
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
+    def close(self) -> None:
+        self.context.try_shutdown()
+        self._thread.join(timeout=5)
+        self.node.destroy_node()
+
+
+# --- a scene whose truth is known ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KnownScene:
+    """One synthetic frame, the expression naming one object, its true mask and depth (the demo's generator)."""
+
+    rgb: Any  # (H, W, 3) uint8
+    expression: str
+    truth: Any  # (H, W) bool, the named object's visible pixels
+    depth_m: float  # the named object's depth
+    config: Any  # DemoConfig: camera size and depths
+
+
+def known_scene(max_steps: int = 40) -> KnownScene:
+    """The first frame of the demo script that the embedded model segments right when called directly
+    (IoU > 0.5), so node tests check the node, not the model (tests/training measures the model)."""
+    from training.metrics import mask_iou
+    from vatex_core import Predictor
+    from vatex_ros.tools.demo_stream import DemoConfig, build_script, object_depths
+
+    config = DemoConfig(frames=max_steps, frames_per_target=1, targets_per_scene=2)
+    scenes, steps = build_script(config)
+    predictor = Predictor.from_pretrained()
+    for step in steps:
+        scene = scenes[step.scene]
+        rgb, truth = scene.load_frames([step.frame])[0], scene.load_mask(step.object_id, [step.frame])[0]
+        if truth.sum() > 50 and mask_iou(predictor.predict(rgb, step.expression).mask, truth) > 0.5:
+            return KnownScene(rgb, step.expression, truth, object_depths(config, scene)[step.object_id], config)
+    raise AssertionError(f"the embedded model segments none of the first {max_steps} demo frames")
