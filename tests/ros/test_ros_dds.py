@@ -109,3 +109,34 @@ def test_undecodable_expression_sample_is_counted_and_skipped(dds_pair):
     node._expression_cb(Reader())
     assert node.core.diagnostics.counts()["expression_undecodable"] == 1
     assert wait_until(lambda: node.core.diagnostics.counts().get("expressions_in") == 1)
+
+
+def test_use_sim_time_takes_frame_age_from_clock(dds_env):
+    """use_sim_time: frame age on /clock time (a bag replayed with --clock), not the wall clock."""
+    from cyclonedds.domain import DomainParticipant
+    from cyclonedds.pub import DataWriter
+    from cyclonedds.topic import Topic
+
+    from vatex_ros.dds.transport import dds_qos
+    from vatex_ros.messages.idl import Clock, Time
+    from vatex_ros.node import topics
+
+    params = NodeParams(found_after=1, max_frame_age=5.0, warn_interval=60.0, use_sim_time=True)
+    node = DdsNode(FakePredictor(), params, participant=DomainParticipant(domain_id_from_env()))
+    participant = DomainParticipant(domain_id_from_env())
+    probe = DdsProbe(participant)
+    clock = DataWriter(participant, Topic(participant, "rt/clock", Clock), qos=dds_qos(topics.CLOCK, 1))
+    try:
+        probe.say("the red block")
+        fresh, stale = frame_msg(scene(), stamp=1000.5, frame_id="fresh"), frame_msg(scene(), stamp=100.0, frame_id="stale")
+
+        def stream(msg) -> bool:
+            clock.write(Clock(clock=Time(sec=1001)))
+            return _stream_until(probe, lambda: any(m.header.frame_id == msg.header.frame_id
+                                                    for m in probe.received["mask"]), msg, timeout=3.0)
+
+        assert stream(fresh)  # 0.5 s old on the sim clock (1.8e9 s on the wall clock)
+        assert not stream(stale) and node.core.diagnostics.counts()["frame_too_old"] >= 1  # 901 s old
+    finally:
+        probe.close()
+        node.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 from cyclonedds.core import Listener, Policy, Qos
@@ -69,7 +70,9 @@ class DdsNode:
         self.participant = participant or DomainParticipant(domain_id_from_env())
         self._params = params
         self._namespace, self._remappings = namespace, remappings or {}
-        self.core = NodeCore(predictor, params, self._publish_result, self._publish_expression)
+        self._sim_time = 0.0  # seconds of the last /clock sample (use_sim_time); 0 until one arrives, as in rclpy
+        self.core = NodeCore(predictor, params, self._publish_result, self._publish_expression,
+                             clock=(lambda: self._sim_time) if params.use_sim_time else time.time)
         self._writers = {topic.name: self._writer(topic) for topic in (
             topics.MASK, topics.DETECTIONS, topics.ACTIVE_EXPRESSION)}
         if params.publish_overlay:
@@ -80,6 +83,8 @@ class DdsNode:
             self._reader(topics.image_topic(params.image_format), self._image_cb),
             self._reader(topics.EXPRESSION, self._expression_cb),
         ]
+        if params.use_sim_time:  # frame age on the simulated clock, as rclpy's node clock
+            self._readers.append(self._reader(topics.CLOCK, self._clock_cb))
         if params.use_depth:
             self._readers += [self._reader(topics.DEPTH, self._depth_cb),
                               self._reader(topics.CAMERA_INFO, self._camera_info_cb)]
@@ -139,6 +144,10 @@ class DdsNode:
     def _expression_cb(self, reader: DataReader) -> None:
         for sample in self._take(reader, "expression"):
             self.core.set_expression(sample.data)
+
+    def _clock_cb(self, reader: DataReader) -> None:
+        for sample in self._take(reader, "clock"):
+            self._sim_time = sample.clock.sec + sample.clock.nanosec * 1e-9
 
     def _depth_cb(self, reader: DataReader) -> None:
         for sample in self._take(reader, "depth"):

@@ -48,6 +48,15 @@ class String(IdlStruct, typename="std_msgs::msg::dds_::String_"):
     data: str = ""
 
 
+# --- rosgraph_msgs ------------------------------------------------------------------------
+
+
+@final
+@dataclass
+class Clock(IdlStruct, typename="rosgraph_msgs::msg::dds_::Clock_"):
+    clock: Time = field(default_factory=Time)  # simulated time (use_sim_time)
+
+
 # --- sensor_msgs --------------------------------------------------------------------------
 
 
@@ -251,7 +260,7 @@ class Detection3DArray(IdlStruct, typename="vision_msgs::msg::dds_::Detection3DA
 
 # Every message type, for registries and tests.
 ALL_TYPES: tuple[type[IdlStruct], ...] = (
-    Time, Header, String, Image, CompressedImage, RegionOfInterest, CameraInfo, PointField, PointCloud2,
+    Time, Header, String, Clock, Image, CompressedImage, RegionOfInterest, CameraInfo, PointField, PointCloud2,
     Point, PointStamped, Vector3, Quaternion, Pose, PoseWithCovariance, Point2D, Pose2D, BoundingBox2D,
     ObjectHypothesis, ObjectHypothesisWithPose, Detection2D, Detection2DArray, BoundingBox3D, Detection3D,
     Detection3DArray,

@@ -33,6 +33,8 @@ MASK = Topic("mask", "sensor_msgs/msg/Image", reliable=True)
 DETECTIONS = Topic("detections", "vision_msgs/msg/Detection2DArray", reliable=True)
 OVERLAY = Topic("overlay", "sensor_msgs/msg/Image", reliable=True, depth=1)  # RViz2/rqt subscribe reliable
 ACTIVE_EXPRESSION = Topic("active_expression", "std_msgs/msg/String", reliable=True, depth=1, transient_local=True)
+# With the use_sim_time parameter only (ROS's clock QoS: best effort, keep last 1):
+CLOCK = Topic("/clock", "rosgraph_msgs/msg/Clock", reliable=False, depth=1)
 # With the use_depth parameter only:
 DEPTH = Topic("depth", "sensor_msgs/msg/Image", reliable=False, depth=1)  # sensor data QoS, like image
 CAMERA_INFO = Topic("camera_info", "sensor_msgs/msg/CameraInfo", reliable=False, depth=1)
