@@ -33,7 +33,7 @@ def _malformed(kind: str):
     elif kind == "size_mismatch":
         msg.data = msg.data + b"\x00"
     elif kind == "unknown_encoding":
-        msg.encoding = "yuv422"
+        msg.encoding = "nv12"
     elif kind == "truncated":
         msg.data = msg.data[:100]
     elif kind == "zero_size":
@@ -83,6 +83,7 @@ def test_model_failure_is_survived(core, monkeypatch):
     monkeypatch.setattr(core._session, "step", lambda image: 1 / 0)
     core.submit_frame(frame_msg(scene()))
     assert core.step() is None and core.diagnostics.counts()["inference_error"] == 1
+    monkeypatch.undo()  # the model works again: the same session goes on (re-sending "red" changes nothing)
     assert _serves(core)
 
 
