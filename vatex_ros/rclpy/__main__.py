@@ -4,10 +4,13 @@ Sets the environment rclpy from the registry's wheels needs (:mod:`vatex_ros.rcl
 then runs the node; without rclpy it says how to get it and exits with status 1.
 """
 
+import logging
 import sys
 
 from vatex_ros.rclpy.environment import apply_ros_environment
 
+# The core logs through `logging` (warnings, the active expression); the node's own lines go through rclpy.
+logging.basicConfig(level=logging.INFO, format="[%(levelname)s] [%(name)s]: %(message)s")
 apply_ros_environment()
 try:
     import rclpy  # noqa: F401 - only checks that ROS 2 is there

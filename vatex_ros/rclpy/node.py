@@ -13,6 +13,7 @@ configures and activates itself, so plain ``ros2 run``/``ros2 launch`` just work
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 import rclpy
@@ -33,6 +34,8 @@ try:
     from rclpy.event_handler import SubscriptionEventCallbacks
 except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks
+
+logger = logging.getLogger(__name__)
 
 # Parameters that need a new model, publishers or subscriptions: changed only while unconfigured, applied at
 # the next configure. The others apply to the running core from the next frame.
@@ -97,7 +100,8 @@ class VatexNode(LifecycleNode):
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Start inference and subscribe to the inputs."""
+        """Enable the publishers, start inference and subscribe to the inputs."""
+        result = super().on_activate(state)  # enables the lifecycle publishers
         params = self.core.params
         self.core.start()
         image_topic = topics.image_topic(params.image_format)
@@ -117,7 +121,7 @@ class VatexNode(LifecycleNode):
             self._subscribe(topics.DEPTH, self.depth_cb, depth_group)
             self._subscribe(topics.CAMERA_INFO, self.camera_info_cb, depth_group)
         self.get_logger().info(f"active: subscribed to {image_topic.name} and {topics.EXPRESSION.name}")
-        return super().on_activate(state)  # enables the lifecycle publishers
+        return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Unsubscribe and stop inference (the model stays loaded)."""
@@ -145,7 +149,11 @@ class VatexNode(LifecycleNode):
     def _release_core(self) -> None:
         if self.core is not None:
             self.core.stop()
-            self.get_logger().info(f"diagnostics: {self.core.diagnostics.counts()}")
+            counts = f"diagnostics: {self.core.diagnostics.counts()}"
+            if self.context.ok():
+                self.get_logger().info(counts)
+            else:  # after Ctrl-C rclpy's context is shut down: its logger could not reach /rosout any more
+                logger.info("%s", counts)
         for publisher in self._publishers_by_topic.values():
             self.destroy_lifecycle_publisher(publisher)
         self._publishers_by_topic, self.core = {}, None
