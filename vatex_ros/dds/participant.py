@@ -1,22 +1,23 @@
 """Cyclone DDS participants that also match Fast DDS peers (rmw_fastrtps_cpp, ROS 2's default RMW).
 
-Why a plain participant does not match them (cyclonedds 11.0.1 against Fast DDS 3.2 of ROS 2
-Kilted, read in Cyclone's discovery trace and in its sources, ``ddsi_typewrap.c``):
+Why a plain participant does not match them for most types (cyclonedds 11.0.1 against Fast DDS
+3.2 of ROS 2 Kilted, read in Cyclone's discovery trace and in its ``ddsi_typewrap.c``):
 
-- Our types carry XTypes type information (cyclonedds-python derives it from every ``IdlStruct``);
-  Fast DDS endpoints announce theirs too. Cyclone then checks type assignability before it
-  matches a Fast DDS writer or reader, fetching the peer's type objects with the type-lookup service.
-- Fast DDS's type objects give collection elements (``sequence<uint8> data``, ``float64[9] k``)
-  no try-construct flags; XTypes 1.3 calls that invalid, so Cyclone rejects the type object
-  (``ddsi_xt_type_add_typeobj with invalid type object``) and never matches the endpoint.
-- Even with that accepted (``Compatibility/AllowInvalidTryConstruct``), Fast DDS answers the
-  request for the MINIMAL type object with the COMPLETE one (a documented Fast DDS choice), and
-  Cyclone compares our minimal types with its complete ones. A member whose type is a ``@final``
-  struct, as every ROS 2 message is (``std_msgs/Header header``, ``geometry_msgs/Point point``),
-  must then be "strongly assignable", i.e. have the same minimal type id, which a complete id
-  never is: ``assignability check failed ... wr type not delimited``. Only types without nested
-  structs, such as std_msgs/String, match; Image, CameraInfo, PointCloud2, PointStamped,
-  vision_msgs and diagnostic_msgs do not, in either direction.
+- Both sides announce XTypes type information (cyclonedds-python derives it from every ``IdlStruct``)
+  and Cyclone matches two endpoints at once only if their type ids, hashes of the type objects,
+  are equal. Fast DDS gives the elements of sequences and arrays no try-construct flags; Cyclone
+  gives them DISCARD, as XTypes 1.3 asks. So every type with a sequence or an array
+  (``uint8[] data``, ``float64[9] k``, ``PointField[] fields``, ...) has a different id on each
+  side; std_msgs/String and geometry_msgs/PointStamped, which have none, have equal ids and match.
+- For the others Cyclone fetches Fast DDS's type objects (type lookup) to check assignability, and
+  rejects them: flags 0 are invalid in XTypes 1.3 (``ddsi_xt_type_add_typeobj with invalid type
+  object``). Accepting them (``Compatibility/AllowInvalidTryConstruct``) is not enough: Fast DDS
+  answers the request for the MINIMAL type object with the COMPLETE one, and a member whose type is
+  a ``@final`` struct, as every ROS 2 message is (``std_msgs/Header header``), must then have the
+  same minimal type id, which a complete id never has (``assignability check failed ... wr type
+  not delimited``). No type-consistency QoS of the reader relaxes that rule, so Image,
+  CompressedImage, CameraInfo, PointCloud2, vision_msgs and diagnostic_msgs never match, in
+  either direction.
 
 The fix: Cyclone's ``Compatibility/IgnoreTypeInformation`` for eProsima's vendor id (1.15) makes
 Cyclone match Fast DDS endpoints by topic and type name only, which is what the RMW layers do
