@@ -5,8 +5,8 @@ ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST; this process is the Cyclone side, on a 
 vatex_ros.dds.participant (the one DdsNode and NodeClient use). Every type the transport uses
 crosses in both directions and arrives with the same fields and the same CDR bytes; and `vatex
 node` answers frames and an expression from the rclpy peer with a mask that the peer receives.
-vision_msgs (built with rosidl by the README's test command) and diagnostic_msgs join the
-parametrization when the peer can import them and vatex_ros.messages.idl defines them.
+The parametrization has each type that vatex_ros.messages.idl defines; vision_msgs types only
+when vision_msgs is importable (the README's test command builds it with rosidl).
 """
 
 import contextlib
@@ -35,14 +35,14 @@ pytestmark = [pytest.mark.dds, pytest.mark.rclpy, pytest.mark.slow]
 
 PEER = Path(__file__).with_name("fastdds_peer.py")
 
-# idl class name -> ROS package whose Python messages the peer must import.
-_CANDIDATES = {
-    "String": "std_msgs", "Image": "sensor_msgs", "CompressedImage": "sensor_msgs", "CameraInfo": "sensor_msgs",
-    "PointCloud2": "sensor_msgs", "PointStamped": "geometry_msgs", "DiagnosticArray": "diagnostic_msgs",
-    "Detection2DArray": "vision_msgs", "Detection3DArray": "vision_msgs",
-}
-TYPES = [name for name, package in _CANDIDATES.items()
-         if hasattr(idl, name) and importlib.util.find_spec(package) is not None]
+# Types of the transport whose packages come from the registry with rclpy (diagnostic_msgs included,
+# once vatex_ros.messages.idl defines DiagnosticArray), and vision_msgs, which the README's test
+# command builds with rosidl: its types join when the peer can import them.
+_REGISTRY_TYPES = ("String", "Image", "CompressedImage", "CameraInfo", "PointCloud2", "PointStamped", "DiagnosticArray")
+_VISION_TYPES = ("Detection2DArray", "Detection3DArray")
+TYPES = [name for name in _REGISTRY_TYPES if hasattr(idl, name)] + [
+    name for name in _VISION_TYPES if hasattr(idl, name) and importlib.util.find_spec("vision_msgs") is not None]
+
 
 _DOMAINS = itertools.count()
 
@@ -52,7 +52,7 @@ def fastdds_env() -> dict[str, str]:
 
     Fast DDS's ports are 7400 + 250 * domain + ...: domains up to 100 keep them below Linux's
     ephemeral range (Cyclone's tests use 102..214). LOCALHOST keeps Fast DDS discovery on loopback
-    (checked with tcpdump on eth0: no packet during a run).
+    (checked with tcpdump on eth0: no DDS packet during a run).
     """
     from vatex_ros.tools.node_process import LOOPBACK_CYCLONEDDS_XML
 
@@ -146,22 +146,21 @@ def fastdds_peer(spec: dict, workdir: Path, env: dict, seconds: float):
     out.mkdir()
     spec_path = workdir / "peer_spec.json"
     spec_path.write_text(json.dumps(spec))
-    log = open(workdir / "peer.log", "w+")
-    proc = subprocess.Popen([sys.executable, str(PEER), str(spec_path), str(out), "--seconds", str(seconds)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield out, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+    with open(workdir / "peer.log", "w+") as log:
+        proc = subprocess.Popen([sys.executable, str(PEER), str(spec_path), str(out), "--seconds", str(seconds)],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.seek(0)
-        print("--- rclpy peer log ---\n" + log.read())  # shown by pytest on failure
-        log.close()
+            yield out, proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+            log.seek(0)
+            print("--- rclpy peer log ---\n" + log.read())  # shown by pytest on failure
 
 
 def _read(path: Path) -> dict | None:
