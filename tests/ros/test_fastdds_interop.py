@@ -294,3 +294,25 @@ def test_vatex_node_segments_frames_from_an_rclpy_peer(random_tiny_weights, tmp_
     assert fields["header"] == plain(frame)["header"]
     assert (fields["encoding"], fields["height"], fields["width"], fields["step"]) == ("mono8", 48, 64, 64)
     assert len(fields["data"]) == 48 * 64 and set(fields["data"]) <= {0, 255}
+
+
+def test_users_cyclone_config_comes_after_the_fastdds_setting():
+    from vatex_ros.dds.participant import FASTDDS_COMPATIBILITY_XML, cyclone_config
+
+    assert cyclone_config("") == FASTDDS_COMPATIBILITY_XML
+    assert cyclone_config("file:///etc/cyclone.xml") == f"{FASTDDS_COMPATIBILITY_XML},file:///etc/cyclone.xml"
+
+
+def test_a_domain_made_without_the_setting_is_used_as_it_is_with_a_warning(monkeypatch, caplog):
+    from cyclonedds.domain import DomainParticipant
+
+    from vatex_ros.dds.participant import create_participant
+
+    env = fastdds_env()
+    monkeypatch.setenv("CYCLONEDDS_URI", env["CYCLONEDDS_URI"])
+    domain = int(env["ROS_DOMAIN_ID"])
+    plain_participant = DomainParticipant(domain)  # noqa: F841 - keeps the implicit domain alive
+    with caplog.at_level("WARNING", logger="vatex_ros.dds.participant"):
+        participant = create_participant(domain)
+    assert participant.domain_id == domain
+    assert "already exists in this process" in caplog.text
