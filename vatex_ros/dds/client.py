@@ -18,10 +18,10 @@ from cyclonedds.pub import DataWriter
 from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic as DdsTopic
 
+from vatex_ros.node import topics
 from vatex_ros.dds.participant import create_participant
 from vatex_ros.dds.transport import dds_qos, dds_type, domain_id_from_env
 from vatex_ros.messages.idl import CameraInfo, Image, String
-from vatex_ros.node import topics
 
 OUTPUTS: tuple[topics.Topic, ...] = (topics.MASK, topics.DETECTIONS, topics.TARGET, topics.OVERLAY,
                                      topics.ACTIVE_EXPRESSION, topics.TARGET_POINT)
