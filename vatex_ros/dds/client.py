@@ -19,6 +19,7 @@ from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic as DdsTopic
 
 from vatex_ros.node import topics
+from vatex_ros.dds.participant import create_participant
 from vatex_ros.dds.transport import dds_qos, dds_type, domain_id_from_env
 from vatex_ros.messages.idl import CameraInfo, Image, String
 
@@ -45,14 +46,14 @@ class NodeClient:
     ``namespace``.
 
     Args:
-        participant: default: a new one on ``ROS_DOMAIN_ID``.
+        participant: default: a new one on ``ROS_DOMAIN_ID`` (that also matches Fast DDS peers).
         namespace: the node's namespace.
         outputs: output topics to subscribe to (default: all).
     """
 
     def __init__(self, participant: DomainParticipant | None = None, namespace: str = topics.DEFAULT_NAMESPACE,
                  outputs: Sequence[topics.Topic] = OUTPUTS):
-        self.participant = participant or DomainParticipant(domain_id_from_env())
+        self.participant = participant or create_participant(domain_id_from_env())
         self._namespace = namespace
         self._changed = threading.Condition()
         self.received: dict[str, list[Received]] = {topic.name: [] for topic in outputs}

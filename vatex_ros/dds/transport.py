@@ -1,7 +1,9 @@
 """Cyclone DDS transport of the node: ROS 2 wire format without a ROS install.
 
 Topics are ``rt/<namespace>/<name>`` with ROS 2 type names and the QoS of
-:mod:`vatex_ros.node.topics`, so real ROS 2 nodes (rmw_cyclonedds) on the same domain talk to it.
+:mod:`vatex_ros.node.topics`, so real ROS 2 nodes on the same domain talk to it, on rmw_cyclonedds
+and on Fast DDS (rmw_fastrtps_cpp): its participant comes from :mod:`vatex_ros.dds.participant`,
+which makes Cyclone match Fast DDS endpoints by type name (see there why that is needed).
 Like rmw_cyclonedds, the domain comes from ``ROS_DOMAIN_ID`` (default 0) and Cyclone honours
 ``CYCLONEDDS_URI``.
 """
@@ -20,6 +22,7 @@ from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic as DdsTopic
 from cyclonedds.util import duration
 
+from vatex_ros.dds.participant import create_participant
 from vatex_ros.messages import idl
 from vatex_ros.node import topics
 from vatex_ros.node.core import FrameResult, NodeCore, Predictor
@@ -62,12 +65,13 @@ class DdsNode:
         params: node parameters (``image_format`` picks Image or CompressedImage input).
         namespace: namespace of relative topic names.
         remappings: relative name -> new name, e.g. ``{"image": "/camera/image_raw"}``.
-        participant: an existing participant; default: a new one on ``ROS_DOMAIN_ID``.
+        participant: an existing participant; default: a new one on ``ROS_DOMAIN_ID`` that also matches
+            Fast DDS peers (:func:`vatex_ros.dds.participant.create_participant`).
     """
 
     def __init__(self, predictor: Predictor, params: NodeParams, namespace: str = topics.DEFAULT_NAMESPACE,
                  remappings: dict[str, str] | None = None, participant: DomainParticipant | None = None):
-        self.participant = participant or DomainParticipant(domain_id_from_env())
+        self.participant = participant or create_participant(domain_id_from_env())
         self._params = params
         self._namespace, self._remappings = namespace, remappings or {}
         self._sim_time = 0.0  # seconds of the last /clock sample (use_sim_time); 0 until one arrives, as in rclpy
