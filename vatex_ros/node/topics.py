@@ -39,6 +39,9 @@ DEPTH = Topic("depth", "sensor_msgs/msg/Image", reliable=False, depth=1)  # sens
 CAMERA_INFO = Topic("camera_info", "sensor_msgs/msg/CameraInfo", reliable=False, depth=1)
 TARGET_POINT = Topic("target_point", "geometry_msgs/msg/PointStamped", reliable=True)
 TARGET_CLOUD = Topic("target_cloud", "sensor_msgs/msg/PointCloud2", reliable=True)
+# ROS-wide topics (absolute names): counters, and sim time with use_sim_time (rclcpp's ClockQoS).
+DIAGNOSTICS = Topic("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", reliable=True)
+CLOCK = Topic("/clock", "rosgraph_msgs/msg/Clock", reliable=False, depth=1)
 
 
 def image_topic(image_format: str) -> Topic:
