@@ -4,30 +4,45 @@ Topics are ``rt/<namespace>/<name>`` with ROS 2 type names and the QoS of
 :mod:`vatex_ros.node.topics`, so real ROS 2 nodes (rmw_cyclonedds) on the same domain talk to it.
 Like rmw_cyclonedds, the domain comes from ``ROS_DOMAIN_ID`` (default 0) and Cyclone honours
 ``CYCLONEDDS_URI``.
+
+Frames are taken from the image reader (keep last 1) only when the core is ready for one, so a frame that a
+newer one replaces is never deserialized. The expression is read by two readers, volatile and transient
+local, because DDS matches a transient-local reader only with transient-local writers: a latched expression
+publisher's last sample reaches a (re)started node, a plain one's samples arrive as before. Every
+``diagnostics_period`` the core's counters, plus the readers' lost and rejected samples as Cyclone counts
+them, go out as ``diagnostic_msgs/DiagnosticArray`` on ``/diagnostics``. With ``use_sim_time`` the node's
+clock is ``/clock``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
+from collections import deque
+from dataclasses import replace
 from typing import Any
 
-from cyclonedds.core import Listener, Policy, Qos
+from cyclonedds.core import DDSException, Listener, Policy, Qos
 from cyclonedds.domain import DomainParticipant
 from cyclonedds.pub import DataWriter
 from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic as DdsTopic
 from cyclonedds.util import duration
 
+from vatex_ros.echo import shorten
 from vatex_ros.messages import idl
 from vatex_ros.node import topics
 from vatex_ros.node.core import FrameResult, NodeCore, Predictor
+from vatex_ros.node.diagnostics import diagnostic_array
 from vatex_ros.node.outputs import build_outputs
-from vatex_ros.node.params import NodeParams
+from vatex_ros.node.params import NODE_NAME, NodeParams
 
 logger = logging.getLogger(__name__)
 
 _MAX_TAKE = 1000  # samples taken per listener call; a burst beyond that waits for the next call
+_SEEN_EXPRESSIONS = 64  # (writer, timestamp) of recent expression samples: one heard by both readers counts once
 
 
 def domain_id_from_env() -> int:
@@ -38,6 +53,21 @@ def domain_id_from_env() -> int:
     if not value.isdigit() or int(value) > 232:
         raise ValueError(f"ROS_DOMAIN_ID must be an integer in [0, 232], got {value!r}")
     return int(value)
+
+
+def create_participant() -> DomainParticipant:
+    """A participant on ``ROS_DOMAIN_ID`` with Cyclone's configuration from ``CYCLONEDDS_URI``.
+
+    Raises:
+        ValueError: bad ``ROS_DOMAIN_ID``, or Cyclone cannot start with ``CYCLONEDDS_URI`` (one line, naming it).
+    """
+    domain = domain_id_from_env()
+    try:
+        return DomainParticipant(domain)
+    except DDSException as err:
+        uri = os.environ.get("CYCLONEDDS_URI", "")
+        raise ValueError(f"Cyclone DDS cannot start on domain {domain} with CYCLONEDDS_URI={shorten(repr(uri))} "
+                         f"({shorten(err)}); fix or unset it") from None
 
 
 def dds_qos(topic: topics.Topic, default_depth: int) -> Qos:
@@ -66,24 +96,37 @@ class DdsNode:
 
     def __init__(self, predictor: Predictor, params: NodeParams, namespace: str = topics.DEFAULT_NAMESPACE,
                  remappings: dict[str, str] | None = None, participant: DomainParticipant | None = None):
-        self.participant = participant or DomainParticipant(domain_id_from_env())
+        self.participant = participant or create_participant()
         self._params = params
         self._namespace, self._remappings = namespace, remappings or {}
-        self.core = NodeCore(predictor, params, self._publish_result, self._publish_expression)
+        self._sim_time = 0.0  # /clock seconds; 0 until the first message, as rclpy's clock under sim time
+        self.core = NodeCore(predictor, params, self._publish_result, self._publish_expression,
+                             clock=(lambda: self._sim_time) if params.use_sim_time else time.time)
+        self._seen_expressions: deque[tuple[int, int]] = deque(maxlen=_SEEN_EXPRESSIONS)
+        self._seen_lock = threading.Lock()
         self._writers = {topic.name: self._writer(topic) for topic in (
-            topics.MASK, topics.DETECTIONS, topics.TARGET, topics.ACTIVE_EXPRESSION)}
+            topics.MASK, topics.DETECTIONS, topics.TARGET, topics.ACTIVE_EXPRESSION, topics.DIAGNOSTICS)}
         if params.publish_overlay:
             self._writers[topics.OVERLAY.name] = self._writer(topics.OVERLAY)
         if params.use_depth:
             self._writers.update({t.name: self._writer(t) for t in (topics.TARGET_POINT, topics.TARGET_CLOUD)})
+        self._image_reader = self._reader(topics.image_topic(params.image_format), self._image_cb, drain=False)
         self._readers = [
-            self._reader(topics.image_topic(params.image_format), self._image_cb),
+            self._image_reader,
             self._reader(topics.EXPRESSION, self._expression_cb),
+            self._reader(replace(topics.EXPRESSION, transient_local=True, depth=1), self._expression_cb),
         ]
         if params.use_depth:
             self._readers += [self._reader(topics.DEPTH, self._depth_cb),
                               self._reader(topics.CAMERA_INFO, self._camera_info_cb)]
+        if params.use_sim_time:
+            self._readers.append(self._reader(topics.CLOCK, self._clock_cb))
+        self._stop_diagnostics = threading.Event()
+        self._diagnostics_thread = threading.Thread(target=self._diagnostics_loop, name="vatex-diagnostics",
+                                                    daemon=True)
         self.core.start()
+        if params.diagnostics_period:
+            self._diagnostics_thread.start()
         logger.info("DDS node up on domain %d: %s -> %s", self.participant.domain_id,
                     self.topic_name(topics.IMAGE.name), ", ".join(self.topic_name(n) for n in self._writers))
 
@@ -95,23 +138,56 @@ class DdsNode:
         """Detach the listeners, stop inference and log the diagnostic counters."""
         for reader in self._readers:
             reader.set_listener(None)  # no callbacks into objects being torn down
+        self._stop_diagnostics.set()
+        if self._diagnostics_thread.is_alive():
+            self._diagnostics_thread.join(timeout=5)
         self.core.stop()
-        logger.info("diagnostics: %s", self.core.diagnostics.counts())
+        logger.info("diagnostics: %s", self.counts())
+
+    def counts(self) -> dict[str, int]:
+        """The core's counters plus the samples Cyclone reports lost or rejected on the node's readers."""
+        lost = rejected = 0
+        for reader in self._readers:
+            try:
+                lost += reader.get_sample_lost_status().total_count
+                rejected += reader.get_sample_rejected_status().total_count
+            except DDSException:  # a reader being torn down
+                continue
+        return {**self.core.diagnostics.counts(), "samples_lost": lost, "samples_rejected": rejected}
+
+    def publish_diagnostics(self, previous: dict[str, int] | None = None) -> dict[str, int]:
+        """Publish the counters once on /diagnostics; returns them (the ``previous`` of the next call)."""
+        counts = self.counts()
+        now = self.core.now()
+        sec = int(now)
+        stamp = idl.Time(sec=sec, nanosec=min(int((now - sec) * 1e9), 999_999_999))
+        name = topics.resolve(NODE_NAME, self._namespace)
+        self._writers[topics.DIAGNOSTICS.name].write(diagnostic_array(counts, stamp, name, previous=previous))
+        return counts
 
     def _writer(self, topic: topics.Topic) -> DataWriter:
         qos = dds_qos(topic, self._params.qos_depth)
         return DataWriter(self.participant, DdsTopic(self.participant, self.topic_name(topic.name), dds_type(topic)),
                           qos=qos)
 
-    def _reader(self, topic: topics.Topic, callback) -> DataReader:
+    def _reader(self, topic: topics.Topic, callback, drain: bool = True) -> DataReader:
         qos = dds_qos(topic, self._params.qos_depth)
         dds_topic = DdsTopic(self.participant, self.topic_name(topic.name), dds_type(topic))
         reader = DataReader(self.participant, dds_topic, qos=qos)
         # Listener attached after construction: during it, Cyclone may call back before the Python
-        # reader exists. Then drain what arrived meanwhile.
+        # reader exists. Then drain what arrived meanwhile (a camera's next frame does that for images).
         reader.set_listener(Listener(on_data_available=callback))
-        callback(reader)
+        if drain:
+            callback(reader)
         return reader
+
+    def _diagnostics_loop(self) -> None:
+        previous = None
+        while not self._stop_diagnostics.wait(self._params.diagnostics_period):
+            try:
+                previous = self.publish_diagnostics(previous)
+            except DDSException as err:  # a writer being torn down; the next period tries again
+                logger.debug("diagnostics not published: %s", err)
 
     def _take(self, reader: DataReader, kind: str) -> list[Any]:
         """Take valid samples one by one, so one undecodable sample (e.g. non-UTF-8) loses only itself."""
@@ -130,15 +206,28 @@ class DdsNode:
         return samples
 
     def _image_cb(self, reader: DataReader) -> None:
-        frames = self._take(reader, "image")
-        if frames:
-            self.core.submit_frame(frames[-1])  # newest wins
-            for _ in frames[:-1]:
-                self.core.diagnostics.count("frames_replaced")
+        if reader is not None:
+            self.core.submit_frame_source(self._newest_frame)  # deserialized only if the core gets to it
+
+    def _newest_frame(self) -> Any:
+        """The newest frame in the image reader (keep last 1), deserialized now; None if there is none."""
+        frames = self._take(self._image_reader, "image")
+        return frames[-1] if frames else None
 
     def _expression_cb(self, reader: DataReader) -> None:
         for sample in self._take(reader, "expression"):
+            key = (sample.sample_info.publication_handle, sample.sample_info.source_timestamp)
+            with self._seen_lock:
+                if key in self._seen_expressions:  # a transient-local writer's sample reaches both readers
+                    continue
+                self._seen_expressions.append(key)
             self.core.set_expression(sample.data)
+
+    def _clock_cb(self, reader: DataReader) -> None:
+        samples = self._take(reader, "clock")
+        if samples:
+            clock = samples[-1].clock
+            self._sim_time = clock.sec + clock.nanosec * 1e-9
 
     def _depth_cb(self, reader: DataReader) -> None:
         for sample in self._take(reader, "depth"):

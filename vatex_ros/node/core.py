@@ -195,6 +195,10 @@ class NodeCore:
         if changed_expression:
             self.set_expression(params.expression)
 
+    def now(self) -> float:
+        """Seconds on the node's clock (the time base of frame stamps: wall or sim time)."""
+        return self._clock()
+
     # --- worker ------------------------------------------------------------------------
 
     def start(self) -> None:
