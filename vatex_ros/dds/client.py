@@ -19,7 +19,7 @@ from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic as DdsTopic
 
 from vatex_ros.node import topics
-from vatex_ros.dds.transport import dds_qos, dds_type, domain_id_from_env
+from vatex_ros.dds.transport import create_participant, dds_qos, dds_type
 from vatex_ros.messages.idl import CameraInfo, Image, String
 
 OUTPUTS: tuple[topics.Topic, ...] = (topics.MASK, topics.DETECTIONS, topics.TARGET, topics.OVERLAY,
@@ -52,7 +52,7 @@ class NodeClient:
 
     def __init__(self, participant: DomainParticipant | None = None, namespace: str = topics.DEFAULT_NAMESPACE,
                  outputs: Sequence[topics.Topic] = OUTPUTS):
-        self.participant = participant or DomainParticipant(domain_id_from_env())
+        self.participant = participant or create_participant()
         self._namespace = namespace
         self._changed = threading.Condition()
         self.received: dict[str, list[Received]] = {topic.name: [] for topic in outputs}
