@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "demo": "vatex_ros.commands.demo",
     "bag": "vatex_ros.commands.bag",
     "bench": "vatex_ros.commands.bench",
+    "soak": "vatex_ros.commands.soak",
 }
 
 
