@@ -7,7 +7,7 @@ import pytest
 from ros_fakes import COLOURS, FakePredictor, frame_msg, scene
 
 from vatex_ros.node.core import NodeCore
-from vatex_ros.node.depth import MAX_RANGE, DepthConfig, DepthError, target_from_depth
+from vatex_ros.node.depth import DepthConfig, DepthError, target_from_depth
 from vatex_ros.node.outputs import build_outputs, point_cloud
 from vatex_ros.node.params import NodeParams
 from vatex_ros.tools.depth_scene import render_depth
@@ -59,6 +59,8 @@ def test_absurd_intrinsics_give_no_3d_but_the_2d_result(fault, caplog):
 @pytest.mark.parametrize("ray", [np.inf, np.nan, 1e9], ids=["inf", "nan", "absurd"])
 def test_non_finite_or_absurd_points_are_never_output(ray):
     """Whatever the rays (a distortion model gone wrong), no point beyond MAX_RANGE or non-finite comes out."""
+    from vatex_ros.node.depth import MAX_RANGE
+
     mask = np.zeros((20, 20), bool)
     mask[5:15, 5:15] = True
     depth = np.full((20, 20), 0.8, np.float32)

@@ -210,9 +210,18 @@ class DdsNode:
             self.core.submit_frame_source(self._newest_frame)  # deserialized only if the core gets to it
 
     def _newest_frame(self) -> Any:
-        """The newest frame in the image reader (keep last 1), deserialized now; None if there is none."""
-        frames = self._take(self._image_reader, "image")
-        return frames[-1] if frames else None
+        """The newest frame in the image reader (keep last 1), deserialized now; None if there is none.
+
+        One take only: at a high rate a newer frame arrives while this one deserializes, and taking until the
+        reader is empty would deserialize frame after frame without ever processing one.
+        """
+        try:
+            taken = self._image_reader.take(N=1)
+        except Exception as err:  # noqa: BLE001 - cyclonedds raises whatever its decoder raised
+            self.core.diagnostics.warn("image_undecodable", f"dropped an undecodable image sample: {err!r}")
+            return None
+        valid = [s for s in taken if s.sample_info.valid_data]
+        return valid[-1] if valid else None
 
     def _expression_cb(self, reader: DataReader) -> None:
         for sample in self._take(reader, "expression"):

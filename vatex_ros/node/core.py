@@ -237,10 +237,6 @@ class NodeCore:
             self._activate(expression)
         if pending is None:
             return None
-        if pending.load is not None:
-            pending.msg = pending.load()  # the transport counts and drops what it cannot deserialize
-            if pending.msg is None:
-                return None
         try:
             result = self._process(pending)
         except Exception as err:  # noqa: BLE001 - a bad frame or model failure must not stop the node
@@ -272,6 +268,10 @@ class NodeCore:
             self.diagnostics.warn("frame_without_expression", "frame dropped: no expression yet "
                                   "(publish one on the expression topic)")
             return None
+        if pending.load is not None:
+            pending.msg = pending.load()  # the transport counts and drops what it cannot deserialize
+            if pending.msg is None:
+                return None
         stamp = stamp_seconds(pending.msg.header)
         age = self._clock() - stamp
         if self.params.max_frame_age and stamp > 0 and age > self.params.max_frame_age:
