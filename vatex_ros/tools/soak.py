@@ -50,6 +50,12 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (s), from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after "pid (comm)"
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def slope_per_minute(times: list[float], values: list[float]) -> float:
     """Least-squares slope of ``values`` over ``times`` (seconds), per minute."""
     if len(times) < 2:
@@ -182,12 +188,16 @@ def run_soak(cfg: SoakConfig, params: NodeParams, frames: list[np.ndarray], expr
             flood = []
             for rate in cfg.sweep_rates:
                 logger.info("flood: %.0f s at %.0f Hz", cfg.sweep_seconds, rate)
+                cpu_before = cpu_seconds(node.pid)
                 keys = stream.play(rate, cfg.sweep_seconds)
+                cpu = cpu_seconds(node.pid) - cpu_before  # the node's own CPU while the camera played
                 time.sleep(cfg.drain_seconds)
                 answered = stream.answered(keys)
                 flood.append({"input_rate": rate, "achieved_input_rate": round(len(keys) / cfg.sweep_seconds, 1),
                               "masks_per_second": round(len(answered) / cfg.sweep_seconds, 2),
-                              "latency_ms": percentiles_ms(list(answered.values()))})
+                              "latency_ms": percentiles_ms(list(answered.values())),
+                              "node_cpu_percent": round(100 * cpu / cfg.sweep_seconds, 1),
+                              "node_cpu_ms_per_mask": round(1000 * cpu / len(answered), 1) if answered else None})
         finally:
             client.close()
     conditions["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
@@ -224,7 +234,8 @@ def format_result(result: dict[str, Any]) -> str:
                                                                for m in soak["latency_ms_per_minute"])]
     for row in result["flood"]:
         lines.append(f"input {row['input_rate']:g} Hz (achieved {row['achieved_input_rate']:g}): "
-                     f"{row['masks_per_second']} masks/s, latency p50 {row['latency_ms']['p50']} ms")
+                     f"{row['masks_per_second']} masks/s, latency p50 {row['latency_ms']['p50']} ms, node CPU "
+                     f"{row['node_cpu_percent']}% ({row['node_cpu_ms_per_mask']} ms per mask)")
     cond = result["conditions"]
     lines.append(f"conditions: {cond['cpus']} CPUs, load average {cond['loadavg_start']} -> {cond['loadavg_end']}")
     return "\n".join(lines)
