@@ -8,6 +8,7 @@ same modules with small widths so that it trains on a CPU.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
@@ -167,3 +168,103 @@ def preset(name: str) -> VatexConfig:
     if name not in _PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
     return copy.deepcopy(_PRESETS[name])
+
+
+# --- checking a config that comes from a file (a weights file's metadata) -------------------------------------
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_TIMM_NAME = re.compile(r"^[a-z0-9_]{1,100}$")  # a plain architecture name: no "hf-hub:", no path, nothing to fetch
+# (low, high) of every number, per component; chosen so that any config within them builds a model that fits
+# in a workstation's memory (the paper preset is well inside), and a bad file fails here, not in torch.
+_BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
+    "backbone": {"embed_dim": (8, 1024), "depths": (1, 32), "num_heads": (1, 64), "window_size": (1, 64),
+                 "drop_path_rate": (0.0, 1.0)},
+    "clip": {"embed_dim": (8, 4096), "image_size": (16, 1024), "patch_size": (1, 64), "vision_width": (8, 4096),
+             "vision_layers": (1, 64), "vision_head_width": (8, 512), "context_length": (2, 1024),
+             "vocab_size": (1, 1_000_000), "text_width": (8, 4096), "text_heads": (1, 64), "text_layers": (1, 64)},
+    "head": {"hidden_dim": (8, 4096), "num_heads": (1, 64), "text_ffn_dim": (8, 16384), "prior_ffn_dim": (8, 16384),
+             "encoder_layers": (0, 32), "encoder_ffn_dim": (8, 16384), "deformable_points": (1, 32),
+             "decoder_layers": (1, 32), "decoder_ffn_dim": (8, 16384), "num_queries": (1, 100),
+             "groupnorm_groups": (1, 4096)},
+    "input": {"short_side": (32, 4096), "max_size": (32, 8192)},
+}
+_CHOICES = {("clip", "vision_pool"): ("tok", "avg"), ("head", "encoder_attention"): ("deformable", "dense")}
+
+
+def check_config(cfg: VatexConfig, where: str = "config") -> None:
+    """Checks a config against the presets' schema and sane bounds, before anything is built from it.
+
+    Every value must have the type the presets give the field (ints stay ints: ``"64"`` is refused), lie
+    within the bounds above, and fit the architecture (widths divisible by head counts, the CLIP image by
+    its patches, four Swin stages). ``backbone.timm_name`` must be a plain timm architecture name registered
+    in this install: hub names (``hf-hub:...``) would make timm download at run time.
+
+    Raises:
+        ValueError: one line naming ``where`` and every problem found.
+    """
+    problems = []
+    for section, bounds in _BOUNDS.items():
+        part = getattr(cfg, section)
+        for f in fields(part):
+            value, allowed = getattr(part, f.name), _preset_types(section, f.name)
+            if value is None and type(None) in allowed:
+                continue
+            if isinstance(value, tuple) and tuple in allowed:
+                items = value
+            elif type(value) in allowed or (float in allowed and type(value) is int):
+                items = (value,)
+            else:
+                problems.append(f"{section}.{f.name} must be {'/'.join(sorted(t.__name__ for t in allowed))}, "
+                                f"got {type(value).__name__} {_echo(value)}")
+                continue
+            if f.name in bounds:
+                low, high = bounds[f.name]
+                if not all(type(v) in (int, float) and low <= v <= high for v in items):
+                    problems.append(f"{section}.{f.name} must be in [{low:g}, {high:g}], got {_echo(value)}")
+            choices = _CHOICES.get((section, f.name))
+            if choices and value not in choices:
+                problems.append(f"{section}.{f.name} must be one of {list(choices)}, got {_echo(value)}")
+    if not problems:
+        problems += _architecture_problems(cfg)
+    if problems:
+        raise ValueError(f"{where}: invalid model config: " + "; ".join(problems))
+
+
+def _architecture_problems(cfg: VatexConfig) -> list[str]:
+    """What a well-typed, in-bounds config still gets wrong for this architecture."""
+    import timm
+
+    problems = []
+    if not _NAME.match(cfg.name):
+        problems.append(f"name must be 1-64 letters, digits, '_', '.', '-', got {_echo(cfg.name)}")
+    name = cfg.backbone.timm_name
+    if not _TIMM_NAME.match(name) or not name.startswith("swin") or not timm.is_model(name):
+        problems.append(f"backbone.timm_name must be a Swin architecture registered in timm (nothing is "
+                        f"downloaded), got {_echo(name)}")
+    for key in ("depths", "num_heads"):
+        value = getattr(cfg.backbone, key)
+        if value is not None and len(value) != 4:
+            problems.append(f"backbone.{key} must have 4 stages, got {len(value)}")
+    clip, head, size = cfg.clip, cfg.head, cfg.input
+    if clip.image_size % clip.patch_size:
+        problems.append(f"clip.image_size {clip.image_size} is not a multiple of clip.patch_size {clip.patch_size}")
+    if clip.vision_width % clip.vision_head_width or clip.text_width % clip.text_heads:
+        problems.append("clip widths must be multiples of their head width / head count")
+    if head.hidden_dim % head.num_heads or head.hidden_dim % head.groupnorm_groups:
+        problems.append(f"head.hidden_dim {head.hidden_dim} must be a multiple of head.num_heads {head.num_heads} "
+                        f"and head.groupnorm_groups {head.groupnorm_groups}")
+    if size.max_size < size.short_side:
+        problems.append(f"input.max_size {size.max_size} < input.short_side {size.short_side}")
+    return problems
+
+
+def _preset_types(section: str, name: str) -> set[type]:
+    """The types the presets (and the dataclass default) give a field."""
+    default = getattr(type(getattr(VatexConfig(), section))(), name)
+    return {type(getattr(getattr(p, section), name)) for p in _PRESETS.values()} | {type(default)}
+
+
+def _echo(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: values come from files that may be hostile."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"

@@ -14,7 +14,7 @@ import safetensors
 import safetensors.torch
 import torch
 
-from vatex_core.config import FORMAT_VERSION, VatexConfig
+from vatex_core.config import FORMAT_VERSION, VatexConfig, check_config
 from vatex_core.model import Vatex, build_vatex
 
 # The embedded default model (trained here on synthetic scenes; see README) and its manifest
@@ -49,7 +49,13 @@ def read_config(path: str | Path) -> VatexConfig:
         raise ValueError(f"{path}: weights format version {version}, this code reads version {FORMAT_VERSION}")
     if "config" not in metadata:
         raise ValueError(f"{path}: no model config in the file's metadata; was it written by save_weights?")
-    return VatexConfig.from_dict(json.loads(metadata["config"]))
+    try:
+        cfg = VatexConfig.from_dict(json.loads(metadata["config"]))
+    except (json.JSONDecodeError, TypeError, ValueError) as err:  # TypeError: a section that is no mapping
+        raise ValueError(f"{path}: unreadable model config in the file's metadata: {' '.join(str(err).split())[:300]}"
+                         ) from None
+    check_config(cfg, str(path))
+    return cfg
 
 
 def load_weights(model: Vatex, path: str | Path) -> None:
@@ -61,7 +67,50 @@ def load_weights(model: Vatex, path: str | Path) -> None:
             + ("" if saved.name != model.cfg.name else " with a different configuration")
         )
     state = safetensors.torch.load_file(str(path), device=str(model.device))
+    check_state(state, model, path)
     model.load_state_dict(state, strict=True)
+
+
+def check_state(state: dict[str, torch.Tensor], model: Vatex, path: str | Path) -> None:
+    """The file's tensors must be exactly the model's (names and shapes) and finite.
+
+    Raises:
+        ValueError: one line naming the file, the first few missing, unexpected, misshapen or non-finite tensors.
+    """
+    expected = model.state_dict()
+    problems = []
+    for label, names in (("missing", sorted(set(expected) - set(state))),
+                         ("unexpected", sorted(set(state) - set(expected)))):
+        if names:
+            problems.append(f"{len(names)} {label} tensor(s) ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})")
+    shapes = [f"{name} {tuple(state[name].shape)} != {tuple(tensor.shape)}" for name, tensor in expected.items()
+              if name in state and state[name].shape != tensor.shape]
+    if shapes:
+        problems.append(f"{len(shapes)} tensor(s) of the wrong shape ({'; '.join(shapes[:3])})")
+    if not problems:
+        bad = [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+        if bad:
+            problems.append(f"{len(bad)} tensor(s) with NaN or infinity ({', '.join(bad[:3])})")
+    if problems:
+        raise ValueError(f"{path}: not weights for this model: " + "; ".join(problems))
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device, if this machine has it.
+
+    Raises:
+        ValueError: not a device name, or a CUDA/MPS device this machine does not have.
+    """
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown torch device {str(device)[:80]!r}: {err}") from None
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"device {str(device)!r}: no such CUDA GPU on this machine "
+                         f"({torch.cuda.device_count()} visible); use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {str(device)!r}: MPS is not available on this machine; use --device cpu")
+    return device
 
 
 def sha256(path: str | Path) -> str:
@@ -91,7 +140,12 @@ def load_vatex(path: str | Path | None = None, device: str | torch.device = "cpu
     if path is None:
         verify_default_weights()
     path = DEFAULT_WEIGHTS if path is None else Path(path)
-    model = build_vatex(read_config(path)).to(device)
+    device = check_device(device)
+    cfg = read_config(path)
+    try:
+        model = build_vatex(cfg).to(device)
+    except (AssertionError, RuntimeError, TypeError, ValueError) as err:  # what torch/timm raise for a bad size
+        raise ValueError(f"{path}: the model config cannot be built: {' '.join(str(err).split())[:300]}") from None
     load_weights(model, path)
     return model.eval()
 

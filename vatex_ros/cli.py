@@ -10,6 +10,8 @@ import importlib
 import logging
 import sys
 
+from vatex_ros.echo import MAX_ECHO, shorten
+
 # name -> module implementing it; imported lazily so `vatex info` never loads DDS or training code.
 COMMANDS: dict[str, str] = {
     "info": "vatex_ros.commands.info",
@@ -24,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "bag": "vatex_ros.commands.bag",
     "bench": "vatex_ros.commands.bench",
     "ros-interfaces": "vatex_ros.commands.ros_interfaces",
+    "soak": "vatex_ros.commands.soak",
 }
 
 
@@ -53,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args._run(args) or 0)
-    except (FileNotFoundError, ValueError) as error:  # bad user input: say what, no traceback
-        logging.getLogger("vatex").error("%s", error)
+    except (OSError, ValueError) as error:  # bad user input (files, values, environment): say what, no traceback
+        logging.getLogger("vatex").error("%s", shorten(error, 4 * MAX_ECHO))
         return 2
 
 

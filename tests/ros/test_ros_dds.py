@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from ros_fakes import DdsProbe, FakePredictor, frame_msg, scene, wait_until
 
-from vatex_ros.dds.transport import DdsNode, domain_id_from_env
+from vatex_ros.dds.transport import DdsNode
+from vatex_ros.dds.participant import domain_id_from_env
 from vatex_ros.node.params import NodeParams
 
 pytestmark = pytest.mark.dds
@@ -95,7 +96,8 @@ def test_undecodable_expression_sample_is_counted_and_skipped(dds_pair):
 
     class Sample:
         def __init__(self, data):
-            self.data, self.sample_info = data, type("Info", (), {"valid_data": True})()
+            self.data = data
+            self.sample_info = type("Info", (), {"valid_data": True, "publication_handle": 1, "source_timestamp": 1})()
 
     queue = [UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), [Sample("red")]]
 

@@ -142,7 +142,8 @@ def test_sync_tolerance_is_a_live_parameter(depth_core):
 def test_dds_node_publishes_target_point_cloud_and_detections_3d(dds_env):
     from cyclonedds.domain import DomainParticipant
 
-    from vatex_ros.dds.transport import DdsNode, domain_id_from_env
+    from vatex_ros.dds.transport import DdsNode
+    from vatex_ros.dds.participant import domain_id_from_env
 
     params = NodeParams(found_after=1, max_frame_age=0.0, warn_interval=60.0, use_depth=True,
                         publish_overlay=False)

@@ -42,7 +42,7 @@ def node_process(env: dict, params_yaml: str, tmp_path: Path):
 def _probe():
     from cyclonedds.domain import DomainParticipant
 
-    from vatex_ros.dds.transport import domain_id_from_env
+    from vatex_ros.dds.participant import domain_id_from_env
 
     return DdsProbe(DomainParticipant(domain_id_from_env()))
 

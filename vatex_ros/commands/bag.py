@@ -39,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rosbags.rosbag2 import ReaderError, WriterError
 
+    from vatex_ros.echo import shorten
     from vatex_ros.tools.bag import BagJob, process_bag
     from vatex_ros.node.params import NodeParams, load_params
     from vatex_ros.node.predictor_loading import load_predictor
@@ -53,11 +54,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = process_bag(job, load_predictor(params), params)
     except (ReaderError, WriterError) as err:
-        logger.error("%s", err)
+        logger.error("%s", shorten(err))
         return 2
     depth = (f", {report.located} located in 3D ({report.depth_topic} + {report.camera_info_topic})"
              if report.depth_topic else "")
+    bad = f", {report.bad_messages} undecodable messages skipped" if report.bad_messages else ""
     print(f"{report.image_topic}: {report.frames} frames, {report.results} answered, {report.found} with the "
-          f"target found{depth}; wrote {args.target}: "
+          f"target found{depth}{bad}; wrote {args.target}: "
           + ", ".join(f"{t} ({n})" for t, n in sorted(report.written.items())))
     return 0

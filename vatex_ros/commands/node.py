@@ -36,16 +36,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vatex_ros.dds.transport import DdsNode
+    from vatex_ros.echo import MAX_ECHO, shorten
     from vatex_ros.node.params import NodeParams, load_params
     from vatex_ros.node.predictor_loading import load_predictor
 
     try:
         params = load_params(args.params, namespace=args.namespace) if args.params else NodeParams()
         predictor = load_predictor(params)
+        node = DdsNode(predictor, params, namespace=args.namespace, remappings=dict(args.remap))
     except (OSError, RuntimeError, ValueError) as err:
-        logger.error("%s", err)
+        logger.error("%s", shorten(err, 4 * MAX_ECHO))
         return 2
-    node = DdsNode(predictor, params, namespace=args.namespace, remappings=dict(args.remap))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 HELP = "segment the object an expression names in an image file; writes the mask and an overlay"
+MAX_PIXELS = 16_777_216  # as the node's max_input_pixels: larger photos are refused before decoding
 logger = logging.getLogger(__name__)
 
 
@@ -20,17 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     from vatex_core import Predictor
-    from vatex_core.image_input import to_rgb_uint8
     from vatex_core.visualize import draw_overlay, heatmap_image, side_by_side
 
-    try:
-        rgb = to_rgb_uint8(Image.open(args.image))
-    except (FileNotFoundError, UnidentifiedImageError) as error:
-        logger.error("cannot read image %s: %s", args.image, error)
-        return 2
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        raise ValueError(f"--out-dir {args.out_dir} exists and is not a directory")
+    rgb = read_image(args.image)
     predictor = Predictor.from_pretrained(args.weights, args.device)
     result = predictor.predict(rgb, args.expression)
 
@@ -44,3 +42,27 @@ def run(args: argparse.Namespace) -> int:
     Image.fromarray(side_by_side(*panels)).save(overlay_path)
     print(f"score {result.score:.3f}  box {result.box}  mask {mask_path}  overlay {overlay_path}")
     return 0
+
+
+def read_image(path: Path, max_pixels: int = MAX_PIXELS):
+    """RGB uint8 (H, W, 3) of a JPEG/PNG file, its size checked from the header before decoding.
+
+    Raises:
+        ValueError: one line naming the file: not an image, truncated or corrupt, or more than ``max_pixels``.
+        OSError: the file cannot be opened (missing, a directory, no permission).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from vatex_core.image_input import to_rgb_uint8
+
+    try:
+        with Image.open(path) as img:  # lazy: the header only
+            if img.width * img.height > max_pixels:
+                raise ValueError(f"{path}: {img.width}x{img.height} pixels is more than {max_pixels}; scale it down")
+            return to_rgb_uint8(img)
+    except (UnidentifiedImageError, Image.DecompressionBombError, SyntaxError) as err:
+        raise ValueError(f"{path}: not a readable image ({err})") from None
+    except OSError as err:
+        if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
+            raise
+        raise ValueError(f"{path}: damaged image ({err})") from None

@@ -20,7 +20,7 @@ from cyclonedds.topic import Topic as DdsTopic
 
 from vatex_ros.node import topics
 from vatex_ros.dds.participant import create_participant
-from vatex_ros.dds.transport import dds_qos, dds_type, domain_id_from_env
+from vatex_ros.dds.transport import dds_qos, dds_type
 from vatex_ros.messages.idl import CameraInfo, Image, String
 
 OUTPUTS: tuple[topics.Topic, ...] = (topics.MASK, topics.DETECTIONS, topics.OVERLAY, topics.ACTIVE_EXPRESSION,
@@ -53,7 +53,7 @@ class NodeClient:
 
     def __init__(self, participant: DomainParticipant | None = None, namespace: str = topics.DEFAULT_NAMESPACE,
                  outputs: Sequence[topics.Topic] = OUTPUTS):
-        self.participant = participant or create_participant(domain_id_from_env())
+        self.participant = participant or create_participant()
         self._namespace = namespace
         self._changed = threading.Condition()
         self.received: dict[str, list[Received]] = {topic.name: [] for topic in outputs}

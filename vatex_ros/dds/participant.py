@@ -35,6 +35,8 @@ import threading
 from cyclonedds.core import DDSException
 from cyclonedds.domain import Domain, DomainParticipant
 
+from vatex_ros.echo import shorten
+
 logger = logging.getLogger(__name__)
 
 FASTDDS_VENDOR_ID = "1.15"  # eProsima, in Cyclone's "major.minor" notation of RTPS vendor ids
@@ -47,6 +49,16 @@ _domains: dict[int, Domain] = {}  # kept for the life of the process: deleting a
 _lock = threading.Lock()
 
 
+def domain_id_from_env() -> int:
+    """``ROS_DOMAIN_ID`` as rmw_cyclonedds reads it (default 0)."""
+    value = os.environ.get("ROS_DOMAIN_ID", "").strip()
+    if not value:
+        return 0
+    if not value.isdigit() or int(value) > 232:
+        raise ValueError(f"ROS_DOMAIN_ID must be an integer in [0, 232], got {shorten(repr(value))}")
+    return int(value)
+
+
 def cyclone_config(uri: str) -> str:
     """Configuration of a domain: the Fast DDS compatibility setting, then ``uri`` (``CYCLONEDDS_URI``).
 
@@ -56,22 +68,31 @@ def cyclone_config(uri: str) -> str:
     return f"{FASTDDS_COMPATIBILITY_XML},{uri}" if uri.strip() else FASTDDS_COMPATIBILITY_XML
 
 
-def create_participant(domain_id: int) -> DomainParticipant:
-    """A participant on ``domain_id`` whose domain matches Fast DDS peers by type name.
+def create_participant(domain_id: int | None = None) -> DomainParticipant:
+    """A participant on ``domain_id`` (default ``ROS_DOMAIN_ID``) whose domain matches Fast DDS peers by type name.
 
     The first call for a domain creates it with :func:`cyclone_config` of ``CYCLONEDDS_URI``
     (a domain created explicitly does not read the variable itself); later participants of the
     domain share it. A domain that this process already created otherwise (a plain
     ``DomainParticipant``) is used as it is, with a warning: Cyclone fixes a domain's
     configuration when it is created.
+
+    Raises:
+        ValueError: bad ``ROS_DOMAIN_ID``, or Cyclone cannot start with ``CYCLONEDDS_URI`` (one line, naming it).
     """
+    domain_id = domain_id_from_env() if domain_id is None else domain_id
+    uri = os.environ.get("CYCLONEDDS_URI", "")
     with _lock:
-        if domain_id not in _domains:
-            try:
-                _domains[domain_id] = Domain(domain_id, cyclone_config(os.environ.get("CYCLONEDDS_URI", "")))
-            except DDSException as err:
-                if err.code != DDSException.DDS_RETCODE_PRECONDITION_NOT_MET:
-                    raise
-                logger.warning("DDS domain %d already exists in this process without %s: Fast DDS peers match "
-                               "only types without nested structs", domain_id, FASTDDS_COMPATIBILITY_XML)
-        return DomainParticipant(domain_id)
+        try:
+            if domain_id not in _domains:
+                try:
+                    _domains[domain_id] = Domain(domain_id, cyclone_config(uri))
+                except DDSException as err:
+                    if err.code != DDSException.DDS_RETCODE_PRECONDITION_NOT_MET:
+                        raise
+                    logger.warning("DDS domain %d already exists in this process without %s: Fast DDS peers "
+                                   "match only types without nested structs", domain_id, FASTDDS_COMPATIBILITY_XML)
+            return DomainParticipant(domain_id)
+        except DDSException as err:
+            raise ValueError(f"Cyclone DDS cannot start on domain {domain_id} with CYCLONEDDS_URI="
+                             f"{shorten(repr(uri))} ({shorten(str(err))}); fix or unset it") from None

@@ -6,16 +6,26 @@ and on Fast DDS (rmw_fastrtps_cpp): its participant comes from :mod:`vatex_ros.d
 which makes Cyclone match Fast DDS endpoints by type name (see there why that is needed).
 Like rmw_cyclonedds, the domain comes from ``ROS_DOMAIN_ID`` (default 0) and Cyclone honours
 ``CYCLONEDDS_URI``.
+
+Frames are taken from the image reader (keep last 1) only when the core is ready for one, so a frame that a
+newer one replaces is never deserialized. The expression is read by two readers, volatile and transient
+local, because DDS matches a transient-local reader only with transient-local writers: a latched expression
+publisher's last sample reaches a (re)started node, a plain one's samples arrive as before. Every
+``diagnostics_period`` the core's counters, plus the readers' lost and rejected samples as Cyclone counts
+them, go out as ``diagnostic_msgs/DiagnosticArray`` on ``/diagnostics``. With ``use_sim_time`` the node's
+clock is ``/clock``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+import threading
 import time
+from collections import deque
+from dataclasses import replace
 from typing import Any
 
-from cyclonedds.core import Listener, Policy, Qos
+from cyclonedds.core import DDSException, Listener, Policy, Qos
 from cyclonedds.domain import DomainParticipant
 from cyclonedds.pub import DataWriter
 from cyclonedds.sub import DataReader
@@ -26,22 +36,14 @@ from vatex_ros.dds.participant import create_participant
 from vatex_ros.messages import idl
 from vatex_ros.node import topics
 from vatex_ros.node.core import FrameResult, NodeCore, Predictor
+from vatex_ros.node.diagnostics import diagnostic_array
 from vatex_ros.node.outputs import build_outputs
-from vatex_ros.node.params import NodeParams
+from vatex_ros.node.params import NODE_NAME, NodeParams
 
 logger = logging.getLogger(__name__)
 
 _MAX_TAKE = 1000  # samples taken per listener call; a burst beyond that waits for the next call
-
-
-def domain_id_from_env() -> int:
-    """``ROS_DOMAIN_ID`` as rmw_cyclonedds reads it (default 0)."""
-    value = os.environ.get("ROS_DOMAIN_ID", "").strip()
-    if not value:
-        return 0
-    if not value.isdigit() or int(value) > 232:
-        raise ValueError(f"ROS_DOMAIN_ID must be an integer in [0, 232], got {value!r}")
-    return int(value)
+_SEEN_EXPRESSIONS = 64  # (writer, timestamp) of recent expression samples: one heard by both readers counts once
 
 
 def dds_qos(topic: topics.Topic, default_depth: int) -> Qos:
@@ -71,28 +73,37 @@ class DdsNode:
 
     def __init__(self, predictor: Predictor, params: NodeParams, namespace: str = topics.DEFAULT_NAMESPACE,
                  remappings: dict[str, str] | None = None, participant: DomainParticipant | None = None):
-        self.participant = participant or create_participant(domain_id_from_env())
+        self.participant = participant or create_participant()
         self._params = params
         self._namespace, self._remappings = namespace, remappings or {}
-        self._sim_time = 0.0  # seconds of the last /clock sample (use_sim_time); 0 until one arrives, as in rclpy
+        self._sim_time = 0.0  # /clock seconds; 0 until the first message, as rclpy's clock under sim time
         self.core = NodeCore(predictor, params, self._publish_result, self._publish_expression,
                              clock=(lambda: self._sim_time) if params.use_sim_time else time.time)
+        self._seen_expressions: deque[tuple[int, int]] = deque(maxlen=_SEEN_EXPRESSIONS)
+        self._seen_lock = threading.Lock()
         self._writers = {topic.name: self._writer(topic) for topic in (
-            topics.MASK, topics.DETECTIONS, topics.ACTIVE_EXPRESSION)}
+            topics.MASK, topics.DETECTIONS, topics.ACTIVE_EXPRESSION, topics.DIAGNOSTICS)}
         if params.publish_overlay:
             self._writers[topics.OVERLAY.name] = self._writer(topics.OVERLAY)
         if params.use_depth:
             self._writers.update({t.name: self._writer(t) for t in topics.DEPTH_OUTPUTS})
+        self._image_reader = self._reader(topics.image_topic(params.image_format), self._image_cb, drain=False)
         self._readers = [
-            self._reader(topics.image_topic(params.image_format), self._image_cb),
+            self._image_reader,
             self._reader(topics.EXPRESSION, self._expression_cb),
+            self._reader(replace(topics.EXPRESSION, transient_local=True, depth=1), self._expression_cb),
         ]
-        if params.use_sim_time:  # frame age on the simulated clock, as rclpy's node clock
-            self._readers.append(self._reader(topics.CLOCK, self._clock_cb))
         if params.use_depth:
             self._readers += [self._reader(topics.DEPTH, self._depth_cb),
                               self._reader(topics.CAMERA_INFO, self._camera_info_cb)]
+        if params.use_sim_time:  # frame age on the simulated clock, as rclpy's node clock
+            self._readers.append(self._reader(topics.CLOCK, self._clock_cb))
+        self._stop_diagnostics = threading.Event()
+        self._diagnostics_thread = threading.Thread(target=self._diagnostics_loop, name="vatex-diagnostics",
+                                                    daemon=True)
         self.core.start()
+        if params.diagnostics_period:
+            self._diagnostics_thread.start()
         logger.info("DDS node up on domain %d: %s -> %s", self.participant.domain_id,
                     self.topic_name(topics.IMAGE.name), ", ".join(self.topic_name(n) for n in self._writers))
 
@@ -104,23 +115,56 @@ class DdsNode:
         """Detach the listeners, stop inference and log the diagnostic counters."""
         for reader in self._readers:
             reader.set_listener(None)  # no callbacks into objects being torn down
+        self._stop_diagnostics.set()
+        if self._diagnostics_thread.is_alive():
+            self._diagnostics_thread.join(timeout=5)
         self.core.stop()
-        logger.info("diagnostics: %s", self.core.diagnostics.counts())
+        logger.info("diagnostics: %s", self.counts())
+
+    def counts(self) -> dict[str, int]:
+        """The core's counters plus the samples Cyclone reports lost or rejected on the node's readers."""
+        lost = rejected = 0
+        for reader in self._readers:
+            try:
+                lost += reader.get_sample_lost_status().total_count
+                rejected += reader.get_sample_rejected_status().total_count
+            except DDSException:  # a reader being torn down
+                continue
+        return {**self.core.diagnostics.counts(), "samples_lost": lost, "samples_rejected": rejected}
+
+    def publish_diagnostics(self, previous: dict[str, int] | None = None) -> dict[str, int]:
+        """Publish the counters once on /diagnostics; returns them (the ``previous`` of the next call)."""
+        counts = self.counts()
+        now = self.core.now()
+        sec = int(now)
+        stamp = idl.Time(sec=sec, nanosec=min(int((now - sec) * 1e9), 999_999_999))
+        name = topics.resolve(NODE_NAME, self._namespace)
+        self._writers[topics.DIAGNOSTICS.name].write(diagnostic_array(counts, stamp, name, previous=previous))
+        return counts
 
     def _writer(self, topic: topics.Topic) -> DataWriter:
         qos = dds_qos(topic, self._params.qos_depth)
         return DataWriter(self.participant, DdsTopic(self.participant, self.topic_name(topic.name), dds_type(topic)),
                           qos=qos)
 
-    def _reader(self, topic: topics.Topic, callback) -> DataReader:
+    def _reader(self, topic: topics.Topic, callback, drain: bool = True) -> DataReader:
         qos = dds_qos(topic, self._params.qos_depth)
         dds_topic = DdsTopic(self.participant, self.topic_name(topic.name), dds_type(topic))
         reader = DataReader(self.participant, dds_topic, qos=qos)
         # Listener attached after construction: during it, Cyclone may call back before the Python
-        # reader exists. Then drain what arrived meanwhile.
+        # reader exists. Then drain what arrived meanwhile (a camera's next frame does that for images).
         reader.set_listener(Listener(on_data_available=callback))
-        callback(reader)
+        if drain:
+            callback(reader)
         return reader
+
+    def _diagnostics_loop(self) -> None:
+        previous = None
+        while not self._stop_diagnostics.wait(self._params.diagnostics_period):
+            try:
+                previous = self.publish_diagnostics(previous)
+            except DDSException as err:  # a writer being torn down; the next period tries again
+                logger.debug("diagnostics not published: %s", err)
 
     def _take(self, reader: DataReader, kind: str) -> list[Any]:
         """Take valid samples one by one, so one undecodable sample (e.g. non-UTF-8) loses only itself."""
@@ -139,19 +183,37 @@ class DdsNode:
         return samples
 
     def _image_cb(self, reader: DataReader) -> None:
-        frames = self._take(reader, "image")
-        if frames:
-            self.core.submit_frame(frames[-1])  # newest wins
-            for _ in frames[:-1]:
-                self.core.diagnostics.count("frames_replaced")
+        if reader is not None:
+            self.core.submit_frame_source(self._newest_frame)  # deserialized only if the core gets to it
+
+    def _newest_frame(self) -> Any:
+        """The newest frame in the image reader (keep last 1), deserialized now; None if there is none.
+
+        One take only: at a high rate a newer frame arrives while this one deserializes, and taking until the
+        reader is empty would deserialize frame after frame without ever processing one.
+        """
+        try:
+            taken = self._image_reader.take(N=1)
+        except Exception as err:  # noqa: BLE001 - cyclonedds raises whatever its decoder raised
+            self.core.diagnostics.warn("image_undecodable", f"dropped an undecodable image sample: {err!r}")
+            return None
+        valid = [s for s in taken if s.sample_info.valid_data]
+        return valid[-1] if valid else None
 
     def _expression_cb(self, reader: DataReader) -> None:
         for sample in self._take(reader, "expression"):
+            key = (sample.sample_info.publication_handle, sample.sample_info.source_timestamp)
+            with self._seen_lock:
+                if key in self._seen_expressions:  # a transient-local writer's sample reaches both readers
+                    continue
+                self._seen_expressions.append(key)
             self.core.set_expression(sample.data)
 
     def _clock_cb(self, reader: DataReader) -> None:
-        for sample in self._take(reader, "clock"):
-            self._sim_time = sample.clock.sec + sample.clock.nanosec * 1e-9
+        samples = self._take(reader, "clock")
+        if samples:
+            clock = samples[-1].clock
+            self._sim_time = clock.sec + clock.nanosec * 1e-9
 
     def _depth_cb(self, reader: DataReader) -> None:
         for sample in self._take(reader, "depth"):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from cyclonedds.idl import IdlStruct
 from cyclonedds.idl.annotations import final
-from cyclonedds.idl.types import array, float64, int32, sequence, uint8, uint32
+from cyclonedds.idl.types import array, byte, float64, int32, sequence, uint8, uint32
 
 
 def ros_type_name(dds_type_name: str) -> str:
@@ -258,10 +258,39 @@ class Detection3DArray(IdlStruct, typename="vision_msgs::msg::dds_::Detection3DA
     detections: sequence[Detection3D] = field(default_factory=list)
 
 
+# --- diagnostic_msgs (counters on /diagnostics) -----------------------------------------------
+
+
+@final
+@dataclass
+class KeyValue(IdlStruct, typename="diagnostic_msgs::msg::dds_::KeyValue_"):
+    key: str = ""
+    value: str = ""
+
+
+@final
+@dataclass
+class DiagnosticStatus(IdlStruct, typename="diagnostic_msgs::msg::dds_::DiagnosticStatus_"):
+    OK, WARN, ERROR, STALE = 0, 1, 2, 3  # level constants of the .msg (class attributes, not fields)
+
+    level: byte = 0
+    name: str = ""  # by convention the node's name
+    message: str = ""  # one-line summary
+    hardware_id: str = ""
+    values: sequence[KeyValue] = field(default_factory=list)
+
+
+@final
+@dataclass
+class DiagnosticArray(IdlStruct, typename="diagnostic_msgs::msg::dds_::DiagnosticArray_"):
+    header: Header = field(default_factory=Header)
+    status: sequence[DiagnosticStatus] = field(default_factory=list)
+
+
 # Every message type, for registries and tests.
 ALL_TYPES: tuple[type[IdlStruct], ...] = (
     Time, Header, String, Clock, Image, CompressedImage, RegionOfInterest, CameraInfo, PointField, PointCloud2,
     Point, PointStamped, Vector3, Quaternion, Pose, PoseWithCovariance, Point2D, Pose2D, BoundingBox2D,
     ObjectHypothesis, ObjectHypothesisWithPose, Detection2D, Detection2DArray, BoundingBox3D, Detection3D,
-    Detection3DArray,
+    Detection3DArray, KeyValue, DiagnosticStatus, DiagnosticArray,
 )

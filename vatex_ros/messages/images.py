@@ -15,6 +15,7 @@ from PIL import Image as PILImage
 
 from vatex_ros.messages import color_conversion
 from vatex_ros.messages.idl import CompressedImage, Header, Image
+from vatex_ros.echo import shorten
 
 # encoding -> (channels, numpy dtype of one channel)
 ENCODINGS: dict[str, tuple[int, np.dtype]] = {
@@ -27,6 +28,34 @@ ENCODINGS: dict[str, tuple[int, np.dtype]] = {
     **color_conversion.ENCODINGS,  # YUV 4:2:2 and Bayer camera formats
 }
 COMPRESSED_FORMATS = ("jpeg", "png")
+
+
+class ImageTooLarge(ValueError):
+    """A frame has more pixels than the caller accepts (found from its header, before decoding)."""
+
+
+def image_size(msg) -> tuple[int, int, str]:
+    """``(width, height, kind)`` of a sensor_msgs/Image (kind ``raw``) or CompressedImage (``jpeg``/``png``), read
+    from the header fields or the compressed file's header: nothing is decoded, so a decompression bomb is
+    found before it costs memory.
+
+    Raises:
+        ImageTooLarge: beyond even Pillow's decompression-bomb limit.
+        ValueError: not a JPEG/PNG, or no readable header.
+    """
+    if not hasattr(msg, "format"):
+        return int(msg.width), int(msg.height), "raw"
+    try:
+        with PILImage.open(io.BytesIO(_as_uint8(msg.data).tobytes())) as img:  # lazy: reads the header only
+            kind = (img.format or "").lower()
+            width, height = img.size
+    except PILImage.DecompressionBombError as err:
+        raise ImageTooLarge(f"compressed frame rejected before decoding: {err}") from None
+    except (OSError, SyntaxError) as err:
+        raise ValueError(f"cannot read the {shorten(repr(msg.format))} header: {err}") from None
+    if kind not in COMPRESSED_FORMATS:
+        raise ValueError(f"compressed data is {kind or 'unknown'}, not jpeg/png")
+    return width, height, kind
 
 
 def image_to_array(msg, encodings: dict[str, tuple[int, np.dtype]] = ENCODINGS) -> np.ndarray:
@@ -43,7 +72,8 @@ def image_to_array(msg, encodings: dict[str, tuple[int, np.dtype]] = ENCODINGS) 
         ValueError: unknown encoding, zero size, step too small, or data size != step * height.
     """
     if msg.encoding not in encodings:
-        raise ValueError(f"unsupported image encoding {msg.encoding!r}; expected one of {sorted(encodings)}")
+        raise ValueError(f"unsupported image encoding {shorten(repr(msg.encoding))}; expected one of "
+                         f"{sorted(encodings)}")
     channels, dtype = encodings[msg.encoding]
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height == 0 or width == 0:
@@ -118,17 +148,19 @@ def mask_to_image(mask: np.ndarray, header: Header) -> Image:
     return array_to_image(np.where(mask, 255, 0).astype(np.uint8), "mono8", header)
 
 
-def compressed_to_rgb(msg) -> np.ndarray:
+def compressed_to_rgb(msg, max_pixels: int | None = None) -> np.ndarray:
     """Decode a JPEG or PNG sensor_msgs/CompressedImage to RGB uint8 (H, W, 3).
 
     ``format`` may be plain (``"jpeg"``) or image_transport style (``"bgr8; jpeg compressed bgr8"``).
+    A JPEG with more than ``max_pixels`` is decoded at the largest of 1/2, 1/4, 1/8 scale that fits
+    (libjpeg's draft mode: the cost shrinks with the scale); check sizes with :func:`image_size` first.
 
     Raises:
         ValueError: unknown format, empty or undecodable data.
     """
     fmt = msg.format.lower()
     if not any(name in fmt for name in COMPRESSED_FORMATS):
-        raise ValueError(f"unsupported compressed format {msg.format!r}; expected jpeg or png")
+        raise ValueError(f"unsupported compressed format {shorten(repr(msg.format))}; expected jpeg or png")
     data = _as_uint8(msg.data).tobytes()
     if not data:
         raise ValueError("empty compressed image data")
@@ -136,9 +168,12 @@ def compressed_to_rgb(msg) -> np.ndarray:
         with PILImage.open(io.BytesIO(data)) as img:
             if img.format is None or img.format.lower() not in ("jpeg", "png"):
                 raise ValueError(f"compressed data is {img.format}, not jpeg/png")
+            if max_pixels and img.format == "JPEG" and img.width * img.height > max_pixels:
+                scale = (max_pixels / (img.width * img.height)) ** 0.5
+                img.draft("RGB", (int(img.width * scale), int(img.height * scale)))  # >= requested; at most 1/8
             rgb = np.asarray(img.convert("RGB"))
     except (OSError, SyntaxError) as err:  # Pillow's errors for truncated/corrupt files
-        raise ValueError(f"cannot decode {msg.format!r} image: {err}") from err
+        raise ValueError(f"cannot decode {shorten(repr(msg.format))} image: {err}") from err
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise ValueError("decoded image is empty")
     return rgb
@@ -155,8 +190,9 @@ def rgb_to_compressed(rgb: np.ndarray, fmt: str, header: Header, quality: int = 
     return CompressedImage(header=header, format=fmt, data=buffer.getvalue())
 
 
-def msg_to_rgb(msg) -> np.ndarray:
-    """RGB uint8 (H, W, 3) from a sensor_msgs/Image or sensor_msgs/CompressedImage."""
+def msg_to_rgb(msg, max_pixels: int | None = None) -> np.ndarray:
+    """RGB uint8 (H, W, 3) from a sensor_msgs/Image or sensor_msgs/CompressedImage (``max_pixels``: see
+    :func:`compressed_to_rgb`)."""
     if hasattr(msg, "format"):
-        return compressed_to_rgb(msg)
+        return compressed_to_rgb(msg, max_pixels)
     return array_to_rgb(image_to_array(msg), msg.encoding)

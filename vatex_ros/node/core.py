@@ -21,11 +21,15 @@ import numpy as np
 
 from vatex_ros.node.depth import DepthConfig, DepthError, Target3D, locate_target
 from vatex_ros.node.depth_sync import DepthSync, stamp_seconds
+from vatex_ros.echo import shorten
 from vatex_ros.node.diagnostics import Diagnostics
-from vatex_ros.messages.images import msg_to_rgb
+from vatex_ros.messages.images import ImageTooLarge, image_size, msg_to_rgb
 from vatex_ros.node.params import NodeParams
 
 logger = logging.getLogger(__name__)
+
+_OTHER_CLOCK_SECONDS = 3600.0  # a frame this far from the node clock is stamped by another clock, not late
+_DRAFT_FACTOR = 64  # JPEG decodes at 1/8 scale at most: 64 times fewer pixels
 
 
 class Session(Protocol):
@@ -77,8 +81,9 @@ class FrameResult:
 
 @dataclass
 class _Pending:
-    msg: Any  # sensor_msgs/Image or CompressedImage
+    msg: Any  # sensor_msgs/Image or CompressedImage; None: ``load`` gives it
     arrival: float  # monotonic seconds
+    load: Callable[[], Any] | None = None  # deserializes the message only when the frame is processed
 
 
 class NodeCore:
@@ -118,6 +123,8 @@ class NodeCore:
         self._found = False
         self._hits = 0
         self._misses = 0
+        if params.expression:
+            self.set_expression(params.expression)
 
     # --- inputs (any thread, never block on inference) ---------------------------------
 
@@ -131,7 +138,8 @@ class NodeCore:
             try:
                 data = bytes(data).decode("utf-8")
             except UnicodeDecodeError as err:
-                self.diagnostics.warn("expression_not_utf8", f"ignoring expression that is not UTF-8: {err}")
+                self.diagnostics.warn("expression_not_utf8", f"ignoring expression that is not UTF-8: {err.reason} "
+                                      f"at byte {err.start}")
                 return False
         expression = " ".join(data.replace("\x00", " ").split())
         if not expression:
@@ -150,10 +158,19 @@ class NodeCore:
 
     def submit_frame(self, msg: Any) -> None:
         """Offer a sensor_msgs/Image or CompressedImage; a frame not yet started is replaced."""
+        self._offer(_Pending(msg, self._monotonic()))
+
+    def submit_frame_source(self, load: Callable[[], Any]) -> None:
+        """Offer a frame that is deserialized only if it is processed: ``load()`` returns the newest message
+        (or None if there is none any more). A transport whose reader keeps the newest sample calls this on
+        each arrival, so frames that a newer one replaces cost nothing but this call."""
+        self._offer(_Pending(None, self._monotonic(), load))
+
+    def _offer(self, pending: _Pending) -> None:
         with self._wake:
             if self._frame is not None:
                 self.diagnostics.count("frames_replaced")
-            self._frame = _Pending(msg, self._monotonic())
+            self._frame = pending
             self._wake.notify()
         self.diagnostics.count("frames_in")
 
@@ -168,11 +185,19 @@ class NodeCore:
         self.diagnostics.count("camera_info_in")
 
     def update_params(self, params: NodeParams) -> None:
-        """Apply new (validated) parameters; they take effect from the next frame."""
+        """Apply new (validated) parameters; they take effect from the next frame (a changed ``expression``
+        becomes the one in force)."""
+        changed_expression = params.expression and params.expression != self.params.expression
         self.params = params
         self.diagnostics.interval = params.warn_interval
         self._depth.tolerance = params.depth_sync_tolerance
         self._depth_config = _depth_config(params)
+        if changed_expression:
+            self.set_expression(params.expression)
+
+    def now(self) -> float:
+        """Seconds on the node's clock (the time base of frame stamps: wall or sim time)."""
+        return self._clock()
 
     # --- worker ------------------------------------------------------------------------
 
@@ -232,11 +257,12 @@ class NodeCore:
         try:
             session = self._predictor.stream(expression)
         except ValueError as err:
-            self.diagnostics.warn("expression_rejected", f"model rejected expression {expression!r}: {err}")
+            self.diagnostics.warn("expression_rejected", f"model rejected expression {shorten(repr(expression))}: "
+                                  f"{shorten(err)}")
             return
         self._session, self._active = session, expression
         self._score, self._found, self._hits, self._misses = 0.0, False, 0, 0
-        logger.info("active expression: %r", expression)
+        logger.info("active expression: %s", shorten(repr(expression)))
         self._on_expression(expression)
 
     def _process(self, pending: _Pending) -> FrameResult | None:
@@ -244,17 +270,24 @@ class NodeCore:
             self.diagnostics.warn("frame_without_expression", "frame dropped: no expression yet "
                                   "(publish one on the expression topic)")
             return None
+        if pending.load is not None:
+            pending.msg = pending.load()  # the transport counts and drops what it cannot deserialize
+            if pending.msg is None:
+                return None
         stamp = stamp_seconds(pending.msg.header)
         age = self._clock() - stamp
         if self.params.max_frame_age and stamp > 0 and age > self.params.max_frame_age:
-            self.diagnostics.warn("frame_too_old", f"frame skipped: {age:.3f} s old > max_frame_age "
-                                  f"{self.params.max_frame_age} s")
+            if age > _OTHER_CLOCK_SECONDS:
+                self.diagnostics.warn("frame_clock_mismatch", f"frame skipped: stamped {age:.0f} s before the node "
+                                      "clock, so by another clock (sim time? set use_sim_time: true; a camera "
+                                      "clock that is off? sync it, or set max_frame_age: 0)")
+            else:
+                self.diagnostics.warn("frame_too_old", f"frame skipped: {age:.3f} s old > max_frame_age "
+                                      f"{self.params.max_frame_age} s")
             return None
         started = self._monotonic()
-        try:
-            rgb = msg_to_rgb(pending.msg)
-        except ValueError as err:
-            self.diagnostics.warn("bad_image", f"frame skipped: {err}")
+        rgb = self._decode(pending.msg)
+        if rgb is None:
             return None
         decoded = self._monotonic()
         prediction = self._session.step(rgb)  # the predictor resizes for the model; the mask comes back at rgb's size
@@ -274,6 +307,25 @@ class NodeCore:
                            mask=mask, box=box, centroid=centroid, area=area,
                            latency=self._monotonic() - pending.arrival, timings=timings, rgb=rgb,
                            target_3d=target_3d)
+
+    def _decode(self, msg: Any) -> np.ndarray | None:
+        """RGB of a frame, after its size (read from the header) passed ``max_input_pixels``; None if skipped."""
+        limit = self.params.max_input_pixels
+        try:
+            width, height, kind = image_size(msg)
+            if width * height > limit and not (kind == "jpeg" and width * height <= limit * _DRAFT_FACTOR):
+                raise ImageTooLarge(f"{kind} frame of {width}x{height} pixels > max_input_pixels {limit}")
+            rgb = msg_to_rgb(msg, max_pixels=limit)
+        except ImageTooLarge as err:
+            self.diagnostics.warn("image_too_large", f"frame skipped: {err}")
+            return None
+        except ValueError as err:
+            self.diagnostics.warn("bad_image", f"frame skipped: {err}")
+            return None
+        if rgb.shape[0] * rgb.shape[1] < width * height:
+            self.diagnostics.warn("image_downscaled", f"{width}x{height} JPEG > max_input_pixels {limit}: decoded "
+                                  f"at {rgb.shape[1]}x{rgb.shape[0]} (the mask has that size)")
+        return rgb
 
     def _locate(self, header: Any, mask: np.ndarray) -> Target3D | None:
         """The found target in 3D; None with a rate-limited warning and a counter when depth is unusable."""

@@ -8,6 +8,11 @@ so a pixel's point is ``(x/z, y/z, 1) * depth``.
 Robustness: depth statistics are taken on the mask eroded by a few pixels (mask edges bleed onto the
 background), zeros/NaN/inf are invalid, and masked depths outside a median +- k * MAD band are outliers.
 Everything that makes a frame unusable raises :class:`DepthError`, whose ``kind`` names a diagnostic counter.
+
+Sanity: a planner must never receive a made-up point. CameraInfo intrinsics must be finite and physically
+plausible (focal length 1 px to 1e6 px after binning, binning at most 64, principal point within 1e6 px), and
+every output point must be finite and within 1 km of the camera; otherwise the frame gets no 3D result
+(``camera_info_invalid`` / ``depth_not_finite``), logged and counted, never a NaN, inf or absurd point.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from vatex_ros.echo import shorten
 from vatex_ros.messages.images import image_to_array
 
 # encoding -> (channels, numpy dtype), as image_conversion.ENCODINGS
@@ -28,6 +34,10 @@ DEPTH_ENCODINGS: dict[str, tuple[int, np.dtype]] = {
 _MAD_TO_SIGMA = 1.4826  # MAD of normally distributed values times this is their standard deviation
 _UNDISTORT_ITERATIONS = 20  # fixed-point iterations of the plumb_bob inverse (converged well before)
 _SQUARE = np.ones((3, 3), dtype=bool)  # erosion element: one pixel in all 8 directions per iteration
+_FOCAL_RANGE = (1.0, 1e6)  # pixels: below, a pixel spans > 45 degrees; above, a telescope
+_MAX_PRINCIPAL = 1e6  # pixels from the image origin
+_MAX_BINNING = 64  # cameras bin 1..8; a larger value is a fault
+MAX_RANGE = 1000.0  # metres: no depth camera sees farther; a point beyond is made up
 
 
 class DepthError(ValueError):
@@ -121,6 +131,16 @@ def intrinsics_from_camera_info(info) -> Intrinsics:
     if not all(np.isfinite(k)) or k[0] == 0 or k[4] == 0:
         raise DepthError("camera_info_invalid", f"CameraInfo has zero or non-finite focal length (K[0]={k[0]}, "
                          f"K[4]={k[4]}): the camera is not calibrated, no 3D until a calibrated one arrives")
+    bin_x, bin_y = max(1, int(info.binning_x)), max(1, int(info.binning_y))
+    if max(bin_x, bin_y) > _MAX_BINNING:
+        raise DepthError("camera_info_invalid", f"CameraInfo binning {bin_x}x{bin_y} is absurd (at most "
+                         f"{_MAX_BINNING}): no 3D from it")
+    low, high = _FOCAL_RANGE
+    if not (low <= k[0] / bin_x <= high and low <= k[4] / bin_y <= high):
+        raise DepthError("camera_info_invalid", f"CameraInfo focal length fx={k[0] / bin_x:.3g}, fy={k[4] / bin_y:.3g} "
+                         f"px (after binning) is outside [{low:g}, {high:g}]: no 3D from it")
+    if max(abs(k[2]), abs(k[5])) > _MAX_PRINCIPAL:
+        raise DepthError("camera_info_invalid", f"CameraInfo principal point ({k[2]:.3g}, {k[5]:.3g}) is absurd")
     coeffs = tuple(float(c) for c in info.d)
     model = info.distortion_model
     if not all(np.isfinite(coeffs)):
@@ -130,10 +150,10 @@ def intrinsics_from_camera_info(info) -> Intrinsics:
     elif model == "plumb_bob" and len(coeffs) <= 5:
         distortion = coeffs + (0.0,) * (5 - len(coeffs))
     else:
-        raise DepthError("camera_info_distortion", f"distortion model {model!r} with coefficients {coeffs} is not "
+        raise DepthError("camera_info_distortion", f"distortion model {shorten(repr(model))} with coefficients "
+                         f"{shorten(coeffs)} is not "
                          "supported (plumb_bob with up to 5 coefficients, or none): publish rectified images "
                          "with their CameraInfo")
-    bin_x, bin_y = max(1, int(info.binning_x)), max(1, int(info.binning_y))
     roi = info.roi
     return Intrinsics(fx=k[0] / bin_x, fy=k[4] / bin_y, cx=(k[2] - roi.x_offset) / bin_x,
                       cy=(k[5] - roi.y_offset) / bin_y, distortion=distortion,
@@ -214,6 +234,10 @@ def target_from_depth(mask: np.ndarray, depth: np.ndarray, rays: np.ndarray, con
     points[:, 0] = rays[0, ys, xs] * z
     points[:, 1] = rays[1, ys, xs] * z
     points[:, 2] = z
+    points = points[(np.abs(points) <= MAX_RANGE).all(axis=1)]  # also drops NaN/inf (diverged undistortion)
+    if len(points) < config.min_points:
+        raise DepthError("depth_not_finite", f"{z.size - len(points)} of {z.size} target points are not finite or "
+                         f"farther than {MAX_RANGE:g} m (intrinsics or distortion are wrong): no 3D")
     low, high = np.percentile(points, [config.extent_percentile, 100 - config.extent_percentile], axis=0)
     return Target3D(position=np.median(points, axis=0).astype(np.float64), extent=(high - low).astype(np.float64),
                     points=points)

@@ -82,12 +82,13 @@ def point_cloud(points: np.ndarray, header: Header) -> PointCloud2:
     """An unordered sensor_msgs/PointCloud2 with float32 x, y, z (little endian, 12 bytes a point).
 
     Args:
-        points: (N, 3) finite coordinates, metres.
+        points: (N, 3) coordinates, metres (finite ones from :mod:`vatex_ros.node.depth`).
         header: used as is.
     """
     data = np.ascontiguousarray(points, dtype="<f4")  # (N, 3)
     return PointCloud2(header=header, height=1, width=len(data), fields=list(_XYZ_FIELDS), is_bigendian=False,
-                       point_step=12, row_step=12 * len(data), data=data.tobytes(), is_dense=True)
+                       point_step=12, row_step=12 * len(data), data=data.tobytes(),
+                       is_dense=bool(np.isfinite(data).all()))  # dense = no invalid point
 
 
 def _overlay(result: FrameResult) -> np.ndarray:

@@ -15,9 +15,46 @@ from typing import Any
 
 import yaml
 
+from vatex_ros.echo import shorten
+
 NODE_NAME = "vatex_node"
 NAMESPACE = "/vatex"  # the launch file's default; the node's full name is /vatex/vatex_node
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+MAX_PARAMS_FILE_BYTES = 1 << 20  # a parameters file is a few kB; anything this big is not one
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses aliases: a few hundred bytes of nested ``*refs`` ("billion laughs")
+    would otherwise expand to gigabytes. ROS 2 parameter files have no use for them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not accepted in a parameters file",
+                                              mark)
+        return super().compose_node(parent, index)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's document, safely: no tags beyond plain data, no aliases, at most 1 MiB.
+
+    Raises:
+        ValueError: the file is too large or not valid (safe, alias-free) YAML; one line naming the file.
+        OSError: the file cannot be read (missing, a directory, no permission).
+    """
+    path = Path(path)
+    if path.stat().st_size > MAX_PARAMS_FILE_BYTES:
+        raise ValueError(f"{path}: {path.stat().st_size} bytes is too large for a parameters file "
+                         f"(at most {MAX_PARAMS_FILE_BYTES})")
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_NoAliasLoader)  # noqa: S506 - safe loader
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ValueError(f"{path}: not a valid parameters file{line}: {shorten(problem)}") from None
 
 
 def _param(default: Any, doc: str, *, bounds: tuple[float, float] | None = None,
@@ -62,17 +99,24 @@ class NodeParams:
                                    bounds=(1, 1_000_000))
     depth_extent_percentile: float = _param(1.0, "extent = span between this percentile and 100 minus it, per axis",
                                             bounds=(0.0, 25.0))
-    use_sim_time: bool = _param(False, "frame age on the simulated clock (/clock, e.g. a bag replayed with --clock); "
-                                       "rclpy declares this parameter itself")
+    use_sim_time: bool = _param(False, "frame age and diagnostics stamps on the simulated clock (/clock, e.g. a bag "
+                                       "replayed with --clock); rclpy declares this parameter itself")
     autostart: bool = _param(True, "rclpy lifecycle node: configure and activate at start (plain ros2 run/launch); "
                                    "false leaves it unconfigured for a lifecycle manager")
+    expression: str = _param("", "expression in force from the start (survives a restart); the expression topic "
+                                 "replaces it; empty = wait for one")
+    max_input_pixels: int = _param(16_777_216, "frames with more pixels (width * height, read from the header "
+                                               "before decoding) are skipped; a larger JPEG is decoded downscaled "
+                                               "(1/2 to 1/8) when that fits", bounds=(1024, 1 << 31))
+    diagnostics_period: float = _param(1.0, "seconds between two diagnostic_msgs/DiagnosticArray on /diagnostics; "
+                                            "0 = none", bounds=(0.0, 3600.0))
 
     def __post_init__(self) -> None:
         problems = [p for f in dataclasses.fields(self) if (p := _check(f, getattr(self, f.name)))]
         if self.input_size and self.input_size < 32:
             problems.append(f"input_size must be 0 or >= 32, got {self.input_size}")
         if isinstance(self.device, str) and not _DEVICE.match(self.device):
-            problems.append(f"device must be cpu, cuda, cuda:N or mps, got {self.device!r}")
+            problems.append(f"device must be cpu, cuda, cuda:N or mps, got {shorten(repr(self.device))}")
         if problems:
             raise ValueError("invalid vatex_node parameters: " + "; ".join(problems))
 
@@ -81,7 +125,7 @@ class NodeParams:
         """Build from a ``ros__parameters`` mapping; unknown names are errors (typos must not pass)."""
         unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
-            raise ValueError(f"unknown vatex_node parameter(s) {unknown}; known: {sorted(cls.names())}")
+            raise ValueError(f"unknown vatex_node parameter(s) {shorten(unknown)}; known: {sorted(cls.names())}")
         floats = {f.name for f in dataclasses.fields(cls) if type(f.default) is float}
         return cls(**{k: float(v) if k in floats and type(v) is int else v for k, v in values.items()})
 
@@ -100,12 +144,12 @@ def _check(f: dataclasses.Field, value: Any) -> str | None:
     ok_type = (isinstance(value, (int, float)) and not isinstance(value, bool)) if kind is float else (
         type(value) is kind)
     if not ok_type:
-        return f"{f.name} must be {kind.__name__}, got {type(value).__name__} {value!r}"
+        return f"{f.name} must be {kind.__name__}, got {type(value).__name__} {shorten(repr(value))}"
     low_high, choices = f.metadata["range"], f.metadata["choices"]
     if low_high and not low_high[0] <= value <= low_high[1]:
         return f"{f.name} must be in [{low_high[0]}, {low_high[1]}], got {value!r}"
     if choices and value not in choices:
-        return f"{f.name} must be one of {list(choices)}, got {value!r}"
+        return f"{f.name} must be one of {list(choices)}, got {shorten(repr(value))}"
     return None
 
 
@@ -131,19 +175,19 @@ def load_params(path: str | Path, node_name: str = NODE_NAME, namespace: str = N
     Raises:
         ValueError: no section applies to the node (rcl would ignore the file silently), or a value is invalid.
     """
-    document = yaml.safe_load(Path(path).read_text()) or {}
+    document = read_yaml(path) or {}
     if not isinstance(document, dict):
         raise ValueError(f"{path}: expected a mapping of node names, got {type(document).__name__}")
     full_name = f"{namespace.rstrip('/')}/{node_name}" if namespace.strip("/") else f"/{node_name}"
     matching = [key for key in document if section_matches(str(key), full_name)]
     if not matching:
-        raise ValueError(f"{path}: no section applies to node {full_name} (found {sorted(document)}); "
+        raise ValueError(f"{path}: no section applies to node {full_name} (found {shorten(sorted(map(str, document)))}); "
                          f"key it '/**:' or '/**/{node_name}:' or '{full_name}:'")
     values: dict[str, Any] = {}
     for key in sorted(matching, key=lambda k: "*" not in str(k)):  # stable: wildcards first, in file order
         section = document[key]
         if not isinstance(section, dict) or not isinstance(section.get("ros__parameters"), dict):
-            raise ValueError(f"{path}: section {key!r} needs a 'ros__parameters' mapping")
+            raise ValueError(f"{path}: section {shorten(repr(key))} needs a 'ros__parameters' mapping")
         values.update(section["ros__parameters"])
     try:
         return NodeParams.from_dict(values)

@@ -43,6 +43,8 @@ TARGET_CLOUD = Topic("target_cloud", "sensor_msgs/msg/PointCloud2", reliable=Tru
 DETECTIONS_3D = Topic("detections_3d", "vision_msgs/msg/Detection3DArray", reliable=True)
 # Published with use_depth; a frame without a 3D result publishes none of them.
 DEPTH_OUTPUTS = (TARGET_POINT, TARGET_CLOUD, DETECTIONS_3D)
+# ROS-wide counters (absolute name).
+DIAGNOSTICS = Topic("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", reliable=True)
 
 
 def image_topic(image_format: str) -> Topic:

@@ -12,11 +12,19 @@ encoding of its first message unless named) and a sensor_msgs/CameraInfo topic, 
 with ``use_depth`` on, and the output gains ``target_point``, ``target_cloud`` and ``detections_3d``. A colour frame waits until
 a depth image stamped at or after it and a CameraInfo have been read (drivers record the three in any
 order), so its depth is in the core's pairing buffer when it is processed.
+
+Faults: a message that does not deserialize (truncated, a 4 GB sequence length) is copied unchanged but not
+fed to the node; it is counted in :attr:`BagReport.bad_messages` with a warning. The output bag is written in
+a temporary directory next to the target and renamed into place at the end, so a failed run leaves no
+half-written bag.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +36,7 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys.store import Typestore
 from tqdm import tqdm
 
+from vatex_ros.echo import shorten
 from vatex_ros.messages import idl
 from vatex_ros.node import topics
 from vatex_ros.node.depth import DEPTH_ENCODINGS
@@ -75,6 +84,7 @@ class BagReport:
     found: int = 0  # answered frames with the target found
     located: int = 0  # found frames with a 3D result
     written: dict[str, int] = field(default_factory=dict)  # output topic -> messages
+    bad_messages: int = 0  # input messages (image, depth, CameraInfo) that did not deserialize: copied, not used
 
 
 def process_bag(job: BagJob, predictor: Predictor, params: NodeParams) -> BagReport:
@@ -90,6 +100,19 @@ def process_bag(job: BagJob, predictor: Predictor, params: NodeParams) -> BagRep
             of the right type; a named depth topic without a CameraInfo topic.
         FileNotFoundError: the source does not exist.
     """
+    if job.target.exists():
+        raise ValueError(f"{job.target} exists already; the output bag must be a new directory")
+    staging = Path(tempfile.mkdtemp(prefix=f".{job.target.name}.", dir=job.target.parent))
+    try:
+        report = _process(job, predictor, params, staging / job.target.name)
+        os.rename(staging / job.target.name, job.target)  # same filesystem: the whole bag appears at once
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _process(job: BagJob, predictor: Predictor, params: NodeParams, target: Path) -> BagReport:
+    """:func:`process_bag`, writing the output bag at ``target``."""
     typestore = ros2_typestore()
     report = BagReport()
     with Reader(job.source) as reader:
@@ -105,7 +128,7 @@ def process_bag(job: BagJob, predictor: Predictor, params: NodeParams) -> BagRep
         ids = {kind: {conn.id for conn in reader.connections if conn.topic == topic}
                for kind, topic in (("depth", report.depth_topic), ("camera_info", report.camera_info_topic))}
         image_ids = {conn.id for conn in image_connections}
-        writer = Writer(job.target, version=METADATA_VERSION, storage_plugin=_storage(job))
+        writer = Writer(target, version=METADATA_VERSION, storage_plugin=_storage(job))
         with writer:
             copies = {conn.id: _copy_connection(writer, conn, typestore) for conn in reader.connections}
             outputs: dict[str, Connection] = {}
@@ -127,16 +150,29 @@ def process_bag(job: BagJob, predictor: Predictor, params: NodeParams) -> BagRep
                     writer.write(outputs[topic], timestamp, msg.serialize())
                     report.written[topic] = report.written.get(topic, 0) + 1
 
+            def decode(cls: type, conn: Connection, raw: bytes) -> Any:
+                """The message, or None (counted, warned) if it does not deserialize."""
+                try:
+                    return cls.deserialize(raw)
+                except Exception as err:  # noqa: BLE001 - a CDR decoder raises struct.error, ValueError, ...
+                    report.bad_messages += 1
+                    core.diagnostics.warn("bag_bad_message", f"skipped an undecodable {conn.msgtype} message on "
+                                          f"{conn.topic} ({len(raw)} bytes): {shorten(err)}")
+                    return None
+
             waiting: deque[tuple[int, Any]] = deque()  # (bag timestamp, frame) waiting for their depth
             depth_stamp = info_seen = None  # newest depth image's stamp (s); whether a CameraInfo was read
             for conn, timestamp, raw in tqdm(reader.messages(), total=reader.message_count, unit="msg",
                                              desc=f"{job.source.name}"):
                 writer.write(copies[conn.id], timestamp, raw)
                 if conn.id in ids["camera_info"]:
-                    core.submit_camera_info(idl.CameraInfo.deserialize(raw))
+                    if (info := decode(idl.CameraInfo, conn, raw)) is None:
+                        continue
+                    core.submit_camera_info(info)
                     info_seen = True
                 elif conn.id in ids["depth"]:
-                    depth = idl.Image.deserialize(raw)
+                    if (depth := decode(idl.Image, conn, raw)) is None:
+                        continue
                     core.submit_depth(depth)
                     depth_stamp = stamp_seconds(depth.header)
                 if conn.id in ids["camera_info"] or conn.id in ids["depth"]:
@@ -145,7 +181,9 @@ def process_bag(job: BagJob, predictor: Predictor, params: NodeParams) -> BagRep
                         process(*waiting.popleft())
                 elif conn.id in image_ids:
                     report.frames += 1
-                    waiting.append((timestamp, IMAGE_TYPES[conn.msgtype].deserialize(raw)))
+                    if (frame := decode(IMAGE_TYPES[conn.msgtype], conn, raw)) is None:
+                        continue
+                    waiting.append((timestamp, frame))
                     if not use_depth or len(waiting) > params.depth_queue_size:  # no depth to wait for
                         process(*waiting.popleft())
             while waiting:  # frames after the last depth image
@@ -158,13 +196,17 @@ def process_bag(job: BagJob, predictor: Predictor, params: NodeParams) -> BagRep
 
 
 def _depth_topics(reader: Reader) -> set[str]:
-    """The sensor_msgs/Image topics whose first message has a depth encoding (16UC1, 32FC1)."""
+    """The sensor_msgs/Image topics whose first decodable message has a depth encoding (16UC1, 32FC1)."""
     found = set()
     for topic in sorted({conn.topic for conn in reader.connections if conn.msgtype == "sensor_msgs/msg/Image"}):
         connections = [conn for conn in reader.connections
                        if conn.topic == topic and conn.msgtype == "sensor_msgs/msg/Image"]
         for _, _, raw in reader.messages(connections=connections):
-            if idl.Image.deserialize(raw).encoding in DEPTH_ENCODINGS:
+            try:
+                encoding = idl.Image.deserialize(raw).encoding
+            except Exception:  # noqa: BLE001 - undecodable: look at the next one (counted when processed)
+                continue
+            if encoding in DEPTH_ENCODINGS:
                 found.add(topic)
             break
     return found

@@ -81,6 +81,13 @@ class NodeProcess:
                     self.log_path)
         return self
 
+    @property
+    def pid(self) -> int:
+        """Process id of the running node."""
+        if self._proc is None:
+            raise RuntimeError("the node process is not started")
+        return self._proc.pid
+
     def running(self) -> bool:
         """True while the child is alive."""
         return self._proc is not None and self._proc.poll() is None

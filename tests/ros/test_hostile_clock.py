@@ -1,0 +1,65 @@
+"""Frames stamped by another clock (issue 14, finding 9): with ``use_sim_time`` the DDS node takes frame age from
+/clock; without it, such frames are reported as a clock mismatch, not silently dropped as late."""
+
+import logging
+import time
+
+import pytest
+from ros_fakes import DdsProbe, FakePredictor, frame_msg, scene, wait_until
+
+from vatex_ros.dds.transport import DdsNode, dds_qos, dds_type
+from vatex_ros.dds.participant import domain_id_from_env
+from vatex_ros.messages.idl import Clock, Time
+from vatex_ros.node import topics
+from vatex_ros.node.core import NodeCore
+from vatex_ros.node.params import NodeParams
+
+pytestmark = pytest.mark.dds
+SIM_START = 100.0  # a simulator's clock: seconds since it started
+
+
+def _answered(probe, stamp: float, tick, timeout: float = 15.0) -> bool:
+    """Publish frames stamped ``stamp`` (and call ``tick``) until one is answered."""
+    msg = frame_msg(scene(), stamp=stamp)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not probe.received["mask"]:
+        tick()
+        probe.image.write(msg)
+        time.sleep(0.05)
+    return bool(probe.received["mask"])
+
+
+def test_sim_time_frames_are_answered_with_use_sim_time(dds_env):
+    from cyclonedds.domain import DomainParticipant
+    from cyclonedds.pub import DataWriter
+    from cyclonedds.topic import Topic
+
+    params = NodeParams(found_after=1, use_sim_time=True, max_frame_age=1.0, warn_interval=60.0)
+    node = DdsNode(FakePredictor(), params, participant=DomainParticipant(domain_id_from_env()))
+    simulator = DomainParticipant(domain_id_from_env())
+    clock = DataWriter(simulator, Topic(simulator, "rt/clock", dds_type(topics.CLOCK)), qos=dds_qos(topics.CLOCK, 1))
+    probe = DdsProbe(DomainParticipant(domain_id_from_env()))
+    try:
+        probe.say("red")
+        assert _answered(probe, SIM_START, lambda: clock.write(Clock(clock=Time(sec=int(SIM_START) + 0))))
+        assert wait_until(lambda: node.core.now() == SIM_START)
+        assert "frame_too_old" not in node.core.diagnostics.counts()
+        # A sim-time frame 5 s behind /clock is too old, as on rclpy.
+        clock.write(Clock(clock=Time(sec=int(SIM_START) + 5)))
+        assert wait_until(lambda: node.core.now() == SIM_START + 5)
+        assert wait_until(lambda: probe.image.write(frame_msg(scene(), stamp=SIM_START))
+                          or node.core.diagnostics.counts().get("frame_too_old", 0) >= 1)
+    finally:
+        probe.close()
+        node.close()
+
+
+def test_frames_of_another_clock_are_reported_as_a_clock_mismatch(caplog):
+    wall = lambda: 1.7e9  # noqa: E731 - the node's system clock
+    core = NodeCore(FakePredictor(), NodeParams(found_after=1), lambda r: None, clock=wall, monotonic=time.monotonic)
+    core.set_expression("red")
+    with caplog.at_level(logging.WARNING):
+        core.submit_frame(frame_msg(scene(), stamp=SIM_START))
+        assert core.step() is None
+    assert core.diagnostics.counts()["frame_clock_mismatch"] == 1
+    assert "use_sim_time" in caplog.text

@@ -1,0 +1,88 @@
+"""Hostile CameraInfo and depth: no made-up 3D point ever reaches a planner (issue 14, finding 1)."""
+
+import logging
+
+import numpy as np
+import pytest
+from ros_fakes import COLOURS, FakePredictor, frame_msg, scene
+
+from vatex_ros.node.core import NodeCore
+from vatex_ros.node.depth import DepthConfig, DepthError, target_from_depth
+from vatex_ros.node.outputs import build_outputs, point_cloud
+from vatex_ros.node.params import NodeParams
+from vatex_ros.tools.depth_scene import render_depth
+
+STAMP = 1000.0
+
+
+def _located(info_fault):
+    """A depth core fed one frame with ``info_fault(camera_info)`` applied; (result, core)."""
+    clock = lambda: STAMP  # noqa: E731
+    core = NodeCore(FakePredictor(), NodeParams(found_after=1, use_depth=True), lambda r: None,
+                    clock=clock, monotonic=clock)
+    core.set_expression("the red block")
+    rgb = scene()
+    frame = frame_msg(rgb, stamp=STAMP)
+    depth, info = render_depth([np.all(rgb == COLOURS["red"], axis=2)], [0.8], frame.header)
+    info_fault(info)
+    core.submit_depth(depth)
+    core.submit_camera_info(info)
+    core.submit_frame(frame)
+    return core.step(), core
+
+
+def _set_k(index, value):
+    def fault(info):
+        k = list(info.k)
+        k[index] = value
+        info.k = k
+    return fault
+
+
+def _binning(info):
+    info.binning_x = info.binning_y = 2**32 - 1
+
+
+@pytest.mark.parametrize("fault", [_set_k(0, 1e-300), _set_k(4, 1e-300), _set_k(0, float("nan")),
+                                   _set_k(2, float("inf")), _set_k(0, -500.0), _set_k(0, 1e12), _binning],
+                         ids=["fx_1e-300", "fy_1e-300", "fx_nan", "cx_inf", "fx_negative", "fx_1e12", "binning_2^32-1"])
+def test_absurd_intrinsics_give_no_3d_but_the_2d_result(fault, caplog):
+    with caplog.at_level(logging.WARNING):
+        result, core = _located(fault)
+    assert result is not None and result.found  # 2D is unaffected
+    assert result.target_3d is None, f"made-up point {result.target_3d.position}"
+    assert core.diagnostics.counts()["camera_info_invalid"] == 1 and "CameraInfo" in caplog.text
+    outputs = build_outputs(result, with_overlay=False)
+    assert outputs.target_point is None and outputs.target_cloud is None
+
+
+@pytest.mark.parametrize("ray", [np.inf, np.nan, 1e9], ids=["inf", "nan", "absurd"])
+def test_non_finite_or_absurd_points_are_never_output(ray):
+    """Whatever the rays (a distortion model gone wrong), no point beyond MAX_RANGE or non-finite comes out."""
+    from vatex_ros.node.depth import MAX_RANGE
+
+    mask = np.zeros((20, 20), bool)
+    mask[5:15, 5:15] = True
+    depth = np.full((20, 20), 0.8, np.float32)
+    rays = np.full((2, 20, 20), ray, np.float32)
+    with pytest.raises(DepthError) as err:
+        target_from_depth(mask, depth, rays, DepthConfig(erosion=0))
+    assert err.value.kind == "depth_not_finite"
+    rays[:, :10] = 0.1  # half the target is fine: only its points come out
+    target = target_from_depth(mask, depth, rays, DepthConfig(erosion=0))
+    assert np.isfinite(target.points).all() and (np.abs(target.points) <= MAX_RANGE).all()
+    assert len(target.points) == 50
+
+
+def test_sane_intrinsics_still_give_finite_points():
+    result, _ = _located(lambda info: None)
+    assert result.target_3d is not None and np.isfinite(result.target_3d.points).all()
+    assert build_outputs(result, with_overlay=False).target_cloud.is_dense
+
+
+def test_cloud_is_dense_only_when_every_point_is_finite():
+    header = frame_msg(scene()).header
+    assert point_cloud(np.ones((4, 3), np.float32), header).is_dense
+    points = np.ones((4, 3), np.float32)
+    points[2, 1] = np.nan
+    assert not point_cloud(points, header).is_dense
