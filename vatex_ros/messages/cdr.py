@@ -246,6 +246,13 @@ def decode_point_cloud2(cls: type, data: bytes | memoryview) -> Any:
 # --- hooking into cyclonedds ----------------------------------------------------------------
 
 
+def _other_representation(data: Any) -> bool:
+    """A complete encapsulation header of another representation than XCDR1 little endian (big endian, XCDR2,
+    parameter lists: ids 0x0000 to 0x000b)."""
+    head = bytes(data[:2])
+    return len(data) >= 4 and head != ENCAPSULATION[:2] and head[0] == 0 and head[1] <= 0x0B
+
+
 def install(cls: type[IdlStruct], encode: Callable[[Any], bytes], decode: Callable[[type, Any], Any]) -> None:
     """Make ``encode`` / ``decode`` the XCDR1 little-endian ``serialize`` / ``deserialize`` of ``cls``.
 
@@ -261,9 +268,9 @@ def install(cls: type[IdlStruct], encode: Callable[[Any], bytes], decode: Callab
         return encode(self)
 
     def deserialize(cls_, data, has_header: bool = True, use_version_2: bool | None = None):
-        if has_header and use_version_2 is None and bytes(data[:2]) == ENCAPSULATION[:2]:
-            return decode(cls_, data)
-        return generic_deserialize(cls_, data, has_header=has_header, use_version_2=use_version_2)
+        if not has_header or use_version_2 is not None or _other_representation(data):
+            return generic_deserialize(cls_, data, has_header=has_header, use_version_2=use_version_2)
+        return decode(cls_, data)  # also for a short or unknown header: CdrError says so
 
     serialize.__doc__ = f"XCDR1 little endian by {encode.__name__}; other representations: cyclonedds' codec."
     deserialize.__doc__ = f"XCDR1 little endian by {decode.__name__}; other representations: cyclonedds' codec."
