@@ -178,3 +178,15 @@ def test_inconsistent_lengths_are_clear_errors():
     cloud = CLOUDS["0-points"].serialize()  # the field count follows header (20 bytes) and height, width
     with pytest.raises(CdrError, match="fields needs"):
         m.PointCloud2.deserialize(_patched(cloud, 4 + 20 + 8, b"\xff\xff\xff\x7f"))
+
+
+def test_received_payload_converts_for_rclpy_and_back():
+    import array
+
+    from vatex_ros.rclpy.convert import from_ros, to_ros
+
+    back = m.Image.deserialize(IMAGES["rgb8-odd"].serialize())
+    as_ros = to_ros(back.data)  # what the rclpy transport publishes: array('B'), filled in one call
+    assert isinstance(as_ros, array.array) and as_ros.typecode == "B" and as_ros.tobytes() == bytes(back.data)
+    rclpy_like = type("Msg", (), {**vars(back), "data": as_ros})()
+    assert from_ros(rclpy_like, m.Image) == back

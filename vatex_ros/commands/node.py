@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vatex_ros.dds.cyclone_config import NODE_CYCLONEDDS_XML
     from vatex_ros.dds.transport import DdsNode
     from vatex_ros.node.params import NodeParams, load_params
     from vatex_ros.node.predictor_loading import load_predictor
@@ -45,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, RuntimeError, ValueError) as err:
         logger.error("%s", err)
         return 2
+    os.environ.setdefault("CYCLONEDDS_URI", NODE_CYCLONEDDS_XML)  # large socket buffers unless Cyclone is configured
     node = DdsNode(predictor, params, namespace=args.namespace, remappings=dict(args.remap))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -20,18 +20,17 @@ from pathlib import Path
 
 import yaml
 
+from vatex_ros.dds.cyclone_config import RECEIVE_BUFFER_XML
 from vatex_ros.node.params import NODE_NAME, NodeParams
 
 logger = logging.getLogger(__name__)
 
-# Loopback only, unicast discovery: nothing leaves the machine and no multicast is needed. Socket receive
-# buffers as large as the kernel allows, up to 32 MiB (a 1080p rgb8 frame is 6.2 MB of best-effort UDP; with
-# Cyclone's default of 1 MiB, 720p and 1080p frames are lost): "min" stays at default so that machines whose
-# net.core.rmem_max is lower still run (README, "Large frames", says what a robot needs).
-LOOPBACK_CYCLONEDDS_XML = """<CycloneDDS><Domain id="any"><General><Interfaces><NetworkInterface name="lo"/>
+# Loopback only, unicast discovery: nothing leaves the machine and no multicast is needed; socket receive
+# buffers for large frames as the node asks for them by default.
+LOOPBACK_CYCLONEDDS_XML = f"""<CycloneDDS><Domain id="any"><General><Interfaces><NetworkInterface name="lo"/>
 </Interfaces><AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>
 <MaxAutoParticipantIndex>60</MaxAutoParticipantIndex><Peers><Peer address="127.0.0.1"/></Peers></Discovery>
-<Internal><SocketReceiveBufferSize min="default" max="32MiB"/></Internal></Domain></CycloneDDS>"""
+{RECEIVE_BUFFER_XML}</Domain></CycloneDDS>"""
 _PRIVATE_DOMAINS = (1, 101)  # ROS 2's safe range; its ports stay below Linux's ephemeral range
 
 
