@@ -22,6 +22,7 @@ import logging
 import tempfile
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,10 @@ def image_msg(rgb: np.ndarray, stamp: float, frame_id: str = "bench_camera") -> 
 class InProcess:
     """The node core in this process, measured frame by frame: the per-stage split and the bare model call.
 
-    A context manager (the model's stage hooks are removed on exit).
+    Frames run on one worker thread, as the node's inference does (``NodeCore``'s worker): torch's intra-op
+    threads differ between Python's main thread and others, and on this loaded 2-core machine the same model
+    call took 5-10 s on the main thread against about 0.1 s on a worker. A context manager (the model's stage
+    hooks are removed and the worker stopped on exit).
 
     Args:
         predictor: ``vatex_core.Predictor`` (its ``model`` is hooked for the stage times).
@@ -114,19 +118,24 @@ class InProcess:
         self._core.set_expression(expression)
         self._overlay = params.publish_overlay
         self._stages = StageTimer(predictor.model)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-inference")
 
     def __enter__(self) -> InProcess:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._worker.shutdown()
         self._stages.__exit__(*exc)
 
     def frame(self, rgb: np.ndarray) -> tuple[dict[str, float], float]:
-        """One frame through DDS serialization, the core and the output messages.
+        """One frame through DDS serialization, the core and the output messages, on the worker thread.
 
         Returns:
             (seconds per stage of :data:`STAGES` plus ``total``, seconds of the bare model call).
         """
+        return self._worker.submit(self._frame, rgb).result()
+
+    def _frame(self, rgb: np.ndarray) -> tuple[dict[str, float], float]:
         msg = image_msg(rgb, time.time())
         started = time.perf_counter()
         received = Image.deserialize(msg.serialize())
