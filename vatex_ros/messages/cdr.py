@@ -136,7 +136,7 @@ class _Reader:
         if self.view[:2] != ENCAPSULATION[:2] or len(self.view) < 4:
             raise CdrError(f"{self.typename}: not an XCDR1 little-endian buffer (starts {self.view[:4].tobytes()!r})")
 
-    def _need(self, size: int, what: str) -> None:
+    def need(self, size: int, what: str) -> None:
         if size < 0 or self.pos + size > len(self.view):
             raise CdrError(f"{self.typename}: {what} needs {size} bytes at offset {self.pos}, "
                            f"but the buffer has {len(self.view)} (truncated or inconsistent)")
@@ -145,14 +145,14 @@ class _Reader:
         self.pos += -(self.pos - 4) % size
 
     def u8(self, what: str) -> int:
-        self._need(1, what)
+        self.need(1, what)
         value = self.view[self.pos]
         self.pos += 1
         return value
 
     def u32(self, what: str) -> int:
         self.align(4)
-        self._need(4, what)
+        self.need(4, what)
         (value,) = _U32.unpack_from(self.view, self.pos)
         self.pos += 4
         return value
@@ -161,7 +161,7 @@ class _Reader:
         size = self.u32(f"length of {what}")
         if size == 0:
             raise CdrError(f"{self.typename}: {what} has length 0 (a CDR string holds at least its NUL)")
-        self._need(size, what)
+        self.need(size, what)
         end = self.pos + size - 1
         if self.view[end] != 0:
             raise CdrError(f"{self.typename}: {what} is not NUL-terminated at offset {end}")
@@ -174,14 +174,14 @@ class _Reader:
 
     def octets(self, what: str) -> memoryview:
         size = self.u32(f"length of {what}")
-        self._need(size, what)
+        self.need(size, what)
         value = self.view[self.pos:self.pos + size]  # read-only view of the received buffer: no copy
         self.pos += size
         return value
 
     def header(self, header_cls: type, time_cls: type) -> Any:
         self.align(4)
-        self._need(8, "header.stamp")
+        self.need(8, "header.stamp")
         sec, nanosec = _TIME.unpack_from(self.view, self.pos)
         self.pos += 8
         return header_cls(stamp=time_cls(sec=sec, nanosec=nanosec), frame_id=self.string("header.frame_id"))
@@ -232,7 +232,7 @@ def decode_point_cloud2(cls: type, data: bytes | memoryview) -> Any:
     height, width = r.u32("height"), r.u32("width")
     field_cls = _field_class(cls, "fields")
     count = r.u32("length of fields")
-    r._need(count * 13, "fields")  # each PointField takes at least 13 bytes: no huge bogus count is looped over
+    r.need(count * 13, "fields")  # each PointField takes at least 13 bytes: no huge bogus count is looped over
     fields = [field_cls(name=r.string(f"fields[{i}].name"), offset=r.u32(f"fields[{i}].offset"),
                         datatype=r.u8(f"fields[{i}].datatype"), count=r.u32(f"fields[{i}].count"))
               for i in range(count)]
