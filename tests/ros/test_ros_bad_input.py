@@ -31,7 +31,7 @@ def _malformed(kind: str):
     if kind == "wrong_step":
         msg.step = 10
     elif kind == "size_mismatch":
-        msg.data = msg.data + b"\x00"
+        msg.data = bytes(msg.data) + b"\x00"
     elif kind == "unknown_encoding":
         msg.encoding = "nv12"
     elif kind == "truncated":

@@ -28,5 +28,41 @@ def test_bench_writes_split_and_ratio(dds_env, random_tiny_weights, tmp_path, ca
     assert depth["step_ms"] > 0 and depth["object_fraction"] == 0.1
     assert depth["share_of_in_process_frame"] == pytest.approx(depth["step_ms"] / stages["total"]["p50"])
     assert depth["share_of_node_end_to_end"] == pytest.approx(depth["step_ms"] / result["node_end_to_end_ms"]["p50"])
+    stream = result["stream"]  # frames lost to transport in a best-effort stream (a 96x64 frame: none on loopback)
+    assert stream["rate_hz"] == 15 and stream["published"] == 45 and stream["lost_frames"] == 0
     printed = capsys.readouterr().out
     assert "node end to end / bare model call" in printed and "of the in-process frame latency" in printed
+    assert "best-effort stream at 15 Hz: 0 of 45 frames lost" in printed
+
+
+def test_bench_sizes_reports_each_size_in_one_run(dds_env, random_tiny_weights, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--weights", str(random_tiny_weights), "--sizes", "96x64,64x48", "--frames", "2",
+                 "--warmup", "1", "--out", str(out)]) == 0
+
+    by_size = json.loads(out.read_text())["sizes"]
+    assert list(by_size) == ["96x64", "64x48"]
+    for size, result in by_size.items():
+        assert result["config"]["size"] == size and result["bare_model_ms"]["n"] == 2
+        assert result["ratio_node_to_bare_model"]["p50"] > 0 and result["stream"]["published"] == 45
+    summary = capsys.readouterr().out.split("lost (stream)")[-1].splitlines()[1:3]
+    assert [line.split()[0] for line in summary] == ["96x64", "64x48"]
+    assert all(line.split()[3] == f"{by_size[line.split()[0]]['ratio_node_to_bare_model']['p50']:.2f}x"
+               for line in summary)
+
+
+@pytest.mark.parametrize("text, sizes", [("320x240", [(320, 240)]), ("320x240, 1920x1080,", [(320, 240), (1920, 1080)])])
+def test_sizes_argument(text, sizes):
+    from vatex_ros.commands.arg_types import frame_sizes
+
+    assert frame_sizes(text) == sizes
+
+
+@pytest.mark.parametrize("text", ["", ",", "320x240,big", "16x16"])
+def test_bad_sizes_argument(text):
+    import argparse
+
+    from vatex_ros.commands.arg_types import frame_sizes
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        frame_sizes(text)

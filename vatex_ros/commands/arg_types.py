@@ -14,3 +14,11 @@ def frame_size(text: str) -> tuple[int, int]:
     if width < 32 or height < 32:
         raise argparse.ArgumentTypeError(f"frames must be at least 32x32, got {text!r}")
     return width, height
+
+
+def frame_sizes(text: str) -> list[tuple[int, int]]:
+    """``"320x240,640x480"`` -> [(320, 240), (640, 480)]; each as :func:`frame_size`."""
+    sizes = [frame_size(item.strip()) for item in text.split(",") if item.strip()]
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"expected WxH[,WxH...], got {text!r}")
+    return sizes

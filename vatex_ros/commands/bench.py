@@ -3,6 +3,7 @@
 Example::
 
     vatex bench --size 640x480 --frames 20 --out runs/bench.json
+    vatex bench --sizes 320x240,640x480,1280x720,1920x1080 --out runs/bench_sizes.json
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ import json
 import logging
 import os
 import signal
-import tempfile
 from pathlib import Path
 
-from vatex_ros.commands.arg_types import frame_size
+from vatex_ros.commands.arg_types import frame_size, frame_sizes
 
 HELP = "measure per-stage latency (transport, preprocess, model stages, postprocess, 3D step) and node/model ratio"
 logger = logging.getLogger(__name__)
@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, help="safetensors weights (default: the embedded tiny model)")
     parser.add_argument("--size", type=frame_size, default="640x480", help="frame size WxH (default 640x480)")
+    parser.add_argument("--sizes", type=frame_sizes,
+                        help="several frame sizes in one run, e.g. 320x240,640x480,1920x1080 (overrides --size)")
     parser.add_argument("--frames", type=int, default=20, help="measured frames per measurement (default 20)")
     parser.add_argument("--warmup", type=int, default=3, help="uncounted frames first (default 3)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench.json"),
@@ -33,8 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from vatex_ros.tools.bench import BenchConfig, bench_frames, measure_in_process, measure_node, summarize
-    from vatex_ros.tools.depth_scene import time_3d_step
+    from vatex_ros.tools.bench import BenchConfig, bench_size, format_sizes
     from vatex_ros.tools.node_process import loopback_env
     from vatex_ros.node.params import NodeParams
     from vatex_ros.node.predictor_loading import load_predictor
@@ -43,30 +44,29 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"weights file {args.weights} not found")
     if args.frames < 1 or args.warmup < 0:
         raise ValueError(f"need --frames >= 1 and --warmup >= 0, got {args.frames}, {args.warmup}")
-    width, height = args.size
-    cfg = BenchConfig(width=width, height=height, frames=args.frames, warmup=args.warmup)
     params = NodeParams(weights=str(args.weights.resolve()) if args.weights else "")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # terminate like Ctrl-C: children are stopped
     os.environ.update(loopback_env(os.environ))  # before any participant: Cyclone reads it once per process
 
-    frames, expression = bench_frames(cfg)
+    predictor, results = load_predictor(params), []
     try:
-        split, bare = measure_in_process(load_predictor(params), params, frames, expression, cfg.warmup)
-        depth_step = time_3d_step(width, height, cfg.depth_object_fraction)
-        with tempfile.TemporaryDirectory(prefix="vatex-bench-") as workdir:
-            node, lost = measure_node(params, frames, expression, cfg, Path(workdir))
+        for width, height in args.sizes or [args.size]:
+            cfg = BenchConfig(width=width, height=height, frames=args.frames, warmup=args.warmup)
+            results.append(bench_size(predictor, params, cfg))
+            results[-1]["config"].update(weights=params.weights or "embedded", torch_threads=torch.get_num_threads(),
+                                         cpus=os.cpu_count())
+            print(format_table(results[-1]))
     except RuntimeError as err:
         logger.error("%s", err)
         return 1
     except KeyboardInterrupt:
         logger.warning("interrupted; node stopped")
         return 130
-    result = summarize(cfg, split, bare, node, lost, depth_step)
-    result["config"].update(expression=expression, weights=params.weights or "embedded",
-                            torch_threads=torch.get_num_threads(), cpus=os.cpu_count())
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(format_table(result))
+    written = results[0] if args.sizes is None else {"sizes": {r["config"]["size"]: r for r in results}}
+    args.out.write_text(json.dumps(written, indent=2) + "\n")
+    if args.sizes is not None:
+        print(format_sizes(results))
     print(f"wrote {args.out}")
     return 0
 
@@ -87,6 +87,10 @@ def format_table(result: dict) -> str:
     if ratio["p50"] is not None:
         lines.append(f"node end to end / bare model call: {ratio['p50']:.2f}x (p50), {ratio['mean']:.2f}x (mean); "
                      f"{result['node_lost_frames']} frames lost")
+    if result.get("stream"):
+        stream = result["stream"]
+        lines.append(f"best-effort stream at {stream['rate_hz']:.0f} Hz: {stream['lost_frames']} of "
+                     f"{stream['published']} frames lost in transport")
     depth = result["depth_3d"]
     share = "n/a" if depth["share_of_in_process_frame"] is None else f"{100 * depth['share_of_in_process_frame']:.1f}%"
     lines.append(f"3D step (use_depth, target {100 * depth['object_fraction']:.0f}% of the frame): "

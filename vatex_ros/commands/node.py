@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 
@@ -35,11 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vatex_ros.dds.cyclone_config import NODE_CYCLONEDDS_XML
     from vatex_ros.dds.transport import DdsNode
     from vatex_ros.echo import MAX_ECHO, shorten
     from vatex_ros.node.params import NodeParams, load_params
     from vatex_ros.node.predictor_loading import load_predictor
 
+    os.environ.setdefault("CYCLONEDDS_URI", NODE_CYCLONEDDS_XML)  # large socket buffers unless Cyclone is configured
     try:
         params = load_params(args.params, namespace=args.namespace) if args.params else NodeParams()
         predictor = load_predictor(params)

@@ -81,6 +81,7 @@ class DdsNode:
                              clock=(lambda: self._sim_time) if params.use_sim_time else time.time)
         self._seen_expressions: deque[tuple[int, int]] = deque(maxlen=_SEEN_EXPRESSIONS)
         self._seen_lock = threading.Lock()
+        self._volatile: set[str] = set()  # output topics whose samples only reach readers matched at the time
         self._writers = {topic.name: self._writer(topic) for topic in (
             topics.MASK, topics.DETECTIONS, topics.ACTIVE_EXPRESSION, topics.DIAGNOSTICS)}
         if params.publish_overlay:
@@ -143,6 +144,8 @@ class DdsNode:
         return counts
 
     def _writer(self, topic: topics.Topic) -> DataWriter:
+        if not topic.transient_local:
+            self._volatile.add(topic.name)
         qos = dds_qos(topic, self._params.qos_depth)
         return DataWriter(self.participant, DdsTopic(self.participant, self.topic_name(topic.name), dds_type(topic)),
                           qos=qos)
@@ -224,12 +227,15 @@ class DdsNode:
             self.core.submit_camera_info(sample)
 
     def _publish_result(self, result: FrameResult) -> None:
-        overlay = self._writers.get(topics.OVERLAY.name)
-        # Drawing and serializing the overlay costs milliseconds per frame: only for a matched subscriber.
-        with_overlay = overlay is not None and overlay.get_publication_matched_status().current_count > 0
-        outputs = build_outputs(result, with_overlay=with_overlay)
+        # A volatile sample written with no matched reader reaches nobody: neither serialize nor send it, and
+        # draw the overlay (milliseconds per frame) only for a matched subscriber.
+        unread = {name for name, writer in self._writers.items()
+                  if name in self._volatile and writer.get_publication_matched_status().current_count == 0}
+        outputs = build_outputs(result, with_overlay=topics.OVERLAY.name in self._writers
+                                and topics.OVERLAY.name not in unread)
         for name, msg in outputs.by_topic().items():
-            self._writers[name].write(msg)
+            if name not in unread:
+                self._writers[name].write(msg)
 
     def _publish_expression(self, expression: str) -> None:
         self._writers[topics.ACTIVE_EXPRESSION.name].write(idl.String(data=expression))

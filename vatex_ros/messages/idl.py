@@ -15,6 +15,8 @@ from cyclonedds.idl import IdlStruct
 from cyclonedds.idl.annotations import final
 from cyclonedds.idl.types import array, byte, float64, int32, sequence, uint8, uint32
 
+from vatex_ros.messages import cdr
+
 
 def ros_type_name(dds_type_name: str) -> str:
     """Map a DDS type name to the ROS 2 one: ``std_msgs::msg::dds_::String_`` -> ``std_msgs/msg/String``."""
@@ -72,12 +74,18 @@ class Image(IdlStruct, typename="sensor_msgs::msg::dds_::Image_"):
     data: sequence[uint8] = b""
 
 
+cdr.install(Image, cdr.encode_image, cdr.decode_image)
+
+
 @final
 @dataclass
 class CompressedImage(IdlStruct, typename="sensor_msgs::msg::dds_::CompressedImage_"):
     header: Header = field(default_factory=Header)
     format: str = ""  # "jpeg", "png" or image_transport's "rgb8; jpeg compressed bgr8"
     data: sequence[uint8] = b""
+
+
+cdr.install(CompressedImage, cdr.encode_compressed_image, cdr.decode_compressed_image)
 
 
 @final
@@ -129,6 +137,9 @@ class PointCloud2(IdlStruct, typename="sensor_msgs::msg::dds_::PointCloud2_"):
     row_step: uint32 = 0  # bytes per row
     data: sequence[uint8] = b""
     is_dense: bool = False  # True: no invalid (NaN) points
+
+
+cdr.install(PointCloud2, cdr.encode_point_cloud2, cdr.decode_point_cloud2)
 
 
 # --- geometry_msgs ------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 Decoding always ends in RGB uint8 (H, W, 3), the model's input format. Messages are read
 duck-typed (any object with the ROS field names: ours from :mod:`vatex_ros.messages.idl` or
-rclpy's) and written as :mod:`vatex_ros.messages.idl` types. Malformed input raises ValueError
-with a message that says what is wrong.
+rclpy's) and written as :mod:`vatex_ros.messages.idl` types. Pixels are not copied on the way in (received
+``data`` is viewed, not copied) nor on the way out (``data`` views the array; serializing copies it once).
+Malformed input raises ValueError with a message that says what is wrong.
 """
 
 from __future__ import annotations
@@ -61,12 +62,15 @@ def image_size(msg) -> tuple[int, int, str]:
 def image_to_array(msg, encodings: dict[str, tuple[int, np.dtype]] = ENCODINGS) -> np.ndarray:
     """Pixels of a sensor_msgs/Image in their own encoding, row padding removed.
 
+    No copy where none is needed: for native byte order the result is a (strided, possibly read-only) view of
+    ``msg.data``; a big-endian 16-bit image is byte-swapped into a new array.
+
     Args:
         msg: sensor_msgs/Image with one of ``encodings``.
         encodings: the accepted encodings (default :data:`ENCODINGS`; depth images pass their own).
 
     Returns:
-        (H, W, C) array for colour encodings, (H, W) for mono; dtype uint8 or native uint16.
+        (H, W, C) array for colour encodings, (H, W) for mono; dtype uint8 or native uint16/float32.
 
     Raises:
         ValueError: unknown encoding, zero size, step too small, or data size != step * height.
@@ -86,21 +90,22 @@ def image_to_array(msg, encodings: dict[str, tuple[int, np.dtype]] = ENCODINGS) 
         raise ValueError(f"truncated image data: {len(data)} bytes, expected step*height = {step * height}")
     if len(data) > step * height:
         raise ValueError(f"image data size {len(data)} != step*height = {step * height}")
-    rows = data.reshape(height, step)[:, :row_bytes]  # (H, row_bytes)
-    order = ">" if msg.is_bigendian else "<"
-    pixels = rows.copy().view(dtype.newbyteorder(order)).astype(dtype)  # (H, W*C) native byte order
+    rows = data.reshape(height, step)[:, :row_bytes]  # (H, row_bytes), a view
+    pixels = rows.view(dtype.newbyteorder(">" if msg.is_bigendian else "<"))  # (H, W*C), a view
+    if pixels.dtype != dtype:  # other byte order than this machine's
+        pixels = pixels.astype(dtype)
     return pixels.reshape(height, width, channels) if channels > 1 else pixels.reshape(height, width)
 
 
 def _as_uint8(data) -> np.ndarray:
-    """A ``uint8[]`` field as a flat uint8 array: bytes and array.array (rclpy) without copy, lists of int.
+    """A ``uint8[]`` field as a flat uint8 array: bytes, memoryview, array.array (rclpy) without copy; lists of int.
 
     Raises:
         ValueError: a list value outside [0, 255].
     """
     try:
         return np.frombuffer(data, dtype=np.uint8)
-    except TypeError:  # a list of int, as cyclonedds decodes sequence<uint8>
+    except TypeError:  # a list of int, as cyclonedds' generic codec decodes sequence<uint8>
         return np.frombuffer(bytes(data), dtype=np.uint8)  # ~3x faster than np.asarray(list) for a frame
 
 
@@ -123,6 +128,10 @@ def array_to_image(pixels: np.ndarray, encoding: str, header: Header,
                    encodings: dict[str, tuple[int, np.dtype]] = ENCODINGS) -> Image:
     """Build a sensor_msgs/Image (no row padding, little endian) from pixels in ``encoding``.
 
+    The message's ``data`` is a read-only view of ``pixels`` when they are already C-contiguous little endian
+    (else of a converted copy): serializing it is the one copy of the pixels, so leave ``pixels`` unchanged
+    while the message is in use.
+
     Args:
         pixels: (H, W, C) or (H, W) array whose channels and dtype fit ``encoding``.
         encoding: one of ``encodings``.
@@ -136,16 +145,22 @@ def array_to_image(pixels: np.ndarray, encoding: str, header: Header,
     if pixels.ndim not in (2, 3) or pixels.shape != expected or pixels.dtype != dtype:
         raise ValueError(f"{encoding} needs a {dtype} array with {channels} channel(s), got {pixels.dtype} {pixels.shape}")
     height, width = pixels.shape[:2]
-    data = np.ascontiguousarray(pixels, dtype=dtype.newbyteorder("<")).tobytes()
     return Image(header=header, height=height, width=width, encoding=encoding, is_bigendian=0,
-                 step=width * channels * dtype.itemsize, data=data)
+                 step=width * channels * dtype.itemsize, data=octets(pixels.astype(dtype.newbyteorder("<"),
+                                                                                  copy=False)))
+
+
+def octets(array: np.ndarray) -> memoryview:
+    """The bytes of ``array`` in C order as a flat read-only memoryview (``uint8[]`` field value); no copy
+    when ``array`` is C-contiguous."""
+    return memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8)).toreadonly()
 
 
 def mask_to_image(mask: np.ndarray, header: Header) -> Image:
     """A boolean (H, W) mask as sensor_msgs/Image mono8 with values 0/255 and the given header."""
     if mask.ndim != 2:
         raise ValueError(f"mask must be (H, W), got shape {mask.shape}")
-    return array_to_image(np.where(mask, 255, 0).astype(np.uint8), "mono8", header)
+    return array_to_image(np.multiply(mask, np.uint8(255), dtype=np.uint8), "mono8", header)  # one pass, uint8
 
 
 def compressed_to_rgb(msg, max_pixels: int | None = None) -> np.ndarray:

