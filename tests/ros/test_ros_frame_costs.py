@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 import pytest
-from ros_fakes import FakePredictor, frame_msg, scene, wait_until
+from ros_fakes import FakePredictor, frame_msg, scene
 
 from vatex_ros.node import topics
 from vatex_ros.node.core import _geometry
