@@ -41,13 +41,13 @@ def _one_line_error(caplog, capsys, argv, *needles) -> str:
 # --- parameter files ------------------------------------------------------------------------------------------
 
 BAD_YAML = {
-    "syntax": "vatex_node:\n  ros__parameters: {device: cpu\n",
-    "tabs": "vatex_node:\n\tros__parameters:\n\t\tdevice: cpu\n",
-    "python_tag": "vatex_node:\n  ros__parameters:\n    device: !!python/object/apply:os.system ['true']\n",
+    "syntax": "/**:\n  ros__parameters: {device: cpu\n",
+    "tabs": "/**:\n\tros__parameters:\n\t\tdevice: cpu\n",
+    "python_tag": "/**:\n  ros__parameters:\n    device: !!python/object/apply:os.system ['true']\n",
     "billion_laughs": "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
         f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8))
-        + "vatex_node:\n  ros__parameters:\n    expression: *i\n",
+        + "/**:\n  ros__parameters:\n    expression: *i\n",
 }
 
 
@@ -62,7 +62,7 @@ def test_bad_params_file(kind, tmp_path, caplog, capsys):
 
 def test_long_parameter_values_are_echoed_shortened(tmp_path, caplog, capsys):
     path = tmp_path / "long.yaml"
-    path.write_text("vatex_node:\n  ros__parameters:\n    device: '" + "x" * 100_000 + "'\n")
+    path.write_text("/**:\n  ros__parameters:\n    device: '" + "x" * 100_000 + "'\n")
     message = _one_line_error(caplog, capsys, ["node", "--params", path], path, "more characters")
     assert len(message) < 600
 
@@ -187,7 +187,7 @@ def test_segment_bad_weights(fault, photo, tmp_path, caplog, capsys, random_tiny
 def test_bag_and_node_bad_weights(fault, tmp_path, caplog, capsys, random_tiny_weights):
     weights = _tampered(random_tiny_weights, tmp_path / f"{fault}.safetensors", **WEIGHTS_FAULTS[fault])
     params = tmp_path / "params.yaml"
-    params.write_text(f"vatex_node:\n  ros__parameters:\n    weights: '{weights}'\n")
+    params.write_text(f"/**:\n  ros__parameters:\n    weights: '{weights}'\n")
     _one_line_error(caplog, capsys, ["node", "--params", params], weights)
     caplog.clear()
     source = tmp_path / "in"
@@ -204,7 +204,7 @@ def test_bag_and_node_bad_weights(fault, tmp_path, caplog, capsys, random_tiny_w
 @pytest.mark.dds
 def test_garbage_cyclonedds_uri(dds_env, random_tiny_weights, tmp_path):
     params = tmp_path / "params.yaml"
-    params.write_text(f"vatex_node:\n  ros__parameters:\n    weights: '{random_tiny_weights}'\n")
+    params.write_text(f"/**:\n  ros__parameters:\n    weights: '{random_tiny_weights}'\n")
     env = {**dds_env, "CYCLONEDDS_URI": "<CycloneDDS><Domain><General>garbage&&</Nope>",
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, "-m", "vatex_ros.cli", "node", "--params", str(params), "--duration", "1"],
