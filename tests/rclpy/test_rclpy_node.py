@@ -34,6 +34,7 @@ class World:
 
 
 def _ros_modules():
+    from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import PointStamped
     from lifecycle_msgs.msg import State, Transition
     from lifecycle_msgs.srv import ChangeState, GetState
@@ -80,6 +81,7 @@ def world(tmp_path_factory):
                         ("active_expression", ros.String, latched), ("target_point", ros.PointStamped, 10),
                         ("target_cloud", ros.PointCloud2, 10), ("detections_3d", ros.Detection3DArray, 10)):
                     client.subscribe(f"/vatex/{topic}", msg_type, qos)  # default QoS: reliable, as RViz2
+                client.subscribe("/diagnostics", ros.DiagnosticArray, 10)
                 publishers = {
                     "image": client.node.create_publisher(ros.Image, IMAGE_TOPIC, qos_profile_sensor_data),
                     "depth": client.node.create_publisher(ros.Image, "/vatex/depth", qos_profile_sensor_data),
@@ -203,6 +205,15 @@ def test_named_object_is_segmented_with_standard_messages(world):
     overlay = world.client.messages("/vatex/overlay")[-1]
     assert (overlay.encoding, overlay.height, overlay.width) == ("rgb8", *scene.truth.shape)
     assert _active(world) == expression
+
+
+def test_counters_on_diagnostics(world):
+    assert _found_for(world, world.scene.expression), "needs a test before it that got answers"
+    assert wait_until(lambda: world.client.messages("/diagnostics"), 10), "nothing on /diagnostics"
+    (status,) = world.client.messages("/diagnostics")[-1].status
+    values = {kv.key: int(kv.value) for kv in status.values}
+    assert status.name == NODE and values["frames_in"] >= values["frames_out"] > 0
+    assert {"frames_replaced", "frame_too_old", "bad_image", "expression_rejected"} <= set(values)
 
 
 def test_late_subscriber_gets_the_active_expression(world):

@@ -26,6 +26,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from vatex_ros.messages import idl
 from vatex_ros.node import topics
 from vatex_ros.node.core import FrameResult, NodeCore, Predictor
+from vatex_ros.node.diagnostics import diagnostic_array
 from vatex_ros.node.outputs import build_outputs
 from vatex_ros.node.params import NODE_NAME, NodeParams
 from vatex_ros.rclpy.convert import from_ros, ros_class, to_ros
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 # Parameters that need a new model, publishers or subscriptions: changed only while unconfigured, applied at
 # the next configure. The others apply to the running core from the next frame.
 CONFIGURE_TIME = ("weights", "preset", "device", "input_size", "image_format", "qos_depth", "publish_overlay",
-                  "use_depth", "depth_queue_size", "autostart")
+                  "use_depth", "depth_queue_size", "autostart", "diagnostics_period")
 RCLPY_OWNED = ("use_sim_time",)  # NodeParams fields rclpy declares itself
 
 
@@ -67,6 +68,8 @@ class VatexNode(LifecycleNode):
         self.core: NodeCore | None = None
         self._publishers_by_topic: dict[str, Any] = {}
         self._subscriptions_made: list[Any] = []
+        self._diagnostics: tuple[Any, Any] | None = None  # (publisher, timer) of /diagnostics while configured
+        self._previous_counts: dict[str, int] | None = None
         self._image_type: type = idl.Image
         self._declare_parameters()
         self.add_on_set_parameters_callback(self.parameters_cb)
@@ -95,6 +98,12 @@ class VatexNode(LifecycleNode):
         outputs += list(topics.DEPTH_OUTPUTS) if params.use_depth else []
         self._publishers_by_topic = {t.name: self.create_lifecycle_publisher(
             ros_class(t.ros_type), t.name, _qos(t, params.qos_depth)) for t in outputs}
+        if params.diagnostics_period:  # a plain publisher: counters matter in every state, not only when active
+            publisher = self.create_publisher(ros_class(topics.DIAGNOSTICS.ros_type), topics.DIAGNOSTICS.name,
+                                              _qos(topics.DIAGNOSTICS, params.qos_depth))
+            timer = self.create_timer(params.diagnostics_period, self.diagnostics_cb,
+                                      callback_group=MutuallyExclusiveCallbackGroup())
+            self._diagnostics, self._previous_counts = (publisher, timer), None
         self.get_logger().info(f"configured: model loaded ({params.preset}, {params.device}); "
                                f"publishing {', '.join(self._publishers_by_topic)}")
         return super().on_configure(state)
@@ -156,6 +165,11 @@ class VatexNode(LifecycleNode):
                 logger.info("%s", counts)
         for publisher in self._publishers_by_topic.values():
             self.destroy_lifecycle_publisher(publisher)
+        if self._diagnostics is not None:
+            publisher, timer = self._diagnostics
+            self.destroy_timer(timer)
+            self.destroy_publisher(publisher)
+            self._diagnostics = None
         self._publishers_by_topic, self.core = {}, None
 
     # --- parameters --------------------------------------------------------------------
@@ -236,6 +250,18 @@ class VatexNode(LifecycleNode):
         for name, msg in outputs.by_topic().items():
             if name in self._publishers_by_topic:
                 self._publishers_by_topic[name].publish(to_ros(msg))
+
+    def diagnostics_cb(self) -> None:
+        """Publish the core's counters on /diagnostics (diagnostic_msgs/DiagnosticArray)."""
+        core, diagnostics = self.core, self._diagnostics
+        if core is None or diagnostics is None:
+            return
+        counts = core.diagnostics.counts()
+        now = self.get_clock().now().to_msg()  # node clock: /clock under use_sim_time
+        message = diagnostic_array(counts, idl.Time(sec=now.sec, nanosec=now.nanosec),
+                                   self.get_fully_qualified_name(), previous=self._previous_counts)
+        self._previous_counts = counts
+        diagnostics[0].publish(to_ros(message))
 
     def _publish_expression_cb(self, expression: str) -> None:
         publisher = self._publishers_by_topic.get(topics.ACTIVE_EXPRESSION.name)
