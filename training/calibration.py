@@ -1,0 +1,58 @@
+"""Calibration of the "found" threshold on a validation split.
+
+Rule: the threshold on the chosen query's object probability that maximises the mean of N-acc
+(no-target expressions predicted not found) and T-acc (target expressions predicted found), the
+balanced accuracy of the found/not-found decision. Candidates are the midpoints between
+consecutive distinct scores (and 0 and 1); among equally good ones the middle one is taken, so
+the threshold sits in the middle of the gap it found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+RULE = "max mean(N-acc, T-acc) over thresholds on the object probability, middle of ties"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A calibrated threshold and what it scores on the split it was calibrated on."""
+
+    threshold: float  # found = score >= threshold
+    n_acc: float  # percent
+    t_acc: float  # percent
+    no_target_items: int
+    target_items: int
+    rule: str = RULE
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def calibrate_threshold(scores: np.ndarray, no_target: np.ndarray) -> Calibration:
+    """The found threshold of the calibration rule (module docstring).
+
+    Args:
+        scores: (E,) object probability of the chosen query per expression, in [0, 1].
+        no_target: (E,) bool, True for expressions that name nothing.
+
+    Raises:
+        ValueError: no target or no no-target expressions (nothing to balance).
+    """
+    scores, no_target = np.asarray(scores, dtype=np.float64), np.asarray(no_target, dtype=bool)
+    if scores.shape != no_target.shape or scores.ndim != 1:
+        raise ValueError(f"scores {scores.shape} and no_target {no_target.shape} must be equal 1-d shapes")
+    if no_target.all() or not no_target.any():
+        raise ValueError("calibration needs both target and no-target expressions")
+    distinct = np.unique(scores)
+    candidates = np.concatenate([[0.0], (distinct[:-1] + distinct[1:]) / 2, [1.0]])
+    found = scores[None, :] >= candidates[:, None]  # (C, E)
+    n_acc = (~found[:, no_target]).mean(axis=1)
+    t_acc = found[:, ~no_target].mean(axis=1)
+    balanced = (n_acc + t_acc) / 2
+    best = np.flatnonzero(balanced >= balanced.max() - 1e-12)
+    pick = best[len(best) // 2]
+    return Calibration(float(candidates[pick]), 100 * float(n_acc[pick]), 100 * float(t_acc[pick]),
+                       int(no_target.sum()), int((~no_target).sum()))
