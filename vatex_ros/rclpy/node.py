@@ -21,8 +21,8 @@ from vatex_ros.rclpy.convert import from_ros, ros_class, to_ros
 logger = logging.getLogger(__name__)
 
 # Changing these needs a new model or new subscriptions: set them in the YAML and restart.
-READ_ONLY = ("weights", "preset", "device", "input_size", "image_format", "qos_depth", "publish_overlay",
-             "use_depth", "depth_queue_size")
+READ_ONLY = ("weights", "preset", "device", "input_size", "score_threshold", "image_format", "qos_depth",
+             "publish_overlay", "use_depth", "depth_queue_size")
 
 
 def require_rclpy() -> Any:
