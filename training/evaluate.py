@@ -66,6 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="object probability from which a prediction is found (default: the weights' calibrated one)")
     parser.add_argument("--calibrate", action="store_true",
                         help="also pick the found threshold on this split (max mean of N-acc and T-acc)")
+    parser.add_argument("--min-t-acc", type=float, default=None,
+                        help="with --calibrate: instead the highest N-acc that keeps T-acc >= this (percent)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
         "items": min(len(dataset), args.max_items or len(dataset)), "found_threshold": threshold, "metrics": metrics,
     }
     if args.calibrate:
-        calibration = calibrate_threshold(np.array([s for s, _ in scores]), np.array([n for _, n in scores]))
+        calibration = calibrate_threshold(np.array([s for s, _ in scores]), np.array([n for _, n in scores]),
+                                          args.min_t_acc)
         results["calibration"] = {"dataset": data.kind, "split": split, "items": results["items"],
                                   **calibration.to_dict()}
     print(format_table(results))

@@ -55,3 +55,13 @@ def test_gres_metrics_count_empty_predictions_of_no_target_expressions():
     assert math.isnan(only_targets.summary()["N-acc"])
     with pytest.raises(ValueError, match="no-target expression has a non-empty"):
         metrics.update(pred, gt, found=False, no_target=True)
+
+
+def test_constrained_rule_keeps_t_acc_and_maximises_n_acc():
+    scores = np.array([0.1, 0.2, 0.8, 0.6, 0.85, 0.9, 0.95])
+    no_target = np.array([True, True, True, False, False, False, False])
+    calibration = calibrate_threshold(scores, no_target, min_t_acc=100.0)
+    assert calibration.t_acc == 100.0 and calibration.n_acc == pytest.approx(200 / 3)
+    assert 0.2 < calibration.threshold <= 0.6 and "T-acc >= 100.0%" in calibration.rule
+    loose = calibrate_threshold(scores, no_target, min_t_acc=75.0)  # may lose one of four targets
+    assert loose.t_acc == 75.0 and loose.n_acc == 100.0
