@@ -16,14 +16,14 @@ from typing import Any
 import yaml
 
 from training.criterion import LossConfig
-from training.data import AugmentConfig, RefScene, load_davis, load_refer, load_ytvos
+from training.data import AugmentConfig, RefScene, load_davis, load_grefcoco, load_refer, load_ytvos
 from training.optim import OptimConfig
 from training.synthetic import SyntheticConfig, make_scenes, make_video_scenes
 from vatex_core import VatexConfig, preset
 from vatex_core.config import dataclass_from_dict
 
 REFER_KINDS = ("refcoco", "refcoco+", "refcocog")
-DATASET_KINDS = (*REFER_KINDS, "ytvos", "davis", "synthetic", "synthetic_video")
+DATASET_KINDS = (*REFER_KINDS, "grefcoco", "ytvos", "davis", "synthetic", "synthetic_video")
 
 
 @dataclass
@@ -35,6 +35,9 @@ class ModelSpec:
     backbone_checkpoint: str | None = None  # local timm Swin weights (ImageNet); None = random init
     clip_checkpoint: str | None = None  # local open_clip / OpenAI CLIP weights; None = random init
     init_weights: str | None = None  # VATEX .safetensors to start from (Ref-YTVOS starts from RefCOCO)
+    # top-level modules of the model kept fixed (requires_grad False, no backward through them),
+    # e.g. [backbone, text_encoder, cmd] to fine-tune only the decoder; [] = train everything
+    frozen: list[str] = field(default_factory=list)
 
     def build_config(self) -> VatexConfig:
         """The preset with ``overrides`` merged in."""
@@ -144,6 +147,8 @@ def load_scenes(data: DataConfig, split: str) -> list[RefScene]:
     root = Path(data.root)
     if data.kind in REFER_KINDS:
         return load_refer(root, data.kind, split, data.split_by)
+    if data.kind == "grefcoco":
+        return load_grefcoco(root, split, data.split_by or "unc")
     if data.kind == "ytvos":
         return load_ytvos(root, split)
     if data.kind == "davis":

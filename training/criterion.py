@@ -8,6 +8,11 @@ Mask2Former. Video masks are (query, frame) images for point selection and one j
 of T * P points per query for BCE and dice. The MCC InfoNCE loss uses the sentence features.
 The paper calls the class loss "BCE": over the two classes {object, no object} the softmax
 cross-entropy used here (the authors' Mask2Former code) is exactly that.
+
+No-target samples (``has_object`` False: the MCC "None" negative, or an expression naming
+nothing in the image, as in gRefCOCO) match no query: every query learns "no object", with
+class weight ``no_target_weight`` (default: the usual no-object weight), and they add no mask
+loss. The MCC term asks no query for a triplet whose anchor is a no-target expression.
 """
 
 from __future__ import annotations
@@ -32,7 +37,10 @@ class LossConfig:
     weight_mask: float = 5.0  # gamma_mask, BCE part
     weight_dice: float = 5.0  # gamma_mask, dice part
     weight_mcc: float = 2.0  # gamma_mcc; 0 disables MCC (ablation)
-    no_object_weight: float = 0.1  # class weight of "no object"
+    no_object_weight: float = 0.1  # class weight of "no object" (the unmatched queries of a referring sample)
+    # class weight of each query of a no-target sample (there "no object" is the answer, not the
+    # set-prediction filler); None = no_object_weight, as in the paper's "None" negatives
+    no_target_weight: float | None = None
     num_points: int = 12544  # points per mask (per frame for video), matcher and losses
     oversample_ratio: float = 3.0  # candidate points per kept point
     importance_ratio: float = 0.75  # share of points picked by uncertainty
@@ -72,7 +80,6 @@ class SetCriterion(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.matcher = HungarianMatcher(cfg.weight_class, cfg.weight_mask, cfg.weight_dice, cfg.num_points)
-        self.register_buffer("class_weight", torch.tensor([1.0, cfg.no_object_weight]), persistent=False)
         self.weights = {"loss_ce": cfg.weight_class, "loss_mask": cfg.weight_mask, "loss_dice": cfg.weight_dice}
 
     def forward(
@@ -86,7 +93,8 @@ class SetCriterion(nn.Module):
                 (S, C), S = B*3 in triplet order (needed only when the MCC weight is > 0).
             masks: (S, T, H, W) float 0/1 targets, H = 4h (any size works: points are
                 sampled in normalised coordinates).
-            has_object: (S,) bool, False for "None" negatives.
+            has_object: (S,) bool, False for no-target samples ("None" negatives, expressions
+                naming nothing): every query "no object", no mask loss.
 
         Returns:
             Unweighted losses "loss_ce", "loss_mask", "loss_dice" (final set), the same with
@@ -100,29 +108,38 @@ class SetCriterion(nn.Module):
             suffix = "" if i == len(prediction_sets) - 1 else f"_{i}"
             matches = self.matcher(pred["pred_logits"], pred["pred_masks"], masks, has_object)
             set_losses = {
-                "loss_ce": self.class_loss(pred["pred_logits"], matches),
+                "loss_ce": self.class_loss(pred["pred_logits"], matches, has_object),
                 **self.mask_losses(pred["pred_masks"], masks, matches, num_masks),
             }
             for name, value in set_losses.items():
                 losses[name + suffix] = value
                 total = total + self.weights[name] * value
         if self.cfg.weight_mcc > 0:
-            losses["loss_mcc"] = mcc_loss(outputs["sentence_feature"], self.cfg.mcc_temperature)
+            losses["loss_mcc"] = mcc_loss(outputs["sentence_feature"], self.cfg.mcc_temperature, has_object)
             total = total + self.cfg.weight_mcc * losses["loss_mcc"]
         losses["loss"] = total
         return losses
 
-    def class_loss(self, pred_logits: torch.Tensor, matches: list[Match]) -> torch.Tensor:
+    def class_loss(self, pred_logits: torch.Tensor, matches: list[Match], has_object: torch.Tensor) -> torch.Tensor:
         """Weighted CE over {object, no object}: matched queries -> 0, the rest -> 1.
+
+        Weights: 1 for a matched query, ``no_object_weight`` for the other queries of a referring
+        sample, ``no_target_weight`` for every query of a no-target sample; the mean is weighted
+        (``F.cross_entropy`` with class weights, when the two no-object weights are equal).
 
         Args:
             pred_logits: (S, N, 2) logits. matches: S (query_idx, target_idx) pairs.
+            has_object: (S,) bool.
         """
-        target_classes = torch.ones(pred_logits.shape[:2], dtype=torch.int64, device=pred_logits.device)  # (S, N)
+        device = pred_logits.device
+        target_classes = torch.ones(pred_logits.shape[:2], dtype=torch.int64, device=device)  # (S, N)
         for s, (query_idx, _) in enumerate(matches):
-            target_classes[s, query_idx.to(pred_logits.device)] = 0
-        logits = pred_logits.float().transpose(1, 2)  # (S, 2, N) as cross_entropy wants
-        return F.cross_entropy(logits, target_classes, self.class_weight)
+            target_classes[s, query_idx.to(device)] = 0
+        no_target = self.cfg.no_object_weight if self.cfg.no_target_weight is None else self.cfg.no_target_weight
+        weights = torch.where(has_object.to(device)[:, None], self.cfg.no_object_weight, no_target)  # (S, 1)
+        weights = torch.where(target_classes == 0, 1.0, weights.expand_as(target_classes).float())  # (S, N)
+        nll = F.cross_entropy(pred_logits.float().transpose(1, 2), target_classes, reduction="none")  # (S, N)
+        return (weights * nll).sum() / weights.sum()
 
     def mask_losses(
         self, pred_masks: torch.Tensor, masks: torch.Tensor, matches: list[Match], num_masks: float

@@ -7,11 +7,18 @@ Run commands::
         --dataset refcoco --root data/refer --split testA --preset paper --out refcoco_testA.json
     vatex eval --weights W --dataset davis --root data/ref-davis --split valid
     vatex eval --weights W --config training/configs/synthetic_tiny.yaml   # dataset + eval_split of a run
+    vatex eval --weights W --config training/configs/synthetic_tiny_notarget.yaml --calibrate --out val.json
+    vatex eval --weights W --dataset grefcoco --root data --split val --found-threshold 0.7
 
 Inference is the deployed path (``vatex_core.Predictor``): the query with the highest object
-probability, mask logit > 0, bilinear upsampling to the input size with the padding cropped.
-Images give mIoU, oIoU, Pr@0.5..0.9 and Oc-IoU; videos (queries shared over a clip of frames)
-give J&F, J and F. Ref-DAVIS17 uses the DAVIS protocol (first and last frame excluded).
+probability, mask logit > 0, bilinear upsampling to the input size with the padding cropped,
+and the one "found" rule (object probability >= the weights' calibrated threshold, or
+``--found-threshold``; an empty mask when not found). Images give mIoU, oIoU, Pr@0.5..0.9 and
+Oc-IoU; videos (queries shared over a clip of frames) give J&F, J and F. Ref-DAVIS17 uses the
+DAVIS protocol (first and last frame excluded). These are over the target expressions; beside
+them, over all expressions, the GRES metrics N-acc, T-acc, gIoU and cIoU (N-acc is NaN when the
+split has no no-target expressions). ``--calibrate`` also picks the found threshold on this
+split's scores (``training.calibration``) for ``vatex release --calibration``.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +36,10 @@ from tqdm import tqdm
 
 from training.config import DATASET_KINDS, DataConfig, load_config, load_scenes
 from training.data import EvalDataset
-from training.metrics import ReferMetrics, VideoMetrics
+from training.calibration import calibrate_threshold
+from training.metrics import GresMetrics, ReferMetrics, VideoMetrics
 from vatex_core import Predictor, load_vatex
+from vatex_core.weights import calibrated_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +47,7 @@ HELP = "evaluate VATEX weights on a dataset split (paper table + JSON)"
 VIDEO_KINDS = ("ytvos", "davis", "synthetic_video")
 IMAGE_COLUMNS = ("mIoU", "oIoU", "Pr@0.5", "Pr@0.7", "Pr@0.9", "Oc-IoU")  # paper Tables 1-2 (+ Oc-IoU)
 VIDEO_COLUMNS = ("J&F", "J", "F")  # paper Table 3
+GRES_COLUMNS = ("N-acc", "T-acc", "gIoU", "cIoU")  # GRES / gRefCOCO (Liu et al., CVPR 2023)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-items", type=int, default=None, help="evaluate only the first N expressions")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers reading the data")
+    parser.add_argument("--found-threshold", type=float, default=None,
+                        help="object probability from which a prediction is found (default: the weights' calibrated one)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="also pick the found threshold on this split (max mean of N-acc and T-acc)")
+    parser.add_argument("--min-t-acc", type=float, default=None,
+                        help="with --calibrate: instead the highest N-acc that keeps T-acc >= this (percent)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,13 +80,24 @@ def run(args: argparse.Namespace) -> int:
     model = load_vatex(args.weights, args.device)
     if args.preset is not None and model.cfg.name != args.preset:
         raise SystemExit(f"{args.weights or 'the embedded weights'} hold preset {model.cfg.name!r}, not {args.preset!r}")
+    threshold = args.found_threshold if args.found_threshold is not None else calibrated_threshold(args.weights)
     dataset = EvalDataset(load_scenes(data, split))
-    metrics = evaluate(Predictor(model), dataset, data.kind, args.clip_frames, args.max_items, args.num_workers)
+    scores: list[tuple[float, bool]] = []
+    metrics = evaluate(Predictor(model, found_threshold=threshold), dataset, data.kind, args.clip_frames,
+                       args.max_items, args.num_workers, scores)
     results = {
         "dataset": data.kind, "split": split, "weights": str(args.weights or "embedded"), "preset": model.cfg.name,
-        "items": min(len(dataset), args.max_items or len(dataset)), "metrics": metrics,
+        "items": min(len(dataset), args.max_items or len(dataset)), "found_threshold": threshold, "metrics": metrics,
     }
+    if args.calibrate:
+        calibration = calibrate_threshold(np.array([s for s, _ in scores]), np.array([n for _, n in scores]),
+                                          args.min_t_acc)
+        results["calibration"] = {"dataset": data.kind, "split": split, "items": results["items"],
+                                  **calibration.to_dict()}
     print(format_table(results))
+    if args.calibrate:
+        print(f"calibrated found threshold {calibration.threshold:.4f}: N-acc {calibration.n_acc:.2f} "
+              f"T-acc {calibration.t_acc:.2f} on {split}")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
@@ -85,22 +113,26 @@ def evaluate(
     clip_frames: int = 36,
     max_items: int | None = None,
     num_workers: int = 0,
+    scores: list[tuple[float, bool]] | None = None,
 ) -> dict[str, float]:
     """Runs the predictor on every (scene, object, expression) item and accumulates metrics.
 
     Args:
-        predictor: wraps the model under test.
+        predictor: wraps the model under test (and its found threshold).
         dataset: evaluation items (untransformed frames: the predictor resizes like at deployment).
         kind: dataset kind; video kinds give J&F, the others image metrics.
         clip_frames: frames per forward pass for videos.
         max_items: stop after this many items.
         num_workers: DataLoader workers.
+        scores: if given, (score, no_target) of every item is appended (for calibration).
 
     Returns:
-        The metrics' summary (percent): image or video keys, see ``training.metrics``.
+        The metrics' summary (percent): image or video keys over the target expressions (see
+        ``training.metrics``; NaN if there is none), and N-acc, T-acc, gIoU, cIoU over all.
     """
     video = kind in VIDEO_KINDS
     metrics = VideoMetrics(skip_first_last=kind == "davis") if video else ReferMetrics()
+    gres = GresMetrics()
     loader = DataLoader(dataset, batch_size=None, num_workers=num_workers)
     total = min(len(dataset), max_items or len(dataset))
     for index, item in enumerate(tqdm(loader, total=total, desc="eval", dynamic_ncols=True)):
@@ -108,21 +140,30 @@ def evaluate(
             break
         frames = (item["frames"].permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()  # (T, H, W, 3)
         text = predictor.encode(item["expression"])
-        masks = [p.mask for start in range(0, len(frames), clip_frames)
-                 for p in predictor.predict_clip(list(frames[start : start + clip_frames]), text)]
-        pred, gt = np.stack(masks), item["mask"].numpy()  # (T, H, W) bool each
+        predictions = [p for start in range(0, len(frames), clip_frames)
+                       for p in predictor.predict_clip(list(frames[start : start + clip_frames]), text)]
+        pred, gt = np.stack([p.mask for p in predictions]), item["mask"].numpy()  # (T, H, W) bool each
+        found = any(p.found for p in predictions)  # one decision per clip chunk; found if any chunk is
+        gres.update(pred, gt, found, item["no_target"])
+        if scores is not None:
+            scores.append((max(p.score for p in predictions), item["no_target"]))
+        if item["no_target"]:
+            continue
         if video:
             metrics.update(pred, gt)
         else:
             for pred_frame, gt_frame in zip(pred, gt):
                 metrics.update(pred_frame, gt_frame, object_key=(item["scene_id"], item["object_id"]))
-    return metrics.summary()
+    columns = VIDEO_COLUMNS if video else IMAGE_COLUMNS
+    target = metrics.summary() if (metrics.j if video else metrics.ious) else dict.fromkeys(columns, math.nan)
+    return {**target, **gres.summary()}
 
 
 def format_table(results: dict) -> str:
-    """The results as a small text table in the paper's column order."""
+    """The results as a small text table in the paper's column order, the GRES columns beside."""
     metrics = results["metrics"]
     columns = VIDEO_COLUMNS if "J&F" in metrics else IMAGE_COLUMNS
+    columns += tuple(c for c in GRES_COLUMNS if c in metrics)
     header = f"{'dataset':<16}{'split':<8}" + "".join(f"{c:>9}" for c in columns)
     row = f"{results['dataset']:<16}{results['split']:<8}" + "".join(f"{metrics[c]:>9.2f}" for c in columns)
     return f"{header}\n{row}"

@@ -1,9 +1,15 @@
-"""Referring-segmentation metrics: mIoU, oIoU, Pr@X, Oc-IoU (images) and J, F, J&F (video).
+"""Referring-segmentation metrics: mIoU, oIoU, Pr@X, Oc-IoU (images), J, F, J&F (video), and the
+generalized (GRES, gRefCOCO) metrics N-acc, T-acc, gIoU, cIoU over target and no-target expressions.
 
 Conventions (documented because papers differ on the edge cases):
 - IoU of two empty masks is 1.0 (nothing to find, nothing predicted), as in DAVIS's J.
 - Pr@X counts samples with IoU >= X (LAVT's evaluation code).
 - Every ``summary()`` value is in percent, like the paper tables.
+- GRES (Liu et al., CVPR 2023): an expression is predicted empty when the prediction is not
+  "found"; N-acc = no-target expressions predicted empty / all no-target expressions, T-acc =
+  target expressions predicted found / all target expressions, gIoU = mean per-expression IoU
+  (a no-target expression scores 1 if predicted empty, else 0), cIoU = cumulative intersection
+  / cumulative union over all expressions.
 """
 
 from __future__ import annotations
@@ -83,6 +89,50 @@ class ReferMetrics:
         oc = [1.0 if either.sum() == 0 else both.sum() / either.sum() for both, either in self.objects.values()]
         result["Oc-IoU"] = 100 * float(np.mean(oc)) if oc else math.nan
         return result
+
+
+class GresMetrics:
+    """Accumulates N-acc, T-acc, gIoU and cIoU over target and no-target expressions."""
+
+    def __init__(self) -> None:
+        self.ious: list[float] = []
+        self.intersection = 0
+        self.union = 0
+        self.no_target_empty: list[bool] = []  # per no-target expression: predicted empty
+        self.target_found: list[bool] = []  # per target expression: predicted found
+
+    def update(self, pred: np.ndarray, gt: np.ndarray, found: bool, no_target: bool) -> None:
+        """Add one expression.
+
+        Args:
+            pred: (H, W) or (T, H, W) bool prediction (empty when not found).
+            gt: same shape, bool ground truth (empty for a no-target expression).
+            found: the prediction's decision that the named object is there.
+            no_target: the expression names nothing in the image.
+        """
+        pred, gt = _check_pair(pred, gt)
+        if no_target and gt.any():
+            raise ValueError("a no-target expression has a non-empty ground-truth mask")
+        pred = pred if found else np.zeros_like(pred)
+        inter, union = int(np.logical_and(pred, gt).sum()), int(np.logical_or(pred, gt).sum())
+        self.ious.append(1.0 if union == 0 else inter / union)
+        self.intersection += inter
+        self.union += union
+        if no_target:
+            self.no_target_empty.append(not found)
+        else:
+            self.target_found.append(found)
+
+    def summary(self) -> dict[str, float]:
+        """Return {"N-acc", "T-acc", "gIoU", "cIoU"} in percent (N-acc / T-acc NaN without such expressions)."""
+        if not self.ious:
+            raise RuntimeError("GresMetrics.summary() called before any update()")
+        return {
+            "N-acc": 100 * float(np.mean(self.no_target_empty)) if self.no_target_empty else math.nan,
+            "T-acc": 100 * float(np.mean(self.target_found)) if self.target_found else math.nan,
+            "gIoU": 100 * float(np.mean(self.ious)),
+            "cIoU": 100.0 if self.union == 0 else 100 * self.intersection / self.union,
+        }
 
 
 def region_similarity(pred: np.ndarray, gt: np.ndarray) -> float | np.ndarray:

@@ -103,6 +103,23 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def freeze(vatex: Vatex, modules: list[str]) -> None:
+    """Keeps the named top-level modules of the model fixed (before the optimizer is built).
+
+    Raises:
+        ValueError: a name is not a top-level module of the model.
+    """
+    children = dict(vatex.named_children())
+    unknown = sorted(set(modules) - set(children))
+    if unknown:
+        raise ValueError(f"model.frozen names unknown modules {unknown}; the model has {sorted(children)}")
+    for name in modules:
+        children[name].requires_grad_(False)
+    if modules:
+        trainable = sum(p.numel() for p in vatex.parameters() if p.requires_grad)
+        logger.info("frozen %s; %d parameters train", ", ".join(modules), trainable)
+
+
 class TrainingModel(nn.Module):
     """Text encoding + forward in one ``forward`` so that DDP sees (and syncs) every parameter."""
 
@@ -217,6 +234,7 @@ def _train(cfg: TrainConfig, world: Distributed, out_dir: Path, max_steps: int |
     if cfg.model.init_weights and resume is None:
         load_weights(vatex, cfg.model.init_weights)
         logger.info("initialised from %s", cfg.model.init_weights)
+    freeze(vatex, cfg.model.frozen)
     optimizer = build_optimizer(vatex, cfg.optim)
     scheduler = build_scheduler(optimizer, cfg.optim, cfg.max_iters)
     use_amp = cfg.amp and world.device.type == "cuda"

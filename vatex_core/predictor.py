@@ -2,6 +2,10 @@
 
 Text features (words and the CLIP-prior prompt) depend only on the expression, so they are
 computed once per expression and cached; a ``StreamSession`` holds them for a stream of frames.
+
+"Found" has one rule, used by evaluation, the CLI and the node alike: the object probability of
+the chosen query is at least ``found_threshold`` (the weights' calibrated value, see
+``vatex_core.weights.calibrated_threshold``). A prediction that is not found has an empty mask.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from PIL import Image
 from vatex_core.image_input import mask_to_input_size, prepare_frames, to_rgb_uint8
 from vatex_core.model import Vatex
 from vatex_core.text_encoder import TextFeatures
-from vatex_core.weights import load_vatex
+from vatex_core.weights import DEFAULT_FOUND_THRESHOLD, calibrated_threshold, load_vatex
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +35,12 @@ MAX_EXPRESSION_CHARS = 1000  # longer text is no referring expression; CLIP read
 class Prediction:
     """The referred object in one frame."""
 
-    mask: np.ndarray  # (H, W) bool at the input image's resolution
+    mask: np.ndarray  # (H, W) bool at the input image's resolution; empty when not found
     score: float  # object probability of the chosen query, in [0, 1]
     box: tuple[float, float, float, float] | None  # (x_min, y_min, x_max, y_max) in pixels; None if mask empty
     heatmap: np.ndarray | None  # (g, g) float32 CLIP-prior heatmap (center crop); None without a prior
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    found: bool = True  # score >= the predictor's found_threshold: the named object is there
 
 
 def mask_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
@@ -61,8 +66,14 @@ def check_expression(expression: str) -> str:
 class Predictor:
     """Runs a VATEX model on images given as numpy arrays (HWC RGB uint8, or convertible) or PIL images."""
 
-    def __init__(self, model: Vatex, text_cache_size: int = 64, short_side: int | None = None) -> None:
-        """``short_side``: the size frames are resized to for the model; None = the size it was trained at."""
+    def __init__(self, model: Vatex, text_cache_size: int = 64, short_side: int | None = None,
+                 found_threshold: float = DEFAULT_FOUND_THRESHOLD) -> None:
+        """``short_side``: the size frames are resized to for the model; None = the size it was trained at.
+        ``found_threshold``: object probability from which a prediction is found (``from_pretrained``
+        reads the weights' calibrated one)."""
+        if not 0.0 <= found_threshold <= 1.0:
+            raise ValueError(f"found_threshold must be in [0, 1], got {found_threshold}")
+        self.found_threshold = found_threshold
         self.model = model.eval()
         trained = model.cfg.input
         self.short_side = short_side or trained.short_side
@@ -72,10 +83,15 @@ class Predictor:
 
     @classmethod
     def from_pretrained(
-        cls, weights: str | Path | None = None, device: str = "cpu", short_side: int | None = None
+        cls, weights: str | Path | None = None, device: str = "cpu", short_side: int | None = None,
+        found_threshold: float | None = None,
     ) -> Predictor:
-        """Loads a weights file written by ``save_weights``; None loads the embedded tiny model."""
-        return cls(load_vatex(weights, device), short_side=short_side)
+        """Loads a weights file written by ``save_weights``; None loads the embedded tiny model.
+
+        ``found_threshold`` None = the threshold calibrated for these weights (their manifest).
+        """
+        threshold = found_threshold if found_threshold is not None else calibrated_threshold(weights)
+        return cls(load_vatex(weights, device), short_side=short_side, found_threshold=threshold)
 
     @torch.inference_mode()
     def _encode(self, expression: str) -> TextFeatures:
@@ -122,7 +138,10 @@ class Predictor:
             "postprocess": done - inferred,
         }
         score = float(probabilities[best])
-        return [Prediction(mask, score, mask_box(mask), heatmap, dict(timings)) for mask in masks]
+        found = score >= self.found_threshold
+        if not found:
+            masks = np.zeros_like(masks)
+        return [Prediction(mask, score, mask_box(mask), heatmap, dict(timings), found) for mask in masks]
 
 
 class StreamSession:

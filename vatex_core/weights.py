@@ -18,9 +18,12 @@ from vatex_core.config import FORMAT_VERSION, VatexConfig, check_config
 from vatex_core.model import Vatex, build_vatex
 
 # The embedded default model (trained here on synthetic scenes; see README) and its manifest
-# (version, SHA-256, how it was made, its measured quality).
+# (version, SHA-256, how it was made, its measured quality, its calibrated "found" threshold).
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "vatex-tiny.safetensors"
 DEFAULT_MANIFEST = DEFAULT_WEIGHTS.with_suffix(".json")
+# Object probability at which a prediction counts as found, for weights whose manifest has no
+# calibrated "found_threshold" (or that have no manifest beside them).
+DEFAULT_FOUND_THRESHOLD = 0.5
 
 
 def save_weights(model: Vatex, path: str | Path, dtype: torch.dtype | None = None) -> None:
@@ -133,6 +136,24 @@ def verify_default_weights() -> dict:
             f"{DEFAULT_WEIGHTS} is damaged or replaced: SHA-256 {actual}, manifest says {manifest['sha256']}"
         )
     return manifest
+
+
+def read_manifest(path: str | Path | None = None) -> dict:
+    """The manifest beside a weights file (``<name>.json``; None = the embedded model's); {} if there is none."""
+    manifest = DEFAULT_MANIFEST if path is None else Path(path).with_suffix(".json")
+    return json.loads(manifest.read_text()) if manifest.is_file() else {}
+
+
+def calibrated_threshold(path: str | Path | None = None) -> float:
+    """The object probability from which the weights' prediction counts as found.
+
+    The manifest's ``found_threshold`` (calibrated on the validation split by ``vatex eval
+    --calibrate`` and written by ``vatex release --calibration``), else DEFAULT_FOUND_THRESHOLD.
+    """
+    value = read_manifest(path).get("found_threshold", DEFAULT_FOUND_THRESHOLD)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"found_threshold {value} in the manifest of {path or DEFAULT_WEIGHTS} is not in [0, 1]")
+    return float(value)
 
 
 def load_vatex(path: str | Path | None = None, device: str | torch.device = "cpu") -> Vatex:

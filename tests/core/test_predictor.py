@@ -95,3 +95,31 @@ def test_short_side_override_changes_the_model_input_not_the_mask_size(tiny_mode
     predictor = Predictor(tiny_model, short_side=64)
     assert (predictor.short_side, predictor.max_size) == (64, 128)  # tiny trains at 128 / 256
     assert predictor.predict(np.zeros((120, 160, 3), np.uint8), "the cup").mask.shape == (120, 160)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0])
+def test_found_is_the_score_against_the_threshold_and_not_found_masks_are_empty(tiny_model, threshold):
+    image = np.random.default_rng(7).integers(0, 255, (40, 56, 3), dtype=np.uint8)
+    logits_mask = Predictor(tiny_model, found_threshold=0.0).predict(image, "the cup").mask
+    prediction = Predictor(tiny_model, found_threshold=threshold).predict(image, "the cup")
+    assert prediction.found == (prediction.score >= threshold)
+    if prediction.found:
+        assert np.array_equal(prediction.mask, logits_mask)
+    else:
+        assert not prediction.mask.any() and prediction.box is None
+    with pytest.raises(ValueError, match="found_threshold"):
+        Predictor(tiny_model, found_threshold=1.5)
+
+
+def test_from_pretrained_uses_the_manifests_calibrated_threshold(tiny_model, tmp_path):
+    import json
+
+    from vatex_core import save_weights
+    from vatex_core.weights import DEFAULT_FOUND_THRESHOLD
+
+    weights = tmp_path / "model.safetensors"
+    save_weights(tiny_model, weights)
+    assert Predictor.from_pretrained(weights).found_threshold == DEFAULT_FOUND_THRESHOLD  # no manifest
+    weights.with_suffix(".json").write_text(json.dumps({"found_threshold": 0.83}))
+    assert Predictor.from_pretrained(weights).found_threshold == 0.83
+    assert Predictor.from_pretrained(weights, found_threshold=0.2).found_threshold == 0.2  # explicit wins

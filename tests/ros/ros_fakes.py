@@ -15,6 +15,7 @@ class FakePrediction:
     box: tuple | None = None
     heatmap: np.ndarray = field(default_factory=lambda: np.zeros((4, 4), np.float32))
     timings: dict = field(default_factory=lambda: {"model": 0.001})
+    found: bool = True
 
 
 class FakeSession:
@@ -30,7 +31,7 @@ class FakeSession:
         if self.predictor.delay:
             time.sleep(self.predictor.delay)
         mask = np.all(image == self.colour, axis=2) if self.colour else np.zeros(image.shape[:2], bool)
-        return FakePrediction(mask=mask, score=0.9 if mask.any() else 0.05)
+        return FakePrediction(mask=mask, score=0.9 if mask.any() else 0.05, found=bool(mask.any()))
 
 
 class FakePredictor:

@@ -22,7 +22,8 @@ def test_shipped_yaml_parses_to_the_defaults():
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("/**:\n  ros__parameters:\n    score_threshold: 1.5\n", r"score_threshold must be in \[0.0, 1.0\]"),
+        ("/**:\n  ros__parameters:\n    score_threshold: 1.5\n", r"score_threshold must be in \[-1.0, 1.0\]"),
+        ("/**:\n  ros__parameters:\n    score_threshold: -0.5\n", r"must be -1 \(calibrated\) or in \[0, 1\]"),
         ("/**:\n  ros__parameters:\n    device: gpu\n", "device must be"),
         ("/**:\n  ros__parameters:\n    presett: tiny\n", r"unknown vatex_node parameter\(s\) \['presett'\]"),
         ("/**:\n  ros__parameters:\n    found_after: 'two'\n", "found_after must be int"),

@@ -55,3 +55,8 @@ def synthetic_images(synthetic_cfg: SyntheticConfig) -> list:
 @pytest.fixture(scope="session")
 def synthetic_videos(synthetic_cfg: SyntheticConfig) -> list:
     return make_video_scenes(synthetic_cfg, "train", 3, seed=3)
+
+
+@pytest.fixture
+def grefcoco_data(tmp_path: Path) -> dict:
+    return fixtures.write_grefcoco(tmp_path)

@@ -153,3 +153,57 @@ def write_davis(root: Path) -> dict:
                       "colours": [(50, 50, 50)] * 4}}
     write_video_dataset(root, "valid", valid)
     return {"root": root, "labels": labels}
+
+
+def _gref(ref_id: int, ann_ids: list[int], image_id: int, split: str, sents: list[str]) -> dict:
+    """A gRefCOCO ref as the release writes it: ann_id/category_id lists, no_target flag, [-1] if none."""
+    sentences = [{"raw": s, "sent": s, "sent_id": 100 * ref_id + k, "tokens": s.split()} for k, s in enumerate(sents)]
+    return {"ann_id": ann_ids, "category_id": [-1] if ann_ids == [-1] else [1] * len(ann_ids),
+            "file_name": f"COCO_train2014_{image_id:012d}.jpg", "image_id": image_id,
+            "no_target": ann_ids == [-1], "ref_id": ref_id, "sent_ids": [s["sent_id"] for s in sentences],
+            "sentences": sentences, "split": split}
+
+
+def write_grefcoco(root: Path) -> dict:
+    """gRefCOCO (unc) with two images: single-, multi- (one crowd part) and no-target refs.
+
+    Returns:
+        {"root": root, "masks": {object_id: (H, W) bool}} (empty masks for no-target refs).
+    """
+    left = _rect(IMAGE_H, IMAGE_W, slice(5, 15), slice(5, 15))  # polygon, 100 px
+    right = _rect(IMAGE_H, IMAGE_W, slice(20, 30), slice(40, 55))  # compressed RLE, 150 px
+    crowd = _rect(IMAGE_H, IMAGE_W, slice(0, 4), slice(0, 60))  # a crowd region: left out of unions
+    compressed = mask_utils.encode(np.asfortranarray(right.astype(np.uint8)))
+    compressed["counts"] = compressed["counts"].decode("ascii")
+    annotations = [
+        {"id": 7, "image_id": 1, "category_id": 1, "segmentation": [[5, 5, 15, 5, 15, 15, 5, 15]], "iscrowd": 0,
+         "area": 100.0, "bbox": [5.0, 5.0, 10.0, 10.0]},
+        {"id": 8, "image_id": 1, "category_id": 1, "segmentation": compressed, "iscrowd": 0,
+         "area": 150.0, "bbox": [40.0, 20.0, 15.0, 10.0]},
+        {"id": 9, "image_id": 1, "category_id": 1, "segmentation": _uncompressed_rle(crowd), "iscrowd": 1,
+         "area": 240.0, "bbox": [0.0, 0.0, 60.0, 4.0]},
+        {"id": 20, "image_id": 2, "category_id": 1, "segmentation": [[0, 0, 10, 0, 10, 10, 0, 10]], "iscrowd": 0,
+         "area": 100.0, "bbox": [0.0, 0.0, 10.0, 10.0]},
+    ]
+    images = [{"id": i, "file_name": f"COCO_train2014_{i:012d}.jpg", "height": IMAGE_H, "width": IMAGE_W}
+              for i in (1, 2)]
+    instances = {"images": images, "annotations": annotations,
+                 "categories": [{"id": 1, "name": "thing", "supercategory": "object"}]}
+    refs = [
+        _gref(0, [7], 1, "train", ["left box"]),
+        _gref(1, [7, 8, 9], 1, "train", ["all the boxes", "both boxes"]),
+        _gref(2, [-1], 1, "train", ["the purple cat"]),
+        _gref(3, [20], 2, "val", ["corner box"]),
+        _gref(4, [-1], 2, "val", ["the dog on the sofa"]),
+    ]
+    refs[0]["ann_id"] = 7  # single targets may be a plain id, as ReLA's reader allows
+    (root / "grefcoco").mkdir(parents=True, exist_ok=True)
+    (root / "grefcoco" / "instances.json").write_text(json.dumps(instances))
+    (root / "grefcoco" / "grefs(unc).json").write_text(json.dumps(refs))
+    image_dir = root / "images" / "train2014"
+    image_dir.mkdir(parents=True, exist_ok=True)
+    for image_id, colour in ((1, (200, 30, 30)), (2, (30, 200, 30))):
+        Image.new("RGB", (IMAGE_W, IMAGE_H), colour).save(image_dir / f"COCO_train2014_{image_id:012d}.jpg")
+    empty = np.zeros((IMAGE_H, IMAGE_W), dtype=bool)
+    corner = _rect(IMAGE_H, IMAGE_W, slice(0, 10), slice(0, 10))
+    return {"root": root, "masks": {"ref0": left, "ref1": left | right, "ref2": empty, "ref3": corner, "ref4": empty}}

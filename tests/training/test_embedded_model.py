@@ -13,6 +13,7 @@ from vatex_core import Predictor
 from vatex_core.weights import DEFAULT_MANIFEST, DEFAULT_WEIGHTS, verify_default_weights
 
 CONFIG = Path(__file__).parents[2] / "training" / "configs" / "synthetic_tiny.yaml"  # the embedded model's recipe
+NO_TARGET_CONFIG = CONFIG.with_name("synthetic_tiny_notarget.yaml")  # its last stage: no-target expressions
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +87,31 @@ def test_scene_and_segment_commands(tmp_path, predictor, capsys):
     assert np.array_equal(mask, predictor.predict(rgb, expression).mask)
     overlay = Image.open(tmp_path / "scene_overlay.png")
     assert overlay.height == rgb.shape[0] and overlay.width > 3 * rgb.shape[1]  # frame, overlay, heatmap
+
+
+
+@pytest.fixture(scope="module")
+def found_by_kind(predictor):
+    """A fixed held-out subset, the first 6 test scenes of the no-target stage with every expression:
+    {no_target: [found per expression]} under the weights' found rule."""
+    data = load_config(NO_TARGET_CONFIG).data
+    outcomes = {True: [], False: []}
+    for scene in make_scenes(data.synthetic, "test", 6, data.synthetic_seed):
+        frame = scene.load_frames()[0]
+        for obj in scene.objects:
+            for expression in obj.expressions:
+                prediction = predictor.predict(frame, expression)
+                assert prediction.found or not prediction.mask.any()  # not found: empty mask
+                outcomes[obj.no_target].append(prediction.found)
+    assert len(outcomes[True]) >= 15 and len(outcomes[False]) >= 60  # 17 and 110 with seed 0
+    return outcomes
+
+
+def test_present_objects_are_found(found_by_kind):
+    assert sum(found_by_kind[False]) / len(found_by_kind[False]) >= 0.98  # T-acc, the issue's bar
+
+
+@pytest.mark.xfail(strict=True, reason="the embedded 1.2.0 was never trained on no-target expressions and the "
+                   "1.3.0 fine-tune missed the bar (README, Embedded model); strict: passing means update this")
+def test_absent_objects_are_not_found(found_by_kind):
+    assert 1 - sum(found_by_kind[True]) / len(found_by_kind[True]) >= 0.95  # N-acc, the issue's bar

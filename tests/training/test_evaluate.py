@@ -55,3 +55,36 @@ def test_table_layout():
     header, row = table.splitlines()
     assert header.split() == ["dataset", "split", "mIoU", "oIoU", "Pr@0.5", "Pr@0.7", "Pr@0.9", "Oc-IoU"]
     assert row.split()[:3] == ["refcoco", "val", "78.16"]
+
+
+def test_no_target_eval_calibrates_and_release_stores_the_threshold(weights, tmp_path, capsys):
+    from vatex_core import Predictor
+
+    config = tmp_path / "nt.yaml"
+    synthetic = {"height": 64, "width": 64, "max_objects": 2, "max_expressions": 2, "no_target_rate": 0.5}
+    config.write_text(yaml.safe_dump({"data": {"kind": "synthetic", "eval_split": "val", "synthetic": synthetic,
+                                               "synthetic_scenes": {"val": 3}}}))
+    out = tmp_path / "val.json"
+    assert main(["eval", "--weights", str(weights), "--config", str(config), "--calibrate", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    metrics, calibration = results["metrics"], results["calibration"]
+    assert {"mIoU", "N-acc", "T-acc", "gIoU", "cIoU"} <= set(metrics) and results["found_threshold"] == 0.5
+    assert 0 <= calibration["threshold"] <= 1 and calibration["no_target_items"] > 0 and calibration["target_items"] > 0
+    assert (calibration["n_acc"] + calibration["t_acc"]) / 2 >= (metrics["N-acc"] + metrics["T-acc"]) / 2 - 1e-9
+    assert "N-acc" in capsys.readouterr().out
+
+    released = tmp_path / "release" / "model.safetensors"
+    assert main(["release", str(weights), "--out", str(released), "--version", "0.0.1", "--quality", str(out),
+                 "--calibration", str(out)]) == 0
+    manifest = json.loads(released.with_suffix(".json").read_text())
+    assert manifest["found_threshold"] == calibration["threshold"] and manifest["calibration"] == calibration
+    assert Predictor.from_pretrained(released).found_threshold == calibration["threshold"]
+    with pytest.raises(SystemExit, match="has no calibration"):
+        main(["release", str(weights), "--out", str(released), "--version", "0.0.1",
+              "--calibration", str(_plain_results(tmp_path))])
+
+
+def _plain_results(tmp_path):
+    path = tmp_path / "plain.json"
+    path.write_text(json.dumps({"metrics": {}}))
+    return path

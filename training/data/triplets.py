@@ -4,6 +4,11 @@ A training item is (anchor, positive, negative) expressions of one scene: the po
 another expression of the anchor's object (the anchor itself if it has only one), the negative
 an expression of another object of the same scene, or the literal string "None" (empty target)
 when the scene has a single object. All three are segmentation targets.
+
+A no-target anchor (its object has ``no_target``: the expression names nothing in the scene)
+has an empty target; its positive is the anchor itself (two phrases naming different absent
+things mean different things) and its negative an expression of a real object. Negatives are
+always expressions of real objects (or "None").
 """
 
 from __future__ import annotations
@@ -84,7 +89,8 @@ class TripletDataset(Dataset):
 
         Returns:
             dict with "frames" (T, 3, H, W) float32 in [0, 1]; "expressions" [anchor, positive,
-            negative]; "masks" (3, T, H, W) float32 0/1; "has_object" (3,) bool; "scene_id" str.
+            negative]; "masks" (3, T, H, W) float32 0/1; "has_object" (3,) bool (False: empty
+            target, nothing referred); "scene_id" str.
         """
         scene_idx, obj_idx, exp_idx = self.items[index]
         scene = self.scenes[scene_idx]
@@ -92,10 +98,10 @@ class TripletDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index])
 
         anchor = target.expressions[exp_idx]
-        others = [e for j, e in enumerate(target.expressions) if j != exp_idx]
+        others = [] if target.no_target else [e for j, e in enumerate(target.expressions) if j != exp_idx]
         positive = others[rng.integers(len(others))] if others else anchor
         pool = [(obj.object_id, e) for obj in scene.objects if obj.object_id != target.object_id
-                for e in obj.expressions]
+                and not obj.no_target for e in obj.expressions]
         negative_id, negative = pool[rng.integers(len(pool))] if pool else (None, NO_OBJECT)
 
         indices = sample_frame_indices(scene.num_frames, self.num_frames, rng)
@@ -109,7 +115,7 @@ class TripletDataset(Dataset):
             "frames": video,
             "expressions": [anchor, positive, negative],
             "masks": labels,
-            "has_object": torch.tensor([True, True, negative_id is not None]),
+            "has_object": torch.tensor([not target.no_target, not target.no_target, negative_id is not None]),
             "scene_id": scene.scene_id,
         }
 
@@ -159,7 +165,8 @@ class EvalDataset(Dataset):
         Returns:
             dict with "frames" (T, 3, H', W') float32 in [0, 1] (transformed resolution);
             "expression" str; "mask" (T, H, W) bool at the ORIGINAL resolution (metrics are
-            computed there: upsample predictions to it); "scene_id"; "object_id".
+            computed there: upsample predictions to it; empty for a no-target expression);
+            "no_target" bool; "scene_id"; "object_id".
         """
         scene_idx, obj_idx, exp_idx = self.items[index]
         scene = self.scenes[scene_idx]
@@ -174,6 +181,7 @@ class EvalDataset(Dataset):
             "frames": video,
             "expression": obj.expressions[exp_idx],
             "mask": torch.from_numpy(scene.load_mask(obj.object_id)),
+            "no_target": obj.no_target,
             "scene_id": scene.scene_id,
             "object_id": obj.object_id,
         }

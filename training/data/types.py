@@ -15,6 +15,7 @@ class RefObject:
 
     object_id: str  # unique within its scene
     expressions: tuple[str, ...]  # every expression referring to this object
+    no_target: bool = False  # the expressions name nothing in the scene (gRefCOCO "no_target"); mask empty
 
 
 class RefScene(ABC):

@@ -37,6 +37,7 @@ class SyntheticConfig:
     clutter: bool = True  # noise, gradient and faint background shapes; False = flat grey
     max_occlusion: float = 0.35  # an object may lose at most this fraction of its area to objects in front
     max_expressions: int = 5  # expressions kept per object
+    no_target_rate: float = 0.0  # chance per target expression of one more no-target expression in the scene
     num_frames: int = 8  # frames of video scenes
     motion_speed: float = 0.03  # object displacement per frame (fraction of the shorter side)
     max_attempts: int = 50  # layouts tried before giving up on a scene
@@ -48,5 +49,7 @@ class SyntheticConfig:
             raise ValueError(f"unknown shapes/colours/textures {sorted(unknown)}")
         if not 1 <= self.min_objects <= self.max_objects:
             raise ValueError(f"need 1 <= min_objects <= max_objects, got {self.min_objects}, {self.max_objects}")
+        if not 0 <= self.no_target_rate <= 1:
+            raise ValueError(f"no_target_rate must be in [0, 1], got {self.no_target_rate}")
         if not 0 <= self.max_occlusion < 1:
             raise ValueError(f"max_occlusion must be in [0, 1), got {self.max_occlusion}")

@@ -85,7 +85,8 @@ def export_refer(scenes: Sequence[SyntheticScene], root: Path, dataset: str = "r
         file_name = f"COCO_train2014_{next_image:012d}.jpg"
         Image.fromarray(scene.load_frames()[0]).save(image_dir / file_name, quality=95)
         instances["images"].append({"id": next_image, "file_name": file_name, "height": height, "width": width})
-        for obj, truth in zip(scene.objects, scene.truth):
+        real = [obj for obj in scene.objects if not obj.no_target]  # REFER has no no-target expressions
+        for obj, truth in zip(real, scene.truth, strict=True):
             category = categories.setdefault(truth.shape, len(categories) + 1)
             mask = scene.load_mask(obj.object_id)[0]
             rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
@@ -126,7 +127,7 @@ def export_ytvos(scenes: Sequence[SyntheticScene], root: Path, split: str = "tra
         annotation_dir.mkdir(parents=True, exist_ok=True)
         labels = np.zeros(scene.load_frames([0]).shape[:3], dtype=np.uint8).repeat(scene.num_frames, axis=0)
         expressions = {}
-        for obj in scene.objects:
+        for obj in (o for o in scene.objects if not o.no_target):  # Ref-YouTube-VOS has no no-target ones
             mask = scene.load_mask(obj.object_id)  # (T, H, W)
             if (labels[mask] != 0).any():
                 raise ValueError(f"{scene.scene_id}: object {obj.object_id} overlaps another; palette PNGs need disjoint masks")

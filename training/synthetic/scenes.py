@@ -5,6 +5,11 @@ from ``np.random.SeedSequence([seed, SPLIT_CODES[s], kind, i])`` (kind 0 = image
 so the same arguments give identical pixels and expressions, and train/val/test scenes come from
 different seeds: no test scene is a train scene. (Short expressions such as "the red circle"
 naturally occur in every split; what differs is the scene they are grounded in.)
+
+With ``no_target_rate`` > 0 a scene also holds no-target expressions (one extra object,
+``no_target=True``, id ``absent``, empty mask; see :mod:`training.synthetic.absent`). They are
+drawn from a child of the scene's seed, after the scene is complete, so the pixels and the
+target expressions of a scene do not depend on the rate.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from training.data.types import ArrayScene, RefObject
+from training.synthetic.absent import ABSENT_ID, absent_expressions
 from training.synthetic.config import SPLIT_CODES, SyntheticConfig
 from training.synthetic.expressions import describe
 from training.synthetic.layout import ObjectTruth, build_truth, sample_attributes, sample_centers, visible_masks
@@ -28,7 +34,8 @@ class SyntheticScene(ArrayScene):
 
     def __init__(self, scene_id: str, objects: Sequence[RefObject], frames: np.ndarray,
                  masks: dict[str, np.ndarray], truth: tuple[ObjectTruth, ...]) -> None:
-        """Like :class:`ArrayScene`, plus ``truth`` (one record per object, same order and ids)."""
+        """Like :class:`ArrayScene`, plus ``truth`` (one record per real object, same order and ids;
+        the no-target object, if any, comes last and has no record)."""
         super().__init__(scene_id, objects, frames, masks)
         self.truth = truth
         self.image_size = frames.shape[1:3]
@@ -68,8 +75,21 @@ def generate_scene(cfg: SyntheticConfig, scene_id: str, num_frames: int,
         if all(expressions):
             objects = [RefObject(obj.object_id, exps) for obj, exps in zip(truth, expressions)]
             masks = {obj.object_id: visible[n] for n, obj in enumerate(truth)}
+            absent = _no_target(cfg, truth, image_size, sum(len(e) for e in expressions), seed)
+            if absent:
+                objects.append(RefObject(ABSENT_ID, absent, no_target=True))
+                masks[ABSENT_ID] = np.zeros_like(visible[0])
             return SyntheticScene(scene_id, objects, _composite(cfg, background, truth, visible), masks, truth)
     raise RuntimeError(f"no valid layout for {scene_id} in {cfg.max_attempts} attempts; loosen the config")
+
+
+def _no_target(cfg: SyntheticConfig, truth: tuple[ObjectTruth, ...], image_size: tuple[int, int],
+               num_targets: int, seed: np.random.SeedSequence) -> tuple[str, ...]:
+    """The scene's no-target expressions: Binomial(num_targets, no_target_rate) of them, own RNG stream."""
+    if cfg.no_target_rate <= 0:
+        return ()
+    rng = np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 1)))
+    return absent_expressions(truth, image_size, int(rng.binomial(num_targets, cfg.no_target_rate)), cfg, rng)
 
 
 def _make(cfg: SyntheticConfig, split: str, count: int, seed: int, num_frames: int, kind: int) -> list[SyntheticScene]:
@@ -78,8 +98,9 @@ def _make(cfg: SyntheticConfig, split: str, count: int, seed: int, num_frames: i
     prefix = "synthetic" if kind == 0 else "synthetic-video"
     scenes = [generate_scene(cfg, f"{prefix}/{split}/{seed}/{i:06d}", num_frames,
                              np.random.SeedSequence([seed, SPLIT_CODES[split], kind, i])) for i in range(count)]
-    logger.info("%s %s: %d scenes, %d expressions", prefix, split, len(scenes),
-                sum(len(o.expressions) for s in scenes for o in s.objects))
+    logger.info("%s %s: %d scenes, %d expressions (%d no-target)", prefix, split, len(scenes),
+                sum(len(o.expressions) for s in scenes for o in s.objects),
+                sum(len(o.expressions) for s in scenes for o in s.objects if o.no_target))
     return scenes
 
 

@@ -293,7 +293,7 @@ class NodeCore:
         prediction = self._session.step(rgb)  # the predictor resizes for the model; the mask comes back at rgb's size
         predicted = self._monotonic()
         mask = np.asarray(prediction.mask, dtype=bool)
-        found = self._track(float(prediction.score), bool(mask.any()))
+        found = self._track(float(prediction.score), bool(prediction.found))
         if not found:
             mask = np.zeros_like(mask)
         box, centroid, area = _geometry(mask)
@@ -338,12 +338,15 @@ class NodeCore:
         self.diagnostics.count("targets_3d")
         return target_3d
 
-    def _track(self, score: float, mask_nonempty: bool) -> bool:
-        """EMA score smoothing and found/lost hysteresis; returns whether the target is found."""
+    def _track(self, score: float, hit: bool) -> bool:
+        """EMA score smoothing and found/lost hysteresis over hits (frames whose prediction is found).
+
+        Returns whether the target is found.
+        """
         first = self._hits == 0 and self._misses == 0
         alpha = self.params.score_smoothing
         self._score = score if first else alpha * score + (1 - alpha) * self._score
-        if mask_nonempty and self._score >= self.params.score_threshold:
+        if hit:
             self._hits, self._misses = self._hits + 1, 0
         else:
             self._hits, self._misses = 0, self._misses + 1

@@ -71,7 +71,9 @@ class NodeParams:
     device: str = _param("cpu", "torch device: cpu, cuda, cuda:N or mps")
     input_size: int = _param(0, "short side (pixels) frames are resized to for the model (mask returned at "
                                 "full size); 0 = the size the weights were trained at", bounds=(0, 4096))
-    score_threshold: float = _param(0.5, "smoothed score needed to count a frame as a hit", bounds=(0.0, 1.0))
+    score_threshold: float = _param(-1.0, "object probability from which a frame's prediction is found (and counts "
+                                          "as a hit); -1 = the threshold calibrated for the weights (their "
+                                          "manifest); read when the model loads", bounds=(-1.0, 1.0))
     max_frame_age: float = _param(1.0, "skip frames whose stamp is older than this (s); 0 = no check",
                                   bounds=(0.0, 3600.0))
     publish_overlay: bool = _param(True, "publish the overlay image for people")
@@ -113,6 +115,8 @@ class NodeParams:
 
     def __post_init__(self) -> None:
         problems = [p for f in dataclasses.fields(self) if (p := _check(f, getattr(self, f.name)))]
+        if isinstance(self.score_threshold, (int, float)) and -1.0 < self.score_threshold < 0.0:
+            problems.append(f"score_threshold must be -1 (calibrated) or in [0, 1], got {self.score_threshold}")
         if self.input_size and self.input_size < 32:
             problems.append(f"input_size must be 0 or >= 32, got {self.input_size}")
         if isinstance(self.device, str) and not _DEVICE.match(self.device):

@@ -27,4 +27,6 @@ def load_predictor(params: NodeParams):
         raise ValueError(f"{weights or DEFAULT_WEIGHTS} holds preset {stored!r}, but parameter preset is "
                          f"{params.preset!r}")
     logger.info("loading %s model (%s) on %s", params.preset, weights or "embedded default weights", params.device)
-    return Predictor.from_pretrained(weights, device=params.device, short_side=params.input_size or None)
+    threshold = None if params.score_threshold < 0 else params.score_threshold  # None: the weights' calibrated one
+    return Predictor.from_pretrained(weights, device=params.device, short_side=params.input_size or None,
+                                     found_threshold=threshold)

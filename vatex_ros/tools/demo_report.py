@@ -5,7 +5,9 @@ output). IoU is computed against the generator's truth for the expression the no
 having used, and only where that is the expression the person had said for that frame; a frame
 answered with the previous expression (the switch had not reached the node yet) is counted as
 ``expression_lag`` instead. On the same frames, the node's ``target_point`` is compared with the
-generator's 3D truth of the named object (millimetres).
+generator's 3D truth of the named object (millimetres). Frames where the person named something
+not in view are scored apart: the right answer is an empty mask (not found); a non-empty one is a
+false "found".
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def summarize(cfg: DemoConfig, scenes: Sequence[Any], frames_in: int, answers: S
     ious: dict[str, list[float]] = {}
     errors: list[float] = []  # metres, per found frame with a target_point
     errors_on_target: list[float] = []  # the same, where the mask is on the named object (IoU >= 0.5)
-    lag = found = 0
+    lag = found = absent_frames = false_found = 0
     camera_info = synthetic_camera_info(cfg.width, cfg.height, Header())
     for answer in answers:
         step = answer.step
@@ -105,6 +107,10 @@ def summarize(cfg: DemoConfig, scenes: Sequence[Any], frames_in: int, answers: S
             lag += answer.detections is not None and answer.expression is not None
             continue
         got = image_to_array(answer.mask.msg) > 0
+        if step.absent:  # the node publishes an empty mask when the named object is not found
+            absent_frames += 1
+            false_found += bool(got.any())
+            continue
         truth = scenes[step.scene].load_mask(step.object_id, [step.frame])[0]
         overlap = iou(got, truth)
         ious.setdefault(step.expression, []).append(overlap)
@@ -130,6 +136,9 @@ def summarize(cfg: DemoConfig, scenes: Sequence[Any], frames_in: int, answers: S
         "iou_frames": len(all_ious),
         "found_rate": float(np.mean([a.found for a in answered])) if answered else None,
         "expressions": [{"expression": e, "frames": len(v), "mean_iou": float(np.mean(v))} for e, v in ious.items()],
+        # frames whose named object was not in view, and how many of them the node answered "found"
+        "absent": {"frames": absent_frames, "false_found": false_found,
+                   "false_found_rate": false_found / absent_frames if absent_frames else None},
         "target_3d": {"found_frames": found, "with_point": len(errors),  # of the IoU frames
                       "error_mm": percentiles(errors),  # |target_point - truth|, p50/p95/mean/n
                       # the 3D step's own accuracy: frames whose mask is on the named object
@@ -185,13 +194,14 @@ def format_summary(summary: dict) -> str:
     def mm(stats: dict) -> str:
         return "n/a" if stats["n"] == 0 else f"p50 {stats['p50']:.1f} mm, p95 {stats['p95']:.1f} mm (n {stats['n']})"
 
-    latency, target_3d = summary["latency_ms"], summary["target_3d"]
+    latency, target_3d, absent = summary["latency_ms"], summary["target_3d"], summary["absent"]
     return "\n".join([
         f"frames in {summary['frames_in']}, out {summary['frames_out']}, dropped {summary['dropped']} "
         f"({summary['expression_lag']} answered with the previous expression)",
         f"latency stamp->mask received: {ms(latency['stamp_to_receive'])}",
         f"mean IoU vs truth {number(summary['mean_iou'])} over {summary['iou_frames']} frames; "
         f"found rate {number(summary['found_rate'])}",
+        f"named object not in view: {absent['frames']} frames, false found on {absent['false_found']}",
         f"3D: target_point on {target_3d['with_point']} of {target_3d['found_frames']} found frames; "
         f"centroid error {mm(target_3d['error_mm'])}; with the mask on the named object (IoU >= 0.5) "
         f"{mm(target_3d['error_mm_mask_on_target'])}",

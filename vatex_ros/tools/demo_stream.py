@@ -1,5 +1,9 @@
 """The demo's world: a scripted camera stream of synthetic scenes and a person naming objects in it.
 
+In each scene the person names ``targets_per_scene`` objects in view, then ``absent_per_scene``
+times something that is not there (a no-target expression of the generator: a colour/shape/
+size/place combination that matches nothing in the scene), which the node must report not found.
+
 The script is deterministic in :class:`DemoConfig`, so the process that plays it (:func:`play`,
 started by `vatex demo` in a child process) and the process that scores the node's answers
 build the same one (:func:`build_script`) and only exchange which step went out with which stamp.
@@ -37,7 +41,8 @@ class DemoConfig:
     width: int = 160  # frame size in pixels
     height: int = 128
     frames_per_target: int = 10  # the person names a new object this often
-    targets_per_scene: int = 2  # then the camera moves on to another scene
+    targets_per_scene: int = 2  # objects in view named per scene
+    absent_per_scene: int = 1  # then something not in view is named this often; then the camera moves on
     node_timeout: float = 180.0  # seconds to wait for the node to come up (model loading included)
     repeat_after: float = 2.0  # seconds before the person repeats an expression the node did not take
     frame_id: str = "demo_camera_optical"  # header.frame_id of the frames (a coordinate frame)
@@ -46,7 +51,8 @@ class DemoConfig:
     background_depth: float = 2.0  # metres: every pixel not on an object
 
     def __post_init__(self) -> None:
-        if self.frames < 1 or self.fps <= 0 or self.frames_per_target < 1 or self.targets_per_scene < 1:
+        if (self.frames < 1 or self.fps <= 0 or self.frames_per_target < 1 or self.targets_per_scene < 1
+                or self.absent_per_scene < 0):
             raise ValueError(f"demo needs frames >= 1, fps > 0 and positive schedule lengths, got {self}")
         if self.width < 32 or self.height < 32:
             raise ValueError(f"demo frames must be at least 32x32, got {self.width}x{self.height}")
@@ -55,7 +61,7 @@ class DemoConfig:
 
     @property
     def frames_per_scene(self) -> int:
-        return self.frames_per_target * self.targets_per_scene
+        return self.frames_per_target * (self.targets_per_scene + self.absent_per_scene)
 
     @property
     def seconds(self) -> float:
@@ -70,8 +76,9 @@ class DemoStep:
     index: int  # position in the stream
     scene: int  # index into the script's scenes
     frame: int  # frame of that scene's video
-    object_id: str  # the object the person has named
+    object_id: str  # the object the person has named (the scene's no-target object when absent)
     expression: str  # what the person said (one of the scene's unambiguous expressions for it)
+    absent: bool = False  # the named object is not in view: the right answer is "not found"
 
 
 def build_script(cfg: DemoConfig) -> tuple[list, list[DemoStep]]:
@@ -85,19 +92,23 @@ def build_script(cfg: DemoConfig) -> tuple[list, list[DemoStep]]:
 
     count = -(-cfg.frames // cfg.frames_per_scene)  # ceil
     synthetic = SyntheticConfig(height=cfg.height, width=cfg.width, num_frames=cfg.frames_per_scene,
-                                min_objects=cfg.targets_per_scene, max_objects=max(4, cfg.targets_per_scene))
+                                min_objects=cfg.targets_per_scene, max_objects=max(4, cfg.targets_per_scene),
+                                no_target_rate=1.0 if cfg.absent_per_scene else 0.0)
     scenes = make_video_scenes(synthetic, "test", count, cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     steps: list[DemoStep] = []
     for scene_index, scene in enumerate(scenes):
-        named = rng.permutation(len(scene.objects))[: cfg.targets_per_scene]  # distinct objects per scene
-        for k in range(cfg.frames_per_scene):
+        present = [obj for obj in scene.objects if not obj.no_target]
+        absent = [obj for obj in scene.objects if obj.no_target][: 1 if cfg.absent_per_scene else 0]
+        named = [present[i] for i in rng.permutation(len(present))[: cfg.targets_per_scene]]  # distinct objects
+        named += absent * cfg.absent_per_scene  # (a scene without no-target expressions has none to say)
+        for k in range(len(named) * cfg.frames_per_target):
             if len(steps) == cfg.frames:
                 break
-            obj = scene.objects[int(named[k // cfg.frames_per_target])]
+            obj = named[k // cfg.frames_per_target]
             expression = obj.expressions[int(rng.integers(len(obj.expressions)))] if (
                 k % cfg.frames_per_target == 0) else steps[-1].expression
-            steps.append(DemoStep(len(steps), scene_index, k, obj.object_id, expression))
+            steps.append(DemoStep(len(steps), scene_index, k, obj.object_id, expression, obj.no_target))
     return scenes, steps
 
 
@@ -106,7 +117,7 @@ def object_depths(cfg: DemoConfig, scene: Any) -> dict[str, float]:
 
     The generator draws later objects in front, so nearer objects are the ones that occlude.
     """
-    ids = [obj.object_id for obj in scene.objects]  # drawing order
+    ids = [obj.object_id for obj in scene.objects if not obj.no_target]  # drawing order
     steps = max(len(ids) - 1, 1)
     return {object_id: cfg.far - (cfg.far - cfg.near) * i / steps for i, object_id in enumerate(ids)}
 

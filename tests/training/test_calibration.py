@@ -1,0 +1,67 @@
+"""The found-threshold calibration rule and the GRES metrics."""
+
+import math
+
+import numpy as np
+import pytest
+
+from training.calibration import calibrate_threshold
+from training.metrics import GresMetrics
+
+
+def test_separable_scores_give_a_threshold_in_the_middle_of_the_gap():
+    scores = np.array([0.05, 0.2, 0.3, 0.7, 0.9, 0.95])
+    no_target = np.array([True, True, True, False, False, False])
+    calibration = calibrate_threshold(scores, no_target)
+    assert calibration.threshold == pytest.approx(0.5)
+    assert (calibration.n_acc, calibration.t_acc) == (100.0, 100.0)
+    assert (calibration.no_target_items, calibration.target_items) == (3, 3)
+
+
+def test_overlapping_scores_maximise_the_mean_of_n_acc_and_t_acc():
+    # One no-target expression scores 0.8 among the targets: no threshold gets everything right.
+    scores = np.array([0.1, 0.2, 0.8, 0.6, 0.85, 0.9, 0.95])
+    no_target = np.array([True, True, True, False, False, False, False])
+    calibration = calibrate_threshold(scores, no_target)
+    found = scores >= calibration.threshold
+    n_acc, t_acc = 100 * (~found[no_target]).mean(), 100 * found[~no_target].mean()
+    assert (calibration.n_acc, calibration.t_acc) == pytest.approx((n_acc, t_acc))
+    best = max((100 * (~(scores >= t)[no_target]).mean() + 100 * (scores >= t)[~no_target].mean()) / 2
+               for t in np.linspace(0, 1, 1001))
+    assert (n_acc + t_acc) / 2 == pytest.approx(best)
+
+
+def test_calibration_needs_both_kinds():
+    with pytest.raises(ValueError, match="both target and no-target"):
+        calibrate_threshold(np.array([0.2, 0.9]), np.array([False, False]))
+
+
+def test_gres_metrics_count_empty_predictions_of_no_target_expressions():
+    metrics = GresMetrics()
+    gt = np.zeros((4, 4), bool)
+    gt[:2, :2] = True  # 4 pixels
+    pred = np.zeros((4, 4), bool)
+    pred[:2, :3] = True  # 6 pixels, 4 right
+    metrics.update(pred, gt, found=True, no_target=False)  # IoU 4/6
+    metrics.update(pred, gt, found=False, no_target=False)  # not found: empty, IoU 0
+    metrics.update(pred, np.zeros((4, 4), bool), found=False, no_target=True)  # right: IoU 1
+    metrics.update(pred, np.zeros((4, 4), bool), found=True, no_target=True)  # wrong: IoU 0
+    summary = metrics.summary()
+    assert summary["N-acc"] == 50.0 and summary["T-acc"] == 50.0
+    assert summary["gIoU"] == pytest.approx(100 * (4 / 6 + 0 + 1 + 0) / 4)
+    assert summary["cIoU"] == pytest.approx(100 * 4 / (6 + 4 + 0 + 6))
+    only_targets = GresMetrics()
+    only_targets.update(pred, gt, found=True, no_target=False)
+    assert math.isnan(only_targets.summary()["N-acc"])
+    with pytest.raises(ValueError, match="no-target expression has a non-empty"):
+        metrics.update(pred, gt, found=False, no_target=True)
+
+
+def test_constrained_rule_keeps_t_acc_and_maximises_n_acc():
+    scores = np.array([0.1, 0.2, 0.8, 0.6, 0.85, 0.9, 0.95])
+    no_target = np.array([True, True, True, False, False, False, False])
+    calibration = calibrate_threshold(scores, no_target, min_t_acc=100.0)
+    assert calibration.t_acc == 100.0 and calibration.n_acc == pytest.approx(200 / 3)
+    assert 0.2 < calibration.threshold <= 0.6 and "T-acc >= 100.0%" in calibration.rule
+    loose = calibrate_threshold(scores, no_target, min_t_acc=75.0)  # may lose one of four targets
+    assert loose.t_acc == 75.0 and loose.n_acc == 100.0

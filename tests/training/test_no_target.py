@@ -1,0 +1,141 @@
+"""No-target expressions: the synthetic generator, MCC triplets, the criterion and the MCC term."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from training.criterion import LossConfig, SetCriterion
+from training.data.triplets import EvalDataset, TripletDataset
+from training.data.types import ArrayScene, RefObject
+from training.mcc import mcc_loss
+from training.synthetic import SyntheticConfig, make_scenes, make_video_scenes, parse, referents
+from training.synthetic.absent import ABSENT_ID
+
+
+@pytest.fixture(scope="module")
+def cfg() -> SyntheticConfig:
+    return SyntheticConfig(height=64, width=64, num_frames=3, no_target_rate=0.4)
+
+
+@pytest.mark.parametrize("split", ["train", "val", "test"])
+def test_every_split_has_no_target_expressions_that_pick_nothing(cfg, split):
+    scenes = make_scenes(cfg, split, 30, seed=5)
+    absent = [(s, o) for s in scenes for o in s.objects if o.no_target]
+    targets = sum(len(o.expressions) for s in scenes for o in s.objects if not o.no_target)
+    count = sum(len(o.expressions) for _, o in absent)
+    assert 0.25 * targets < count < 0.55 * targets  # Binomial(targets, 0.4)
+    kinds = set()
+    for scene, obj in absent:
+        assert obj.object_id == ABSENT_ID and scene.objects[-1] is obj  # after the real objects
+        assert not scene.load_mask(obj.object_id).any()
+        for text in obj.expressions:
+            expr = parse(text)
+            assert expr.text() == text  # the target expressions' grammar
+            assert referents(expr, scene.truth, scene.image_size) == frozenset(), (scene.scene_id, text)
+            kinds.add("place" if expr.spatial else "attribute")
+    assert kinds == {"place", "attribute"}
+
+
+def test_no_target_rate_leaves_pixels_and_target_expressions_unchanged(cfg):
+    plain = make_scenes(SyntheticConfig(height=64, width=64, num_frames=3), "val", 8, seed=2)
+    mixed, again = make_scenes(cfg, "val", 8, seed=2), make_scenes(cfg, "val", 8, seed=2)
+    for a, b, c in zip(plain, mixed, again):
+        assert np.array_equal(a.load_frames(), b.load_frames())
+        assert [o.expressions for o in a.objects] == [o.expressions for o in b.objects if not o.no_target]
+        assert [o.expressions for o in b.objects] == [o.expressions for o in c.objects]  # deterministic
+    assert not any(o.no_target for s in plain for o in s.objects)
+
+
+def test_video_no_target_expressions_pick_nothing_on_every_frame(cfg):
+    scenes = make_video_scenes(cfg, "test", 6, seed=1)
+    texts = [(s, t) for s in scenes for o in s.objects if o.no_target for t in o.expressions]
+    assert texts
+    for scene, text in texts:
+        for frame in range(scene.num_frames):
+            assert referents(text, scene.truth, scene.image_size, frame) == frozenset()
+
+
+def test_rate_is_checked():
+    with pytest.raises(ValueError, match="no_target_rate"):
+        SyntheticConfig(no_target_rate=1.5)
+
+
+def _scene() -> ArrayScene:
+    frames = np.zeros((1, 16, 16, 3), np.uint8)
+    mask = np.zeros((1, 16, 16), bool)
+    mask[0, 2:6, 2:6] = True
+    objects = [RefObject("1", ("the red circle", "the circle")), RefObject("absent", ("the blue star",), no_target=True)]
+    return ArrayScene("s", objects, frames, {"1": mask, "absent": np.zeros_like(mask)})
+
+
+def test_triplets_of_no_target_anchors_and_their_negatives():
+    dataset = TripletDataset([_scene()], seed=0)
+    items = [dataset[i] for i in range(len(dataset))]
+    by_anchor = {item["expressions"][0]: item for item in items}
+    absent = by_anchor["the blue star"]
+    assert absent["expressions"][1] == "the blue star"  # positive: itself
+    assert absent["expressions"][2] in ("the red circle", "the circle")  # negative: a real object
+    assert absent["has_object"].tolist() == [False, False, True]
+    assert absent["masks"][:2].sum() == 0 and absent["masks"][2].sum() == 16
+    for text in ("the red circle", "the circle"):  # a no-target phrase is never another object's negative
+        assert by_anchor[text]["expressions"][2] == "None" and by_anchor[text]["has_object"].tolist() == [True, True, False]
+    evaluation = EvalDataset([_scene()])
+    assert [(item["expression"], item["no_target"], bool(item["mask"].any())) for item in evaluation] == [
+        ("the red circle", False, True), ("the circle", False, True), ("the blue star", True, False)]
+
+
+def test_no_target_samples_learn_no_object_on_every_query_without_mask_loss():
+    # Sample 0 refers to an object (query 1 confident), sample 1 names nothing. Logits zero elsewhere.
+    logits = torch.zeros(2, 4, 2)
+    logits[0, 1] = torch.tensor([10.0, -10.0])
+    outputs = {"pred_logits": logits, "pred_masks": torch.zeros(2, 4, 1, 8, 8)}
+    masks = torch.zeros(2, 1, 32, 32)
+    masks[0, :, 4:20, 4:20] = 1
+    has_object = torch.tensor([True, False])
+    cfg = dict(weight_mcc=0.0, num_points=500)
+    paper = SetCriterion(LossConfig(**cfg))(outputs, masks, has_object)
+    weighted = SetCriterion(LossConfig(no_target_weight=0.5, **cfg))(outputs, masks, has_object)
+    matched, log2 = math.log1p(math.exp(-20)), math.log(2)
+    assert math.isclose(paper["loss_ce"].item(), (matched + 3 * 0.1 * log2 + 4 * 0.1 * log2) / (1 + 0.3 + 0.4),
+                        rel_tol=1e-4)
+    assert math.isclose(weighted["loss_ce"].item(), (matched + 3 * 0.1 * log2 + 4 * 0.5 * log2) / (1 + 0.3 + 2.0),
+                        rel_tol=1e-4)
+    # The no-target sample's masks get no gradient: no mask loss for it.
+    outputs["pred_masks"].requires_grad_(True)
+    SetCriterion(LossConfig(**cfg))(outputs, masks, has_object)["loss"].backward()
+    assert outputs["pred_masks"].grad[1].abs().sum() == 0 and outputs["pred_masks"].grad[0].abs().sum() > 0
+
+
+def test_criterion_matches_cross_entropy_with_class_weights_by_default():
+    torch.manual_seed(0)
+    outputs = {"pred_logits": torch.randn(3, 5, 2), "pred_masks": torch.randn(3, 5, 1, 8, 8)}
+    masks = (torch.rand(3, 1, 32, 32) > 0.5).float()
+    has_object = torch.tensor([True, False, True])
+    criterion = SetCriterion(LossConfig(weight_mcc=0.0, num_points=200))
+    torch.manual_seed(1)
+    loss = criterion(outputs, masks, has_object)["loss_ce"]
+    torch.manual_seed(1)
+    matches = criterion.matcher(outputs["pred_logits"], outputs["pred_masks"], masks, has_object)
+    classes = torch.ones(3, 5, dtype=torch.int64)
+    for s, (query, _) in enumerate(matches):
+        classes[s, query] = 0
+    expected = torch.nn.functional.cross_entropy(outputs["pred_logits"].transpose(1, 2), classes, torch.tensor([1.0, 0.1]))
+    assert torch.allclose(loss, expected, atol=1e-6)
+
+
+def test_mcc_asks_no_query_for_no_target_anchors():
+    torch.manual_seed(0)
+    feats = torch.randn(6, 8)  # two triplets
+    referring = torch.tensor([True, True, True, False, False, True])
+    only_first = mcc_loss(feats, has_object=referring)
+    # The same as the first triplet's two queries of the unmasked loss: compute them directly.
+    normed = torch.nn.functional.normalize(feats, dim=-1)
+    logits = (normed @ normed.T / 0.1).masked_fill(torch.eye(6, dtype=torch.bool), float("-inf"))
+    expected = torch.nn.functional.cross_entropy(logits[[0, 1]], torch.tensor([1, 0]))
+    assert torch.allclose(only_first, expected, atol=1e-6)
+    assert torch.allclose(mcc_loss(feats, has_object=torch.ones(6, dtype=torch.bool)), mcc_loss(feats))
+    nothing = mcc_loss(feats.requires_grad_(True), has_object=torch.tensor([False, False, True] * 2))
+    assert nothing.item() == 0.0
+    nothing.backward()  # still part of the graph
