@@ -67,14 +67,23 @@ class Vatex(nn.Module):
         self.decoder.grad_checkpointing = "decoder" in parts
         self.train(self.training)  # the backbone passes its flag on to timm here
 
-    def encode_text(self, expressions: Sequence[str]) -> TextFeatures:
-        """Encodes expressions and their CLIP-prior prompts "a photo of {main noun phrase}"."""
+    def encode_text(self, expressions: Sequence[str], prompts: Sequence[str] | None = None) -> TextFeatures:
+        """Encodes expressions and their CLIP-prior prompts.
+
+        Args:
+            expressions: referring expressions.
+            prompts: the CLIP-prior prompt of each expression; None = "a photo of {main noun phrase}"
+                (spaCy finds the noun phrase). Given, spaCy is not needed (e.g. a benchmark machine).
+        """
         if isinstance(expressions, str):
             raise TypeError("encode_text takes a list of expressions, not one string")
         for expression in expressions:
             if not isinstance(expression, str) or not expression.strip():
                 raise ValueError(f"an expression must be a non-empty string, got {expression!r}")
-        ids = self.tokenizer([*expressions, *(clip_prompt(e) for e in expressions)]).to(self.device)
+        prompts = [clip_prompt(e) for e in expressions] if prompts is None else list(prompts)
+        if len(prompts) != len(expressions):
+            raise ValueError(f"{len(expressions)} expressions but {len(prompts)} prompts")
+        ids = self.tokenizer([*expressions, *prompts]).to(self.device)
         words, padding_mask = self.text_encoder.encode_words(ids[: len(expressions)])
         prompt = self.text_encoder.encode_prompts(ids[len(expressions) :])
         return TextFeatures(words, padding_mask, prompt)

@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, default=None, help="safetensors weights (default: embedded tiny model)")
     parser.add_argument("--out-dir", type=Path, default=Path("."), help="where to write the PNGs (default: .)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
+                        help="inference precision; the model is converted to it once (default: fp32)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, UnidentifiedImageError) as error:
         logger.error("cannot read image %s: %s", args.image, error)
         return 2
-    predictor = Predictor.from_pretrained(args.weights, args.device)
+    predictor = Predictor.from_pretrained(args.weights, args.device, precision=args.precision)
     result = predictor.predict(rgb, args.expression)
 
     args.out_dir.mkdir(parents=True, exist_ok=True)

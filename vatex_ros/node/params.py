@@ -17,6 +17,7 @@ import yaml
 
 NODE_NAME = "vatex_node"
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+_FRAME_SIZE = re.compile(r"^[1-9]\d{0,4}x[1-9]\d{0,4}$")
 
 
 def _param(default: Any, doc: str, *, bounds: tuple[float, float] | None = None,
@@ -33,6 +34,12 @@ class NodeParams:
     device: str = _param("cpu", "torch device: cpu, cuda, cuda:N or mps")
     input_size: int = _param(0, "short side (pixels) frames are resized to for the model (mask returned at "
                                 "full size); 0 = the size the weights were trained at", bounds=(0, 4096))
+    precision: str = _param("fp32", "inference precision: the model is converted to this dtype once at start-up "
+                                    "(bf16 / fp16 for GPUs)", choices=("fp32", "bf16", "fp16"))
+    compile: bool = _param(False, "torch.compile the model (CUDA graphs on CUDA) for compile_frame_size; "
+                                  "compiled and warmed up at start-up, not on the first frame")
+    compile_frame_size: str = _param("640x480", "camera frame size WxH the compiled model is warmed up for "
+                                                "(frames of another size compile on their first use)")
     score_threshold: float = _param(0.5, "smoothed score needed to count a frame as a hit", bounds=(0.0, 1.0))
     max_frame_age: float = _param(1.0, "skip frames whose stamp is older than this (s); 0 = no check",
                                   bounds=(0.0, 3600.0))
@@ -66,6 +73,8 @@ class NodeParams:
         problems = [p for f in dataclasses.fields(self) if (p := _check(f, getattr(self, f.name)))]
         if self.input_size and self.input_size < 32:
             problems.append(f"input_size must be 0 or >= 32, got {self.input_size}")
+        if isinstance(self.compile_frame_size, str) and not _FRAME_SIZE.match(self.compile_frame_size):
+            problems.append(f"compile_frame_size must be WxH, e.g. 640x480, got {self.compile_frame_size!r}")
         if isinstance(self.device, str) and not _DEVICE.match(self.device):
             problems.append(f"device must be cpu, cuda, cuda:N or mps, got {self.device!r}")
         if problems:
