@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from vatex_core.config import HeadConfig
-from vatex_core.layers import flatten_map, sine_position_embedding, unflatten_map
+from vatex_core.layers import flatten_map, position_embedding, unflatten_map
 from vatex_core.pixel_encoder import PixelEncoder
 
 
@@ -120,5 +120,5 @@ class ContextualMultimodalDecoder(nn.Module):
 
 def _tokens_and_pos(feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     height, width = feature.shape[-2:]
-    pos = sine_position_embedding(height, width, feature.shape[1], feature.device)[None]  # (1, HW, C)
-    return flatten_map(feature), pos.to(feature.dtype)
+    pos = position_embedding(height, width, feature.shape[1], feature.device, feature.dtype)[None]  # (1, HW, C)
+    return flatten_map(feature), pos

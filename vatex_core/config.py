@@ -13,6 +13,17 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 FORMAT_VERSION = 1  # bumped when the meaning of a saved config or state dict changes
+# Parts whose activations can be recomputed in backward: Swin's stages, the CMD's multi-scale
+# encoder layers, the transformer decoder's layers.
+CHECKPOINTABLE = ("backbone", "cmd", "decoder")
+
+
+def check_checkpointable(parts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``parts`` as a tuple; ValueError if one is not in CHECKPOINTABLE."""
+    unknown = sorted(set(parts) - set(CHECKPOINTABLE))
+    if unknown:
+        raise ValueError(f"grad_checkpointing names unknown parts {unknown}; choose from {list(CHECKPOINTABLE)}")
+    return tuple(parts)
 
 
 @dataclass
@@ -86,6 +97,13 @@ class VatexConfig:
     clip: ClipConfig = field(default_factory=ClipConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
     input: InputConfig = field(default_factory=InputConfig)
+    # Gradient checkpointing (training memory, not architecture): parts of CHECKPOINTABLE whose
+    # activations are recomputed in backward instead of kept. Left out of ``==``: a file trained
+    # with it loads into a model built without it.
+    grad_checkpointing: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        self.grad_checkpointing = check_checkpointable(self.grad_checkpointing)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from vatex_core.config import HeadConfig
-from vatex_core.layers import MLP, flatten_map, sine_position_embedding
+from vatex_core.layers import MLP, flatten_map, position_embedding, run_layer
 
 
 class DecoderLayer(nn.Module):
@@ -56,6 +56,7 @@ class MaskedAttentionDecoder(nn.Module):
         super().__init__()
         dim = cfg.hidden_dim
         self.heads = cfg.num_heads
+        self.grad_checkpointing = False  # recompute each layer in backward (training memory); see Vatex
         self.query_pos = nn.Embedding(cfg.num_queries, dim)
         self.level_embed = nn.Embedding(levels, dim)
         self.layers = nn.ModuleList(
@@ -81,7 +82,7 @@ class MaskedAttentionDecoder(nn.Module):
         batch, queries_n, frames = masks.shape[:3]
         small = nn.functional.interpolate(masks.flatten(1, 2), size=attn_size, mode="bilinear", align_corners=False)
         blocked = small.sigmoid().view(batch, queries_n, -1).detach() < 0.5  # (B, N, T*h*w)
-        blocked[blocked.all(-1)] = False
+        blocked = blocked & ~blocked.all(-1, keepdim=True)  # elementwise, not blocked[...] = False: no host sync
         return logits, masks, blocked.repeat_interleave(self.heads, dim=0)
 
     def forward(
@@ -112,8 +113,8 @@ class MaskedAttentionDecoder(nn.Module):
         for level, feature in enumerate(pyramid):
             height, width = feature.shape[-2:]
             memories.append(flatten_map(feature.flatten(0, 1)).reshape(batch, frames * height * width, dim))
-            pos = sine_position_embedding(height, width, dim, feature.device) + self.level_embed.weight[level]
-            positions.append(pos.repeat(frames, 1)[None].to(feature.dtype))  # (1, T*h*w, C)
+            pos = position_embedding(height, width, dim, feature.device, feature.dtype) + self.level_embed.weight[level]
+            positions.append(pos.repeat(frames, 1)[None])  # (1, T*h*w, C)
             sizes.append((height, width))
 
         logits, masks, _ = self.predict(queries, mask_features, None)
@@ -122,8 +123,9 @@ class MaskedAttentionDecoder(nn.Module):
         attn_mask = None  # the first layer sees the whole image
         for index, layer in enumerate(self.layers):
             level = index % len(pyramid)
-            queries = layer(
-                queries, query_pos, memories[level], positions[level], attn_mask, words, padding_mask
+            queries = run_layer(
+                layer, queries, query_pos, memories[level], positions[level], attn_mask, words, padding_mask,
+                checkpointed=self.grad_checkpointing and self.training,
             )
             next_size = sizes[(index + 1) % len(pyramid)]
             logits, masks, attn_mask = self.predict(queries, mask_features, next_size)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
+import torch.utils.checkpoint
 from torch import nn
+
+# Position tables depend only on the map size: computed once per (size, width, device, dtype) and
+# reused, so a forward launches no kernels for them (the paper-size model has 8 such tables per frame).
+_TABLE_CACHE_SIZE = 64
 
 
 class MLP(nn.Module):
@@ -24,6 +30,17 @@ class MLP(nn.Module):
         return x
 
 
+def run_layer(layer: nn.Module, *args: object, checkpointed: bool) -> torch.Tensor:
+    """``layer(*args)``; with ``checkpointed`` (and autograd recording) its activations are recomputed in backward.
+
+    Gradient checkpointing trades one more forward of the layer for not keeping its activations:
+    the gradients are the same (dropout's random state is replayed).
+    """
+    if checkpointed and torch.is_grad_enabled():
+        return torch.utils.checkpoint.checkpoint(layer, *args, use_reentrant=False)
+    return layer(*args)
+
+
 def sine_position_embedding(height: int, width: int, dim: int, device: torch.device) -> torch.Tensor:
     """DETR's 2-D sine position embedding, normalised to the map size: (H*W, dim)."""
     if dim % 4:
@@ -37,6 +54,47 @@ def sine_position_embedding(height: int, width: int, dim: int, device: torch.dev
     y = torch.cat([y.sin(), y.cos()], dim=-1)[:, None, :].expand(height, width, 2 * quarter)
     x = torch.cat([x.sin(), x.cos()], dim=-1)[None, :, :].expand(height, width, 2 * quarter)
     return torch.cat([y, x], dim=-1).reshape(height * width, dim)  # (H*W, dim)
+
+
+@functools.lru_cache(maxsize=_TABLE_CACHE_SIZE)
+def _cached_position_embedding(
+    height: int, width: int, dim: int, device: torch.device, dtype: torch.dtype, inference: bool
+) -> torch.Tensor:
+    return sine_position_embedding(height, width, dim, device).to(dtype)
+
+
+def position_embedding(height: int, width: int, dim: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """:func:`sine_position_embedding` in ``dtype``, computed once per size and reused: (H*W, dim).
+
+    Computed in float32 and rounded once, so a bf16 model adds the same table as a cast fp32 one.
+    Tables made under ``torch.inference_mode`` are kept apart: autograd refuses them in training.
+    Inside ``torch.compile`` the table is traced into the graph instead (a cache lookup would break it).
+    """
+    if torch.compiler.is_compiling():
+        return sine_position_embedding(height, width, dim, device).to(dtype)
+    return _cached_position_embedding(height, width, dim, device, dtype, torch.is_inference_mode_enabled())
+
+
+@functools.lru_cache(maxsize=_TABLE_CACHE_SIZE)
+def _cached_cell_centers(height: int, width: int, device: torch.device, inference: bool) -> torch.Tensor:
+    return _cell_centers(height, width, device)
+
+
+def _cell_centers(height: int, width: int, device: torch.device) -> torch.Tensor:
+    ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) / height
+    xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([grid_x.flatten(), grid_y.flatten()], dim=-1)
+
+
+def cell_centers(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """(H*W, 2) float32 normalised (x, y) centres of the cells of an H x W map, computed once per size.
+
+    Always float32: sampling locations of deformable attention need more than bf16's 8 bits.
+    """
+    if torch.compiler.is_compiling():
+        return _cell_centers(height, width, device)
+    return _cached_cell_centers(height, width, device, torch.is_inference_mode_enabled())
 
 
 def flatten_map(feature: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from vatex_core.backbone import Backbone
 from vatex_core.clip_model import build_clip, build_tokenizer
 from vatex_core.clip_prior import ClipPrior
 from vatex_core.cmd import ContextualMultimodalDecoder
-from vatex_core.config import VatexConfig
+from vatex_core.config import VatexConfig, check_checkpointable
 from vatex_core.decoder import MaskedAttentionDecoder
 from vatex_core.noun_phrase import clip_prompt
 from vatex_core.text_encoder import TextEncoder, TextFeatures
@@ -51,14 +51,39 @@ class Vatex(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def encode_text(self, expressions: Sequence[str]) -> TextFeatures:
-        """Encodes expressions and their CLIP-prior prompts "a photo of {main noun phrase}"."""
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the model's floating-point weights (inputs are cast to it by the Predictor)."""
+        return next(self.parameters()).dtype
+
+    def set_grad_checkpointing(self, parts: Sequence[str]) -> None:
+        """Recompute the activations of ``parts`` (of ``config.CHECKPOINTABLE``) in backward while training.
+
+        Saves training memory for one more forward of those parts; gradients are unchanged.
+        """
+        self.cfg.grad_checkpointing = check_checkpointable(parts)
+        self.backbone.grad_checkpointing = "backbone" in parts
+        self.cmd.encoder.grad_checkpointing = "cmd" in parts
+        self.decoder.grad_checkpointing = "decoder" in parts
+        self.train(self.training)  # the backbone passes its flag on to timm here
+
+    def encode_text(self, expressions: Sequence[str], prompts: Sequence[str] | None = None) -> TextFeatures:
+        """Encodes expressions and their CLIP-prior prompts.
+
+        Args:
+            expressions: referring expressions.
+            prompts: the CLIP-prior prompt of each expression; None = "a photo of {main noun phrase}"
+                (spaCy finds the noun phrase). Given, spaCy is not needed (e.g. a benchmark machine).
+        """
         if isinstance(expressions, str):
             raise TypeError("encode_text takes a list of expressions, not one string")
         for expression in expressions:
             if not isinstance(expression, str) or not expression.strip():
                 raise ValueError(f"an expression must be a non-empty string, got {expression!r}")
-        ids = self.tokenizer([*expressions, *(clip_prompt(e) for e in expressions)]).to(self.device)
+        prompts = [clip_prompt(e) for e in expressions] if prompts is None else list(prompts)
+        if len(prompts) != len(expressions):
+            raise ValueError(f"{len(expressions)} expressions but {len(prompts)} prompts")
+        ids = self.tokenizer([*expressions, *prompts]).to(self.device)
         words, padding_mask = self.text_encoder.encode_words(ids[: len(expressions)])
         prompt = self.text_encoder.encode_prompts(ids[len(expressions) :])
         return TextFeatures(words, padding_mask, prompt)
@@ -154,5 +179,6 @@ def build_vatex(
         cmd=ContextualMultimodalDecoder(backbone.channels, cfg.head),
         decoder=MaskedAttentionDecoder(cfg.head),
     )
+    model.set_grad_checkpointing(cfg.grad_checkpointing)
     logger.debug("built VATEX %s: %.1fM parameters", cfg.name, sum(p.numel() for p in model.parameters()) / 1e6)
     return model

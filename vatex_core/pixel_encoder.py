@@ -8,12 +8,13 @@ in the number of tokens.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 from torch import nn
 
-from vatex_core.layers import flatten_map, sine_position_embedding, unflatten_map
+from vatex_core.layers import cell_centers, flatten_map, position_embedding, run_layer, unflatten_map
 
 
 def ms_deform_attn(
@@ -31,12 +32,16 @@ def ms_deform_attn(
         weights: (B, Q, heads, levels, points) attention weights (softmaxed over levels*points).
 
     Returns:
-        (B, Q, heads * Dh)
+        (B, Q, heads * Dh), in the dtype of ``value``.
+
+    Sampling runs in float32 whatever the model's dtype: bf16 has 8 bits of mantissa, too few for
+    locations on a 60x80 map (about 0.3 cells of error), and grid_sample needs one dtype for both.
     """
     batch, _, heads, head_dim = value.shape
     _, queries, _, levels, points, _ = locations.shape
-    values = value.split([h * w for h, w in shapes], dim=1)
-    grids = 2 * locations - 1  # grid_sample wants [-1, 1]
+    dtype = value.dtype
+    values = value.float().split([h * w for h, w in shapes], dim=1)
+    grids = 2 * locations.float() - 1  # grid_sample wants [-1, 1]
     sampled = []
     for level, (height, width) in enumerate(shapes):
         v = values[level].permute(0, 2, 3, 1).reshape(batch * heads, head_dim, height, width)
@@ -45,9 +50,9 @@ def ms_deform_attn(
             nn.functional.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False)
         )  # (B*heads, Dh, Q, points)
     stacked = torch.stack(sampled, dim=-2)  # (B*heads, Dh, Q, levels, points)
-    w = weights.transpose(1, 2).reshape(batch * heads, 1, queries, levels, points)
+    w = weights.transpose(1, 2).reshape(batch * heads, 1, queries, levels, points).float()
     out = (stacked * w).sum(dim=(-1, -2))  # (B*heads, Dh, Q)
-    return out.view(batch, heads * head_dim, queries).transpose(1, 2)
+    return out.view(batch, heads * head_dim, queries).transpose(1, 2).to(dtype)
 
 
 class MSDeformAttn(nn.Module):
@@ -87,15 +92,20 @@ class MSDeformAttn(nn.Module):
         reference_points: torch.Tensor,
         value: torch.Tensor,
         shapes: list[tuple[int, int]],
+        level_sizes: torch.Tensor,
     ) -> torch.Tensor:
-        """query (B, Q, C), reference points (B, Q, 2) in [0, 1], value (B, S, C) -> (B, Q, C)."""
+        """query (B, Q, C), reference points (B, Q, 2) float32 in [0, 1], value (B, S, C) -> (B, Q, C).
+
+        ``level_sizes``: (levels, 2) float32 (W_l, H_l), the offset normaliser (cached per set of sizes).
+        """
         batch, queries, _ = query.shape
         value = self.value_proj(value).view(batch, value.shape[1], self.heads, -1)  # (B, S, heads, Dh)
         offsets = self.sampling_offsets(query).view(batch, queries, self.heads, self.levels, self.points, 2)
         weights = self.attention_weights(query).view(batch, queries, self.heads, self.levels * self.points)
         weights = weights.softmax(-1).view(batch, queries, self.heads, self.levels, self.points)
-        normalizer = torch.tensor([[w, h] for h, w in shapes], dtype=query.dtype, device=query.device)
-        locations = reference_points[:, :, None, None, None, :] + offsets / normalizer[None, None, None, :, None, :]
+        # float32 locations (see ms_deform_attn): reference points and normaliser are float32 already
+        offsets = offsets.float() / level_sizes[None, None, None, :, None, :]
+        locations = reference_points[:, :, None, None, None, :] + offsets  # (B, Q, heads, levels, points, 2)
         return self.output_proj(ms_deform_attn(value, shapes, locations, weights))
 
 
@@ -116,11 +126,16 @@ class EncoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
 
     def forward(
-        self, tokens: torch.Tensor, pos: torch.Tensor, reference_points: torch.Tensor, shapes: list[tuple[int, int]]
+        self,
+        tokens: torch.Tensor,
+        pos: torch.Tensor,
+        reference_points: torch.Tensor,
+        shapes: list[tuple[int, int]],
+        level_sizes: torch.Tensor,
     ) -> torch.Tensor:
-        """tokens, pos (B, S, C); reference points (B, S, 2) -> (B, S, C)."""
+        """tokens, pos (B, S, C); reference points (B, S, 2) float32; level_sizes (levels, 2) -> (B, S, C)."""
         if self.attention == "deformable":
-            attended = self.deformable(tokens + pos, reference_points, tokens, shapes)
+            attended = self.deformable(tokens + pos, reference_points, tokens, shapes, level_sizes)
         else:
             attended, _ = self.dense(tokens + pos, tokens + pos, tokens, need_weights=False)
         tokens = self.norm1(tokens + attended)
@@ -139,26 +154,45 @@ class PixelEncoder(nn.Module):
         self.layers = nn.ModuleList(
             EncoderLayer(dim, heads, ffn_dim, levels, points, attention) for _ in range(num_layers)
         )
+        self.grad_checkpointing = False  # recompute each layer in backward (training memory); see Vatex
 
     def forward(self, maps: list[torch.Tensor]) -> list[torch.Tensor]:
         """Maps (B, C, H_l, W_l) -> maps of the same shapes, after the encoder layers."""
         shapes = [(m.shape[-2], m.shape[-1]) for m in maps]
         tokens = torch.cat([flatten_map(m) for m in maps], dim=1)  # (B, S, C)
-        dim, device = tokens.shape[-1], tokens.device
+        dim, device, dtype = tokens.shape[-1], tokens.device, tokens.dtype
+        # position tables in the tokens' dtype (a float32 table would promote bf16 tokens to float32)
         pos = torch.cat(
-            [sine_position_embedding(h, w, dim, device) + self.level_embed[i] for i, (h, w) in enumerate(shapes)]
+            [position_embedding(h, w, dim, device, dtype) + self.level_embed[i] for i, (h, w) in enumerate(shapes)]
         )[None]  # (1, S, C)
-        reference = torch.cat([_cell_centers(h, w, device) for h, w in shapes])[None]  # (1, S, 2)
-        reference = reference.expand(tokens.shape[0], -1, -1)
+        reference, level_sizes = _level_tables(tuple(shapes), device)  # (1, S, 2), (levels, 2) float32
+        reference = reference.expand(tokens.shape[0], -1, -1)  # (B, S, 2)
+        checkpointed = self.grad_checkpointing and self.training
         for layer in self.layers:
-            tokens = layer(tokens, pos, reference, shapes)
+            tokens = run_layer(layer, tokens, pos, reference, shapes, level_sizes, checkpointed=checkpointed)
         out = tokens.split([h * w for h, w in shapes], dim=1)
         return [unflatten_map(t, h, w) for t, (h, w) in zip(out, shapes)]
 
 
-def _cell_centers(height: int, width: int, device: torch.device) -> torch.Tensor:
-    """(H*W, 2) normalised (x, y) centres of the cells of an H x W map."""
-    ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) / height
-    xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
-    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([grid_x.flatten(), grid_y.flatten()], dim=-1)
+def _level_tables(shapes: tuple[tuple[int, int], ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference points (1, S, 2) and offset normaliser (levels, 2), float32, for maps of ``shapes``.
+
+    Cached per set of sizes (no per-call host-to-device copy); traced into the graph under torch.compile.
+    """
+    if torch.compiler.is_compiling():
+        return _make_level_tables(shapes, device)
+    return _cached_level_tables(shapes, device, torch.is_inference_mode_enabled())
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_level_tables(
+    shapes: tuple[tuple[int, int], ...], device: torch.device, inference: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    return _make_level_tables(shapes, device)
+
+
+def _make_level_tables(shapes: tuple[tuple[int, int], ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    reference = torch.cat([cell_centers(h, w, device) for h, w in shapes])[None]  # (1, S, 2)
+    sizes = torch.tensor([[w, h] for h, w in shapes], dtype=torch.float32, device=device)  # (levels, 2)
+    return reference, sizes
+

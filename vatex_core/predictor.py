@@ -23,6 +23,7 @@ from PIL import Image
 
 from vatex_core.image_input import mask_to_input_size, prepare_frames, to_rgb_uint8
 from vatex_core.model import Vatex
+from vatex_core.runtime import ModelRunner, precision_dtype
 from vatex_core.text_encoder import TextFeatures
 from vatex_core.weights import DEFAULT_FOUND_THRESHOLD, calibrated_threshold, load_vatex
 
@@ -66,15 +67,33 @@ def check_expression(expression: str) -> str:
 class Predictor:
     """Runs a VATEX model on images given as numpy arrays (HWC RGB uint8, or convertible) or PIL images."""
 
-    def __init__(self, model: Vatex, text_cache_size: int = 64, short_side: int | None = None,
-                 found_threshold: float = DEFAULT_FOUND_THRESHOLD) -> None:
-        """``short_side``: the size frames are resized to for the model; None = the size it was trained at.
-        ``found_threshold``: object probability from which a prediction is found (``from_pretrained``
-        reads the weights' calibrated one)."""
+    def __init__(
+        self,
+        model: Vatex,
+        text_cache_size: int = 64,
+        short_side: int | None = None,
+        found_threshold: float = DEFAULT_FOUND_THRESHOLD,
+        precision: str = "fp32",
+        compile: bool = False,
+    ) -> None:
+        """Wraps a model for inference.
+
+        Args:
+            model: the model; put in eval mode and converted in place to the precision's dtype.
+            text_cache_size: expressions whose text features are kept.
+            short_side: the size frames are resized to for the model; None = the size it was trained at.
+            found_threshold: object probability from which a prediction is found (``from_pretrained``
+                reads the weights' calibrated one).
+            precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``: the dtype the weights are converted to once.
+            compile: ``torch.compile`` the model (CUDA graphs on CUDA) for fixed input sizes; call
+                :meth:`warmup` at start-up so that the first frame does not compile.
+        """
         if not 0.0 <= found_threshold <= 1.0:
             raise ValueError(f"found_threshold must be in [0, 1], got {found_threshold}")
         self.found_threshold = found_threshold
-        self.model = model.eval()
+        self._runner = ModelRunner(model, precision, compile)
+        self.model = self._runner.model
+        self.precision = precision
         trained = model.cfg.input
         self.short_side = short_side or trained.short_side
         # keep the trained aspect-ratio cap when running at another size
@@ -83,15 +102,41 @@ class Predictor:
 
     @classmethod
     def from_pretrained(
-        cls, weights: str | Path | None = None, device: str = "cpu", short_side: int | None = None,
+        cls,
+        weights: str | Path | None = None,
+        device: str = "cpu",
+        short_side: int | None = None,
         found_threshold: float | None = None,
+        precision: str = "fp32",
+        compile: bool = False,
     ) -> Predictor:
         """Loads a weights file written by ``save_weights``; None loads the embedded tiny model.
 
         ``found_threshold`` None = the threshold calibrated for these weights (their manifest).
         """
+        precision_dtype(precision)  # a bad name fails before the weights are read
         threshold = found_threshold if found_threshold is not None else calibrated_threshold(weights)
-        return cls(load_vatex(weights, device), short_side=short_side, found_threshold=threshold)
+        return cls(load_vatex(weights, device), short_side=short_side, found_threshold=threshold,
+                   precision=precision, compile=compile)
+
+    def warmup(self, frame_size: tuple[int, int], streams: int = 1, calls: int = 3) -> float:
+        """Runs ``calls`` frames of ``frame_size`` (height, width) through ``streams`` sessions; returns seconds.
+
+        Compiles the model for that size (and records its CUDA graphs), so the first real frame is
+        as fast as the others. Call it at start-up with the camera's frame size.
+        """
+        started = time.perf_counter()
+        frame = np.zeros((*frame_size, 3), dtype=np.uint8)
+        sessions = [self.stream("warm-up") for _ in range(streams)]
+        for _ in range(calls):
+            if streams == 1:
+                sessions[0].step(frame)
+            else:
+                self.step_batch(sessions, [frame] * streams)
+        seconds = time.perf_counter() - started
+        logger.info("warmed up for %dx%d frames, %d stream(s), in %.1f s", frame_size[1], frame_size[0], streams,
+                    seconds)
+        return seconds
 
     @torch.inference_mode()
     def _encode(self, expression: str) -> TextFeatures:
@@ -122,7 +167,7 @@ class Predictor:
         rgb = [to_rgb_uint8(frame) for frame in frames]
         batch, resized = prepare_frames(rgb, self.short_side, self.max_size)
         prepared = time.perf_counter()
-        out = self.model(batch.to(self.model.device), text)
+        out = self._runner(batch, text)
         inferred = time.perf_counter()
 
         probabilities = out["pred_logits"][0].softmax(-1)[:, 0]  # (N,) object probability per query
@@ -142,6 +187,76 @@ class Predictor:
         if not found:
             masks = np.zeros_like(masks)
         return [Prediction(mask, score, mask_box(mask), heatmap, dict(timings), found) for mask in masks]
+
+
+    def run_model(self, frames: torch.Tensor, text: TextFeatures) -> dict:
+        """The bare model call as this predictor makes it: ``model(frames, text)`` in its precision, compiled or not.
+
+        frames: (B, T, 3, H, W) RGB in [0, 1], H and W multiples of 32 (any device and dtype).
+        Outputs of a CUDA-graph run are overwritten by the next call: read them first.
+        """
+        return self._runner(frames, text)
+
+    @torch.inference_mode()
+    def step_batch(
+        self, sessions: Sequence[StreamSession], images: Sequence[np.ndarray | Image.Image]
+    ) -> list[Prediction]:
+        """One frame for each of several sessions (N cameras, or N expressions on one camera), in shared forwards.
+
+        Frames of one size share one forward (B = N clips). When every session is given the same
+        image object, the backbone and the CLIP image tower run once for all the expressions.
+        Results equal ``session.step(image)`` one by one, up to float rounding.
+
+        Args:
+            sessions: streams of this predictor.
+            images: ``images[i]`` is the frame for ``sessions[i]`` (any size; gray/RGBA converted).
+
+        Returns:
+            one Prediction per session, in order; ``timings["model"]`` is the shared forward's time.
+        """
+        if len(sessions) != len(images):
+            raise ValueError(f"{len(sessions)} sessions but {len(images)} images")
+        if any(session.predictor is not self for session in sessions):
+            raise ValueError("every session must belong to this predictor")
+        rgb = [to_rgb_uint8(image) for image in images]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for row, frame in enumerate(rgb):
+            groups.setdefault(frame.shape[:2], []).append(row)
+        results: list[Prediction | None] = [None] * len(rgb)
+        for rows in groups.values():
+            shared = all(images[row] is images[rows[0]] for row in rows)  # N expressions on one frame
+            for row, prediction in zip(rows, self._forward_group(sessions, rgb, rows, shared)):
+                results[row] = prediction
+        return results
+
+    def _forward_group(
+        self, sessions: Sequence[StreamSession], rgb: list[np.ndarray], rows: list[int], shared: bool
+    ) -> list[Prediction]:
+        """One forward for the sessions ``rows`` whose frames have one size (one clip when ``shared``)."""
+        start = time.perf_counter()
+        clip_frames = [rgb[rows[0]]] if shared else [rgb[row] for row in rows]
+        batch, resized = prepare_frames(clip_frames, self.short_side, self.max_size)  # (1, B, 3, Hp, Wp)
+        frames = batch.transpose(0, 1)  # (B, 1, 3, Hp, Wp): each frame is a clip of one frame
+        text = TextFeatures.cat([sessions[row].text for row in rows])
+        prepared = time.perf_counter()
+        out = self._runner(frames, text)
+        inferred = time.perf_counter()
+        probabilities = out["pred_logits"].softmax(-1)[..., 0]  # (N_rows, queries) object probability
+        best = probabilities.argmax(-1)  # (N_rows,)
+        picked = out["pred_masks"][torch.arange(len(rows), device=best.device), best, 0].float()  # (N_rows, H4, W4)
+        logits = mask_to_input_size(picked, resized, rgb[rows[0]].shape[:2])  # (N_rows, H, W)
+        masks = (logits > 0).cpu().numpy()
+        scores = probabilities.gather(1, best[:, None])[:, 0].float().cpu().tolist()
+        heatmaps = None if out["prior_heatmap"] is None else out["prior_heatmap"].float().cpu().numpy()
+        done = time.perf_counter()
+        timings = {"text": 0.0, "preprocess": prepared - start, "model": inferred - prepared,
+                   "postprocess": done - inferred}
+        found = [score >= self.found_threshold for score in scores]
+        masks = [mask if hit else np.zeros_like(mask) for mask, hit in zip(masks, found)]
+        return [
+            Prediction(mask, score, mask_box(mask), None if heatmaps is None else heatmaps[index], dict(timings), hit)
+            for index, (mask, score, hit) in enumerate(zip(masks, scores, found))
+        ]
 
 
 class StreamSession:

@@ -31,6 +31,28 @@ class TextFeatures:
         """The features of a subset of the expressions, in the given order."""
         return TextFeatures(self.tokens[rows], self.padding_mask[rows], self.prompt[rows])
 
+    def padded(self, length: int) -> TextFeatures:
+        """The features with L padded to ``length`` (zero words, marked as padding); same results, fixed shape."""
+        extra = length - self.tokens.shape[1]
+        if extra < 0:
+            raise ValueError(f"cannot pad {self.tokens.shape[1]} words to {length}")
+        if extra == 0:
+            return self
+        tokens = nn.functional.pad(self.tokens, (0, 0, 0, extra))  # (B, length, C)
+        padding_mask = nn.functional.pad(self.padding_mask, (0, extra), value=True)  # (B, length)
+        return TextFeatures(tokens, padding_mask, self.prompt)
+
+    @staticmethod
+    def cat(features: list[TextFeatures]) -> TextFeatures:
+        """Features of several encodings stacked row after row, padded to the longest (for batched inference)."""
+        length = max(f.tokens.shape[1] for f in features)
+        padded = [f.padded(length) for f in features]
+        return TextFeatures(
+            torch.cat([f.tokens for f in padded]),
+            torch.cat([f.padding_mask for f in padded]),
+            torch.cat([f.prompt for f in padded]),
+        )
+
 
 class TextEncoder(nn.Module):
     """CLIP text tower + the FFN projection of its word features (text_width -> text_ffn_dim -> C)."""

@@ -16,6 +16,7 @@ import signal
 from pathlib import Path
 
 from vatex_ros.commands.arg_types import frame_size, frame_sizes
+from vatex_ros.tools.model_bench import add_arguments as add_model_arguments
 
 HELP = "measure per-stage latency (transport, preprocess, model stages, postprocess, 3D step) and node/model ratio"
 logger = logging.getLogger(__name__)
@@ -30,9 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="uncounted frames first (default 3)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench.json"),
                         help="JSON result (default runs/bench.json)")
+    add_model_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.model_only or args.preset:  # the bare model call: no node, no DDS (vatex_ros.tools.model_bench)
+        return run_model_only(args)
     import torch
 
     from vatex_ros.tools.bench import BenchConfig, bench_size, format_sizes
@@ -44,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"weights file {args.weights} not found")
     if args.frames < 1 or args.warmup < 0:
         raise ValueError(f"need --frames >= 1 and --warmup >= 0, got {args.frames}, {args.warmup}")
-    params = NodeParams(weights=str(args.weights.resolve()) if args.weights else "")
+    params = NodeParams(weights=str(args.weights.resolve()) if args.weights else "", device=args.device,
+                        precision=args.precision, compile=args.compile)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # terminate like Ctrl-C: children are stopped
     os.environ.update(loopback_env(os.environ))  # before any participant: Cyclone reads it once per process
 
@@ -67,6 +72,20 @@ def run(args: argparse.Namespace) -> int:
     args.out.write_text(json.dumps(written, indent=2) + "\n")
     if args.sizes is not None:
         print(format_sizes(results))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def run_model_only(args: argparse.Namespace) -> int:
+    """``--model-only``: latency per stage, FPS, peak memory, streams, compiled, training step of the bare model."""
+    from vatex_ros.tools.model_bench import config_from_args, format_model_table, run_model_bench
+
+    if args.weights is not None and not args.weights.is_file():
+        raise FileNotFoundError(f"weights file {args.weights} not found")
+    result = run_model_bench(config_from_args(args))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(format_model_table(result))
     print(f"wrote {args.out}")
     return 0
 

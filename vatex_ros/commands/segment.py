@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, default=None, help="safetensors weights (default: embedded tiny model)")
     parser.add_argument("--out-dir", type=Path, default=Path("."), help="where to write the PNGs (default: .)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
+                        help="inference precision; the model is converted to it once (default: fp32)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out_dir.exists() and not args.out_dir.is_dir():
         raise ValueError(f"--out-dir {args.out_dir} exists and is not a directory")
     rgb = read_image(args.image)
-    predictor = Predictor.from_pretrained(args.weights, args.device)
+    predictor = Predictor.from_pretrained(args.weights, args.device, precision=args.precision)
     result = predictor.predict(rgb, args.expression)
 
     args.out_dir.mkdir(parents=True, exist_ok=True)

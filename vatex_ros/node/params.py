@@ -55,6 +55,7 @@ def read_yaml(path: str | Path) -> Any:
         line = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
         problem = getattr(err, "problem", None) or str(err)
         raise ValueError(f"{path}: not a valid parameters file{line}: {shorten(problem)}") from None
+_FRAME_SIZE = re.compile(r"^[1-9]\d{0,4}x[1-9]\d{0,4}$")
 
 
 def _param(default: Any, doc: str, *, bounds: tuple[float, float] | None = None,
@@ -71,6 +72,12 @@ class NodeParams:
     device: str = _param("cpu", "torch device: cpu, cuda, cuda:N or mps")
     input_size: int = _param(0, "short side (pixels) frames are resized to for the model (mask returned at "
                                 "full size); 0 = the size the weights were trained at", bounds=(0, 4096))
+    precision: str = _param("fp32", "inference precision: the model is converted to this dtype once at start-up "
+                                    "(bf16 / fp16 for GPUs)", choices=("fp32", "bf16", "fp16"))
+    compile: bool = _param(False, "torch.compile the model (CUDA graphs on CUDA) for compile_frame_size; "
+                                  "compiled and warmed up at start-up, not on the first frame")
+    compile_frame_size: str = _param("640x480", "camera frame size WxH the compiled model is warmed up for "
+                                                "(frames of another size compile on their first use)")
     score_threshold: float = _param(-1.0, "object probability from which a frame's prediction is found (and counts "
                                           "as a hit); -1 = the threshold calibrated for the weights (their "
                                           "manifest); read when the model loads", bounds=(-1.0, 1.0))
@@ -119,6 +126,8 @@ class NodeParams:
             problems.append(f"score_threshold must be -1 (calibrated) or in [0, 1], got {self.score_threshold}")
         if self.input_size and self.input_size < 32:
             problems.append(f"input_size must be 0 or >= 32, got {self.input_size}")
+        if isinstance(self.compile_frame_size, str) and not _FRAME_SIZE.match(self.compile_frame_size):
+            problems.append(f"compile_frame_size must be WxH, e.g. 640x480, got {self.compile_frame_size!r}")
         if isinstance(self.device, str) and not _DEVICE.match(self.device):
             problems.append(f"device must be cpu, cuda, cuda:N or mps, got {shorten(repr(self.device))}")
         if problems:

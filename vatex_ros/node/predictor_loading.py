@@ -12,6 +12,8 @@ logger = logging.getLogger(__name__)
 def load_predictor(params: NodeParams):
     """``vatex_core.Predictor`` for ``params.weights`` (empty: the embedded default) on ``params.device``.
 
+    In ``params.precision``; with ``params.compile``, compiled and warmed up for ``params.compile_frame_size``.
+
     Raises:
         RuntimeError: vatex_core cannot be imported.
         ValueError: the weights are of another preset than ``params.preset``.
@@ -26,7 +28,13 @@ def load_predictor(params: NodeParams):
     if stored != params.preset:
         raise ValueError(f"{weights or DEFAULT_WEIGHTS} holds preset {stored!r}, but parameter preset is "
                          f"{params.preset!r}")
-    logger.info("loading %s model (%s) on %s", params.preset, weights or "embedded default weights", params.device)
+    logger.info("loading %s model (%s) on %s in %s%s", params.preset, weights or "embedded default weights",
+                params.device, params.precision, ", compiled" if params.compile else "")
     threshold = None if params.score_threshold < 0 else params.score_threshold  # None: the weights' calibrated one
-    return Predictor.from_pretrained(weights, device=params.device, short_side=params.input_size or None,
-                                     found_threshold=threshold)
+    predictor = Predictor.from_pretrained(weights, device=params.device, short_side=params.input_size or None,
+                                          found_threshold=threshold, precision=params.precision,
+                                          compile=params.compile)
+    if params.compile:  # compile now, at start-up, so that the first camera frame is not the slow one
+        width, height = (int(n) for n in params.compile_frame_size.split("x"))
+        predictor.warmup((height, width))
+    return predictor
