@@ -208,10 +208,17 @@ def test_named_object_is_segmented_with_standard_messages(world):
 
 
 def test_counters_on_diagnostics(world):
-    assert _found_for(world, world.scene.expression), "needs a test before it that got answers"
-    assert wait_until(lambda: world.client.messages("/diagnostics"), 10), "nothing on /diagnostics"
-    (status,) = world.client.messages("/diagnostics")[-1].status
-    values = {kv.key: int(kv.value) for kv in status.values}
+    def answered():  # the newest /diagnostics status once it counts an answered frame
+        for array in reversed(world.client.messages("/diagnostics")):
+            (status,) = array.status
+            values = {kv.key: int(kv.value) for kv in status.values}
+            if values.get("frames_out", 0) > 0:
+                return status, values
+        return None
+
+    result = _stream_until(world, answered, 90, say=world.scene.expression)
+    assert result, f"no answered frame counted on /diagnostics\n{world.node.output()}"
+    status, values = result
     assert status.name == NODE and values["frames_in"] >= values["frames_out"] > 0
     assert {"frames_replaced", "frame_too_old", "bad_image", "expression_rejected"} <= set(values)
 
@@ -272,8 +279,8 @@ def test_same_expression_resent_at_1_hz_keeps_found_steady(world):
 
 
 def test_set_parameters_accepts_valid_and_rejects_invalid_with_the_reason(world):
-    ok, = _set_parameters(world, score_threshold=0.4)
-    assert ok.successful and _get_parameters(world, ["score_threshold"]) == {"score_threshold": 0.4}
+    ok, = _set_parameters(world, score_smoothing=0.5)
+    assert ok.successful and _get_parameters(world, ["score_smoothing"]) == {"score_smoothing": 0.5}
     bad, = _set_parameters(world, lost_after=0)
     assert not bad.successful and "lost_after" in bad.reason, bad.reason
     wrong_type, = _set_parameters(world, score_smoothing="high")
@@ -282,7 +289,7 @@ def test_set_parameters_accepts_valid_and_rejects_invalid_with_the_reason(world)
     assert not needs_configure.successful and "configure" in needs_configure.reason
     sim, = _set_parameters(world, use_sim_time=True)
     assert sim.successful and _get_parameters(world, ["use_sim_time"]) == {"use_sim_time": True}
-    back = _set_parameters(world, use_sim_time=False, score_threshold=0.5)
+    back = _set_parameters(world, use_sim_time=False, score_smoothing=0.6)
     assert all(r.successful for r in back)
     assert _get_parameters(world, ["lost_after", "use_depth"]) == {"lost_after": 3, "use_depth": True}
 
