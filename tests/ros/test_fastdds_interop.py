@@ -68,15 +68,15 @@ def plain(msg) -> dict:
     """An idl message as plain JSON values (nested dicts, lists of numbers)."""
 
     def convert(value):
-        if isinstance(value, dict):
-            return {k: convert(v) for k, v in value.items()}
+        if dataclasses.is_dataclass(value):  # not dataclasses.asdict: it deep-copies, and received payloads are
+            return {f.name: convert(getattr(value, f.name)) for f in dataclasses.fields(value)}  # memoryviews
         if isinstance(value, (list, tuple)):
             return [convert(v) for v in value]
-        if isinstance(value, (bytes, bytearray)):
-            return list(value)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return list(bytes(value))
         return value
 
-    return convert(dataclasses.asdict(msg))
+    return convert(msg)
 
 
 def filled(cls: type, seed: int):

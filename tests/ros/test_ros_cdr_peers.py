@@ -40,7 +40,7 @@ def test_fast_and_plain_peers_exchange_messages_both_ways(dds_env):
     from cyclonedds.sub import DataReader
     from cyclonedds.topic import Topic
 
-    from vatex_ros.dds.transport import domain_id_from_env
+    from vatex_ros.dds.participant import domain_id_from_env
 
     sent = _messages()
     peer = subprocess.Popen([sys.executable, str(PEER), "60"], env=dds_env)
@@ -79,7 +79,8 @@ def test_undecodable_frames_are_counted_and_the_node_keeps_serving(dds_env):
     from cyclonedds._clayer import ddspy_write  # what DataWriter.write calls: raw bytes on the wire
     from cyclonedds.domain import DomainParticipant
 
-    from vatex_ros.dds.transport import DdsNode, domain_id_from_env
+    from vatex_ros.dds.transport import DdsNode
+    from vatex_ros.dds.participant import domain_id_from_env
     from vatex_ros.node.params import NodeParams
 
     node = DdsNode(FakePredictor(), NodeParams(found_after=1, max_frame_age=0.0, warn_interval=60.0),

@@ -35,7 +35,8 @@ def test_dds_node_builds_and_sends_only_what_is_subscribed(dds_env, monkeypatch)
 
     from vatex_ros.dds import transport
     from vatex_ros.dds.client import NodeClient
-    from vatex_ros.dds.transport import DdsNode, domain_id_from_env
+    from vatex_ros.dds.transport import DdsNode
+    from vatex_ros.dds.participant import domain_id_from_env
     from vatex_ros.node.params import NodeParams
 
     overlays = []

@@ -238,7 +238,8 @@ def measure_stream(frames: list[np.ndarray], cfg: BenchConfig) -> tuple[int, int
     from cyclonedds.pub import DataWriter
     from cyclonedds.topic import Topic as DdsTopic
 
-    from vatex_ros.dds.transport import dds_qos, domain_id_from_env
+    from vatex_ros.dds.transport import dds_qos
+    from vatex_ros.dds.participant import domain_id_from_env
 
     count = cfg.stream_frames
     context = multiprocessing.get_context("spawn")  # a fresh Cyclone instance with its own sockets
@@ -287,7 +288,7 @@ def _count_frames(expected: int, seconds: float, results: Any) -> None:
     from cyclonedds.sub import DataReader
     from cyclonedds.topic import Topic as DdsTopic
 
-    from vatex_ros.dds.transport import domain_id_from_env
+    from vatex_ros.dds.participant import domain_id_from_env
 
     participant = DomainParticipant(domain_id_from_env())
     qos = Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(expected),  # keeps what arrives
