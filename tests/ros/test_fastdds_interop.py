@@ -122,14 +122,17 @@ def filled(cls: type, seed: int):
 def same_cdr(wire: bytes, ours: bytes) -> bool:
     """True if ``wire`` holds the same serialized sample as ``ours`` (the fields are compared as well).
 
-    Same representation id and length, up to a final padding to a multiple of 4 bytes (a writer
-    may add it: XTypes 1.3, 7.6.3.1.2), and the same bytes except alignment padding: CDR leaves the
-    value of padding bytes open, and Fast DDS does not clear them (Cyclone writes zeros), so where
-    ``ours`` has a zero byte ``wire`` may differ.
+    Same representation id and the same length up to a final padding to a multiple of 4 bytes (a
+    writer may add it: XTypes 1.3, 7.6.3.1.2; ours does, Fast DDS does not), and the same bytes except
+    alignment padding: CDR leaves the value of padding bytes open, and Fast DDS does not clear them
+    (Cyclone writes zeros), so where ``ours`` has a zero byte ``wire`` may differ.
     """
-    body, tail = wire[4:len(ours)], wire[len(ours):]
-    return (wire[:2] == ours[:2] and len(body) == len(ours) - 4 and len(tail) < 4
-            and all(w == o or o == 0 for w, o in zip(body, ours[4:])))
+    def padded(raw: bytes) -> bytes:
+        return raw + b"\x00" * (-len(raw) % 4)
+
+    wire, ours = padded(wire), padded(ours)
+    return (wire[:2] == ours[:2] and len(wire) == len(ours)
+            and all(w == o or o == 0 for w, o in zip(wire[4:], ours[4:])))
 
 
 def ros_type(cls: type) -> str:

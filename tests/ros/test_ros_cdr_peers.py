@@ -94,13 +94,14 @@ def test_undecodable_frames_are_counted_and_the_node_keeps_serving(dds_env):
         # Cyclone itself refuses structurally broken CDR (a writer gets BAD_PARAMETER, a reader drops it) ...
         for truncated in (raw[:len(raw) // 2 & ~3], raw[:40], raw[:4] + b"\xff" * 16):
             assert ddspy_write(probe.image._ref, truncated) == -3
+        probe.say("red")  # the node takes frames only once an expression is in force
+        assert _repeat_until(lambda: probe.image.write(good), lambda: probe.detections_for("red"))
         # ... what passes its check but is no valid message reaches our codec: counted and dropped
         not_utf8 = raw.replace(b"camera", b"cam\xffra")
         assert _repeat_until(lambda: ddspy_write(probe.image._ref, not_utf8),
                              lambda: counts().get("image_undecodable", 0) >= 1)
-        probe.say("red")
-        assert _repeat_until(lambda: probe.image.write(good), lambda: probe.targets_for("red"))  # still serving
-        assert probe.targets_for("red")[-1].found
+        served = len(probe.detections_for("red"))
+        assert _repeat_until(lambda: probe.image.write(good), lambda: len(probe.detections_for("red")) > served)
     finally:
         probe.close()
         node.close()
