@@ -335,3 +335,25 @@ def test_latched_expression_is_picked_up_on_activate(world):
         assert wait_until(lambda: _active(world) == "the latched expression", 20), _active(world)
     finally:
         world.client.node.destroy_publisher(latched)
+
+
+def test_samples_lost_by_the_rmw_are_counted_on_diagnostics(world):
+    """A burst of large best-effort frames, faster than Fast DDS delivers them: what the RMW reports lost (its
+    message-lost event) shows up as samples_lost."""
+    from builtin_interfaces.msg import Time
+
+    big = world.ros.Image(height=1080, width=1920, encoding="rgb8", step=1920 * 3, data=bytes(1920 * 1080 * 3))
+
+    def lost() -> int:
+        for array in reversed(world.client.messages("/diagnostics")):
+            values = {kv.key: int(kv.value) for kv in array.status[0].values}
+            return values.get("samples_lost", 0)
+        return 0
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not lost():
+        for _ in range(50):
+            big.header.stamp = Time(sec=int(time.time()))
+            world.publishers["image"].publish(big)
+        time.sleep(1.5)  # one /diagnostics period
+    assert lost() > 0, world.node.output()

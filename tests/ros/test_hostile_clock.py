@@ -1,5 +1,6 @@
 """Frames stamped by another clock (issue 14, finding 9): with ``use_sim_time`` the DDS node takes frame age from
-/clock; without it, such frames are reported as a clock mismatch, not silently dropped as late."""
+/clock; without it, such frames are reported as a clock mismatch, not silently dropped as late; with
+``frame_age_mode: offset`` a camera clock off by a fixed amount is tolerated and late frames are still skipped."""
 
 import logging
 import time
@@ -63,3 +64,46 @@ def test_frames_of_another_clock_are_reported_as_a_clock_mismatch(caplog):
         assert core.step() is None
     assert core.diagnostics.counts()["frame_clock_mismatch"] == 1
     assert "use_sim_time" in caplog.text
+
+
+@pytest.mark.parametrize("offset", [30.0, -30.0, 7200.0])
+def test_a_camera_clock_off_by_a_fixed_amount_is_tolerated_in_offset_mode(offset):
+    now = [1.7e9]
+    core = NodeCore(FakePredictor(), NodeParams(found_after=1, max_frame_age=1.0, frame_age_mode="offset"),
+                    lambda r: None, clock=lambda: now[0], monotonic=time.monotonic)
+    core.set_expression("red")
+
+    def offer(delay: float):  # a frame captured `delay` s ago by a camera whose clock is `offset` s behind
+        core.submit_frame(frame_msg(scene(), stamp=now[0] - offset - delay))
+        return core.step()
+
+    for _ in range(5):
+        now[0] += 0.1
+        assert offer(0.02) is not None
+    assert offer(2.5) is None  # 2.5 s later than the stream's fastest frame: too old, whatever the offset
+    assert core.diagnostics.counts()["frame_too_old"] == 1
+    assert offer(0.03) is not None
+    assert "frame_clock_mismatch" not in core.diagnostics.counts()
+
+
+def test_the_same_camera_clock_offset_drops_every_frame_in_clock_mode():
+    now = 1.7e9
+    core = NodeCore(FakePredictor(), NodeParams(found_after=1, max_frame_age=1.0), lambda r: None,
+                    clock=lambda: now, monotonic=time.monotonic)
+    core.set_expression("red")
+    for _ in range(3):
+        core.submit_frame(frame_msg(scene(), stamp=now - 30.0))
+        assert core.step() is None
+    assert core.diagnostics.counts()["frame_too_old"] == 3
+
+
+def test_frame_age_mode_switches_at_run_time():
+    now = 1.7e9
+    params = NodeParams(found_after=1, max_frame_age=1.0)
+    core = NodeCore(FakePredictor(), params, lambda r: None, clock=lambda: now, monotonic=time.monotonic)
+    core.set_expression("red")
+    core.submit_frame(frame_msg(scene(), stamp=now - 30.0))
+    assert core.step() is None
+    core.update_params(params.replace(frame_age_mode="offset"))
+    core.submit_frame(frame_msg(scene(), stamp=now - 30.0))
+    assert core.step() is not None

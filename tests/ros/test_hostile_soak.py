@@ -32,7 +32,7 @@ def test_stamped_frames_serialize_like_fresh_ones():
 def test_short_soak_reports_memory_latency_and_rates(dds_env, random_tiny_weights, tmp_path, capsys):
     out = tmp_path / "soak.json"
     assert main(["soak", "--minutes", "0.1", "--rate", "4", "--size", "64x48", "--sweep-rates", "4,40",
-                 "--sweep-seconds", "3", "--warmup", "2", "--weights", str(random_tiny_weights),
+                 "--sweep-seconds", "4", "--sweep-rounds", "2", "--warmup", "2", "--weights", str(random_tiny_weights),
                  "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     soak = result["soak"]
@@ -41,4 +41,8 @@ def test_short_soak_reports_memory_latency_and_rates(dds_env, random_tiny_weight
     assert "slope_mb_per_min" in soak["rss_mb"] and soak["latency_ms_per_minute"][0]["n"] >= 1
     assert [row["input_rate"] for row in result["flood"]] == [4.0, 40.0]
     assert all(row["masks_per_second"] > 0 for row in result["flood"])
+    # interleaved: 2 turns of 2 s per rate; the total is the mean of the turns
+    assert all(len(row["masks_per_second_per_round"]) == 2 for row in result["flood"])
+    assert all(row["masks_per_second"] == pytest.approx(sum(row["masks_per_second_per_round"]) / 2, abs=0.02)
+               for row in result["flood"])
     assert "masks/s" in capsys.readouterr().out

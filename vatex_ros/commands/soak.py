@@ -37,7 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=frame_size, default="640x480", help="frame size WxH (default 640x480)")
     parser.add_argument("--sweep-rates", type=_rates, default=(20.0, 50.0, 100.0),
                         help="flood camera rates, frames/s (default 20,50,100)")
-    parser.add_argument("--sweep-seconds", type=float, default=30.0, help="seconds per flood rate (default 30)")
+    parser.add_argument("--sweep-seconds", type=float, default=30.0,
+                        help="seconds per flood rate, over all rounds (default 30)")
+    parser.add_argument("--sweep-rounds", type=int, default=3,
+                        help="the flood rates take turns this many times (default 3)")
     parser.add_argument("--warmup", type=float, default=10.0, help="unmeasured seconds first (default 10)")
     parser.add_argument("--weights", type=Path, help="safetensors weights (default: the embedded tiny model)")
     parser.add_argument("--out", type=Path, default=Path("runs/soak.json"), help="JSON result (default runs/soak.json)")
@@ -51,11 +54,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.weights is not None and not args.weights.is_file():
         raise FileNotFoundError(f"weights file {args.weights} not found")
-    if args.minutes <= 0 or args.rate <= 0 or args.sweep_seconds <= 0 or args.warmup < 0:
-        raise ValueError("need --minutes, --rate and --sweep-seconds > 0 and --warmup >= 0")
+    if args.minutes <= 0 or args.rate <= 0 or args.sweep_seconds <= 0 or args.sweep_rounds < 1 or args.warmup < 0:
+        raise ValueError("need --minutes, --rate and --sweep-seconds > 0, --sweep-rounds >= 1 and --warmup >= 0")
     width, height = args.size
     cfg = SoakConfig(minutes=args.minutes, rate=args.rate, width=width, height=height, sweep_rates=args.sweep_rates,
-                     sweep_seconds=args.sweep_seconds, warmup_seconds=args.warmup)
+                     sweep_seconds=args.sweep_seconds, sweep_rounds=args.sweep_rounds, warmup_seconds=args.warmup)
     params = NodeParams(weights=str(args.weights.resolve()) if args.weights else "")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # terminate like Ctrl-C: the node is stopped
     os.environ.update(loopback_env(os.environ))  # before any participant: Cyclone reads it once per process

@@ -24,6 +24,7 @@ from vatex_ros.node.depth_sync import DepthSync, stamp_seconds
 from vatex_ros.echo import shorten
 from vatex_ros.node.diagnostics import Diagnostics
 from vatex_ros.messages.images import ImageTooLarge, image_size, msg_to_rgb
+from vatex_ros.node.frame_age import FrameAge
 from vatex_ros.node.params import NodeParams
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class NodeCore:
         self._frame: _Pending | None = None
         self._depth = DepthSync(params.depth_queue_size, params.depth_sync_tolerance)
         self._depth_config = _depth_config(params)
+        self._frame_age = FrameAge(params.frame_age_mode)
         self._expression: str | None = None  # accepted, not yet in force
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -192,6 +194,8 @@ class NodeCore:
         self.diagnostics.interval = params.warn_interval
         self._depth.tolerance = params.depth_sync_tolerance
         self._depth_config = _depth_config(params)
+        if params.frame_age_mode != self._frame_age.mode:
+            self._frame_age = FrameAge(params.frame_age_mode)
         if changed_expression:
             self.set_expression(params.expression)
 
@@ -275,12 +279,12 @@ class NodeCore:
             if pending.msg is None:
                 return None
         stamp = stamp_seconds(pending.msg.header)
-        age = self._clock() - stamp
-        if self.params.max_frame_age and stamp > 0 and age > self.params.max_frame_age:
-            if age > _OTHER_CLOCK_SECONDS:
+        age = self._frame_age.age(self._clock() - stamp) if stamp > 0 else 0.0
+        if self.params.max_frame_age and age > self.params.max_frame_age:
+            if age > _OTHER_CLOCK_SECONDS and self._frame_age.mode == "clock":
                 self.diagnostics.warn("frame_clock_mismatch", f"frame skipped: stamped {age:.0f} s before the node "
                                       "clock, so by another clock (sim time? set use_sim_time: true; a camera "
-                                      "clock that is off? sync it, or set max_frame_age: 0)")
+                                      "clock that is off by a fixed amount? sync it, or set frame_age_mode: offset)")
             else:
                 self.diagnostics.warn("frame_too_old", f"frame skipped: {age:.3f} s old > max_frame_age "
                                       f"{self.params.max_frame_age} s")

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from vatex_ros.echo import shorten
+from vatex_ros.node.frame_age import FRAME_AGE_MODES
 
 NODE_NAME = "vatex_node"
 NAMESPACE = "/vatex"  # the launch file's default; the node's full name is /vatex/vatex_node
@@ -83,6 +84,10 @@ class NodeParams:
                                           "manifest); read when the model loads", bounds=(-1.0, 1.0))
     max_frame_age: float = _param(1.0, "skip frames whose stamp is older than this (s); 0 = no check",
                                   bounds=(0.0, 3600.0))
+    frame_age_mode: str = _param("clock", "how max_frame_age measures age: clock = node clock - stamp (camera and "
+                                          "node share a clock, or use_sim_time); offset = relative to the smallest "
+                                          "delay of the last 100 frames (a camera clock off by a fixed amount)",
+                                 choices=FRAME_AGE_MODES)
     publish_overlay: bool = _param(True, "publish the overlay image for people")
     found_after: int = _param(2, "consecutive hits before the target is reported found", bounds=(1, 1000))
     lost_after: int = _param(3, "consecutive misses before a found target is reported lost", bounds=(1, 1000))

@@ -32,9 +32,9 @@ from vatex_ros.node.params import NODE_NAME, NodeParams
 from vatex_ros.rclpy.convert import from_ros, ros_class, to_ros
 
 try:
-    from rclpy.event_handler import SubscriptionEventCallbacks
+    from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
 except ImportError:  # Humble
-    from rclpy.qos_event import SubscriptionEventCallbacks
+    from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class VatexNode(LifecycleNode):
         # Frames and expressions in separate groups; inference runs on the core's worker thread, so neither an
         # expression nor a parameter update ever waits for a running frame.
         expression_group = MutuallyExclusiveCallbackGroup()
-        self._subscribe(image_topic, self.image_cb, MutuallyExclusiveCallbackGroup())
+        self._subscribe_counting_lost(image_topic, self.image_cb, MutuallyExclusiveCallbackGroup())
         self._subscribe(topics.EXPRESSION, self.expression_cb, expression_group)
         # A second, transient-local reader on `expression`: a volatile reader gets no history from a latched
         # (transient-local) publisher. A sample both readers get is a re-sent expression: it changes nothing.
@@ -127,8 +127,8 @@ class VatexNode(LifecycleNode):
                         event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda event: None))
         if params.use_depth:  # depth and intrinsics only buffer; pairing happens on the inference worker
             depth_group = MutuallyExclusiveCallbackGroup()
-            self._subscribe(topics.DEPTH, self.depth_cb, depth_group)
-            self._subscribe(topics.CAMERA_INFO, self.camera_info_cb, depth_group)
+            self._subscribe_counting_lost(topics.DEPTH, self.depth_cb, depth_group)
+            self._subscribe_counting_lost(topics.CAMERA_INFO, self.camera_info_cb, depth_group)
         self.get_logger().info(f"active: subscribed to {image_topic.name} and {topics.EXPRESSION.name}")
         return result
 
@@ -225,6 +225,22 @@ class VatexNode(LifecycleNode):
         qos = _qos(topic, self.core.params.qos_depth, transient_local)
         self._subscriptions_made.append(self.create_subscription(
             ros_class(topic.ros_type), topic.name, callback, qos, callback_group=group, **kwargs))
+
+    def _subscribe_counting_lost(self, topic: topics.Topic, callback, group) -> None:
+        """Subscribe to a best-effort input, counting the samples the RMW reports lost as ``samples_lost`` (an
+        RMW without the message-lost event, e.g. some older ones, is subscribed to without it, once logged)."""
+        try:
+            self._subscribe(topic, callback, group, event_callbacks=SubscriptionEventCallbacks(
+                message_lost=self.message_lost_cb))
+        except UnsupportedEventTypeError:
+            self.get_logger().info(f"{topic.name}: the RMW reports no lost messages; samples_lost stays 0",
+                                   once=True)
+            self._subscribe(topic, callback, group)
+
+    def message_lost_cb(self, event: Any) -> None:
+        """rmw's message-lost event (rmw_message_lost_status_t): count the newly lost samples."""
+        if self.core is not None:
+            self.core.diagnostics.count("samples_lost", event.total_count_change)
 
     def _unsubscribe(self) -> None:
         for subscription in self._subscriptions_made:

@@ -4,7 +4,9 @@ The soak phase publishes ``minutes`` of frames at ``rate`` and samples the node'
 ``/proc``) every second; memory is flat when the least-squares slope of RSS over time is near zero. Latency
 (frame stamp to mask arrival, both on this machine's wall clock) is summarised per minute. The flood phase
 then publishes at each of ``sweep_rates`` for ``sweep_seconds`` and counts masks per second: the node always
-processes the newest frame, so a faster camera must get at least as many masks as a slower one. Frames are
+processes the newest frame, so a faster camera must get at least as many masks as a slower one. The rates take
+turns in ``sweep_rounds`` rounds (20, 50, 100, 20, 50, 100, ...), so a change in what else the machine runs
+lands on every rate, not on the last one; each rate's per-round masks/s are reported beside its total. Frames are
 best effort, so a frame replaced by a newer one before the node took it is "unanswered", not an error; in the
 soak (one frame per inference time or slower) every frame should be answered.
 """
@@ -35,8 +37,9 @@ class SoakConfig:
     rate: float = 10.0  # soak camera rate (frames/s)
     width: int = 640
     height: int = 480
-    sweep_rates: tuple[float, ...] = (20.0, 50.0, 100.0)  # flood phase camera rates (frames/s)
-    sweep_seconds: float = 30.0  # per flood rate
+    sweep_rates: tuple[float, ...] = (20.0, 50.0, 100.0)  # flood camera rates (frames/s)
+    sweep_seconds: float = 30.0  # per flood rate, split over the rounds
+    sweep_rounds: int = 3  # the rates take turns this many times, so a drift of the machine hits every rate alike
     warmup_seconds: float = 10.0  # at the soak rate, before anything is measured
     node_timeout: float = 120.0  # seconds for the node to come up (model loading)
     drain_seconds: float = 3.0  # after a phase, wait this long for the last masks
@@ -161,7 +164,8 @@ def run_soak(cfg: SoakConfig, params: NodeParams, frames: list[np.ndarray], expr
     from vatex_ros.tools.node_process import NodeProcess, child_env
 
     seconds = cfg.minutes * 60
-    budget = cfg.node_timeout + cfg.warmup_seconds + seconds + len(cfg.sweep_rates) * (cfg.sweep_seconds + 10) + 60
+    budget = (cfg.node_timeout + cfg.warmup_seconds + seconds + 60
+              + len(cfg.sweep_rates) * (cfg.sweep_seconds + cfg.sweep_rounds * (cfg.drain_seconds + 10)))
     params = params.replace(expression=expression, max_frame_age=0.0, publish_overlay=False)
     conditions = {"cpus": os.cpu_count(), "loadavg_start": [round(v, 2) for v in os.getloadavg()]}
     with NodeProcess(params, workdir, budget, child_env({})) as node:
@@ -185,26 +189,42 @@ def run_soak(cfg: SoakConfig, params: NodeParams, frames: list[np.ndarray], expr
             time.sleep(cfg.drain_seconds)
             samples.append((seconds + cfg.drain_seconds, rss_mb(node.pid)))
             soak = _soak_summary(stream, soak_keys, samples, cfg)
-            flood = []
-            for rate in cfg.sweep_rates:
-                logger.info("flood: %.0f s at %.0f Hz", cfg.sweep_seconds, rate)
-                cpu_before = cpu_seconds(node.pid)
-                keys = stream.play(rate, cfg.sweep_seconds)
-                cpu = cpu_seconds(node.pid) - cpu_before  # the node's own CPU while the camera played
-                time.sleep(cfg.drain_seconds)
-                answered = stream.answered(keys)
-                flood.append({"input_rate": rate, "achieved_input_rate": round(len(keys) / cfg.sweep_seconds, 1),
-                              "masks_per_second": round(len(answered) / cfg.sweep_seconds, 2),
-                              "latency_ms": percentiles_ms(list(answered.values())),
-                              "node_cpu_percent": round(100 * cpu / cfg.sweep_seconds, 1),
-                              "node_cpu_ms_per_mask": round(1000 * cpu / len(answered), 1) if answered else None})
+            flood = _flood(cfg, stream, node)
         finally:
             client.close()
     conditions["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
     return {"config": {"minutes": cfg.minutes, "rate": cfg.rate, "size": f"{cfg.width}x{cfg.height}",
                        "sweep_rates": list(cfg.sweep_rates), "sweep_seconds": cfg.sweep_seconds,
+                       "sweep_rounds": cfg.sweep_rounds,
                        "expression": expression, "weights": params.weights or "embedded"},
             "conditions": conditions, "soak": soak, "flood": flood}
+
+
+def _flood(cfg: SoakConfig, stream: _Stream, node: Any) -> list[dict[str, Any]]:
+    """Each sweep rate for ``sweep_seconds`` in all, in ``sweep_rounds`` interleaved turns."""
+    turn = cfg.sweep_seconds / cfg.sweep_rounds
+    keys: dict[float, list] = {rate: [] for rate in cfg.sweep_rates}
+    cpu = dict.fromkeys(cfg.sweep_rates, 0.0)
+    per_round: dict[float, list[float]] = {rate: [] for rate in cfg.sweep_rates}
+    for round_index in range(cfg.sweep_rounds):
+        for rate in cfg.sweep_rates:
+            logger.info("flood round %d/%d: %.0f s at %.0f Hz", round_index + 1, cfg.sweep_rounds, turn, rate)
+            cpu_before = cpu_seconds(node.pid)
+            sent = stream.play(rate, turn)
+            cpu[rate] += cpu_seconds(node.pid) - cpu_before  # the node's own CPU while the camera played
+            time.sleep(cfg.drain_seconds)  # the last masks of this turn arrive before the next rate starts
+            keys[rate] += sent
+            per_round[rate].append(round(len(stream.answered(sent)) / turn, 2))
+    rows = []
+    for rate in cfg.sweep_rates:
+        answered = stream.answered(keys[rate])
+        rows.append({"input_rate": rate, "achieved_input_rate": round(len(keys[rate]) / cfg.sweep_seconds, 1),
+                     "masks_per_second": round(len(answered) / cfg.sweep_seconds, 2),
+                     "masks_per_second_per_round": per_round[rate],
+                     "latency_ms": percentiles_ms(list(answered.values())),
+                     "node_cpu_percent": round(100 * cpu[rate] / cfg.sweep_seconds, 1),
+                     "node_cpu_ms_per_mask": round(1000 * cpu[rate] / len(answered), 1) if answered else None})
+    return rows
 
 
 def _soak_summary(stream: _Stream, keys: list[tuple[int, int]], samples: list[tuple[float, float]],
@@ -234,7 +254,8 @@ def format_result(result: dict[str, Any]) -> str:
                                                                for m in soak["latency_ms_per_minute"])]
     for row in result["flood"]:
         lines.append(f"input {row['input_rate']:g} Hz (achieved {row['achieved_input_rate']:g}): "
-                     f"{row['masks_per_second']} masks/s, latency p50 {row['latency_ms']['p50']} ms, node CPU "
+                     f"{row['masks_per_second']} masks/s (rounds: "
+                     f"{', '.join(str(v) for v in row['masks_per_second_per_round'])}), latency p50 {row['latency_ms']['p50']} ms, node CPU "
                      f"{row['node_cpu_percent']}% ({row['node_cpu_ms_per_mask']} ms per mask)")
     cond = result["conditions"]
     lines.append(f"conditions: {cond['cpus']} CPUs, load average {cond['loadavg_start']} -> {cond['loadavg_end']}")
