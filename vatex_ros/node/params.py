@@ -71,6 +71,10 @@ class NodeParams:
     weights: str = _param("", "model weights file; empty = the embedded default of the preset")
     preset: str = _param("tiny", "model preset the weights must be", choices=("tiny", "paper"))
     device: str = _param("cpu", "torch device: cpu, cuda, cuda:N or mps")
+    cpu_threads: int = _param(1, "torch intra-op threads on the CPU (set once for the process); 1 suits the tiny "
+                                 "model, whose ops are too small to split (2 threads gave 0.57x the masks/s on a "
+                                 "2-core machine); raise it for the paper preset; 0 = torch's default (one per "
+                                 "core)", bounds=(0, 1024))
     input_size: int = _param(0, "short side (pixels) frames are resized to for the model (mask returned at "
                                 "full size); 0 = the size the weights were trained at", bounds=(0, 4096))
     precision: str = _param("fp32", "inference precision: the model is converted to this dtype once at start-up "

@@ -40,8 +40,8 @@ logger = logging.getLogger(__name__)
 
 # Parameters that need a new model, publishers or subscriptions: changed only while unconfigured, applied at
 # the next configure. The others apply to the running core from the next frame.
-CONFIGURE_TIME = ("weights", "preset", "device", "input_size", "score_threshold", "image_format", "qos_depth",
-                  "publish_overlay", "use_depth", "depth_queue_size", "autostart", "diagnostics_period")
+CONFIGURE_TIME = ("weights", "preset", "device", "cpu_threads", "input_size", "score_threshold", "image_format",
+                  "qos_depth", "publish_overlay", "use_depth", "depth_queue_size", "autostart", "diagnostics_period")
 RCLPY_OWNED = ("use_sim_time",)  # NodeParams fields rclpy declares itself
 
 
