@@ -30,9 +30,3 @@ class FrameAge:
             return delay
         self._delays.append(delay)
         return delay - min(self._delays)
-
-    @property
-    def offset(self) -> float | None:
-        """The stream's smallest recent delay ("offset" mode, once a frame was seen): camera clock offset plus
-        the fastest transport time."""
-        return min(self._delays) if self._delays else None

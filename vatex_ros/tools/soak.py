@@ -253,9 +253,10 @@ def format_result(result: dict[str, Any]) -> str:
              "latency ms per minute (p50 / p95): " + ", ".join(f"{m['p50']} / {m['p95']}"
                                                                for m in soak["latency_ms_per_minute"])]
     for row in result["flood"]:
+        rounds = ", ".join(str(v) for v in row["masks_per_second_per_round"])
         lines.append(f"input {row['input_rate']:g} Hz (achieved {row['achieved_input_rate']:g}): "
-                     f"{row['masks_per_second']} masks/s (rounds: "
-                     f"{', '.join(str(v) for v in row['masks_per_second_per_round'])}), latency p50 {row['latency_ms']['p50']} ms, node CPU "
+                     f"{row['masks_per_second']} masks/s (rounds: {rounds}), "
+                     f"latency p50 {row['latency_ms']['p50']} ms, node CPU "
                      f"{row['node_cpu_percent']}% ({row['node_cpu_ms_per_mask']} ms per mask)")
     cond = result["conditions"]
     lines.append(f"conditions: {cond['cpus']} CPUs, load average {cond['loadavg_start']} -> {cond['loadavg_end']}")
