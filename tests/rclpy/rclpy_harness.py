@@ -9,6 +9,7 @@ most 100, so its ports stay below Linux's ephemeral range).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import os
@@ -60,6 +61,20 @@ def ros_env(domain: int, base: Mapping[str, str] | None = None) -> dict[str, str
 
 
 # --- the command line launch_ros builds ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def client_environment(env: Mapping[str, str]):
+    """This process's os.environ with ``env``'s ROS domain, discovery range, ament prefix and RMW (what an rclpy
+    client in the test process reads), restored on exit."""
+    saved = dict(os.environ)
+    os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "AMENT_PREFIX_PATH",
+                                           "RMW_IMPLEMENTATION") if k in env})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def launch_node_description(**arguments: str) -> dict[str, Any]:

@@ -4,11 +4,9 @@ cleanup releases the publishers, shutdown finalizes."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from rclpy_harness import (
-    NodeProcess, RosClient, launch_command, launch_node_description, private_domain, ros_env, shipped_params_with,
+    NodeProcess, RosClient, client_environment, launch_command, launch_node_description, private_domain, ros_env, shipped_params_with,
     wait_until,
 )
 
@@ -21,21 +19,14 @@ def managed(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("rclpy_lifecycle")
     domain = private_domain()
     env = ros_env(domain)
-    saved = dict(os.environ)
-    os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "AMENT_PREFIX_PATH",
-                                           "RMW_IMPLEMENTATION") if k in env})
     params_file = shipped_params_with({"autostart": False}, workdir / "vatex.yaml")
     command = launch_command(launch_node_description(params_file=str(params_file), image=IMAGE_TOPIC), workdir)
-    try:
-        with NodeProcess(command, env, workdir / "node.log") as node:
-            client = RosClient(domain, "lifecycle_manager")
-            try:
-                yield node, client
-            finally:
-                client.close()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with client_environment(env), NodeProcess(command, env, workdir / "node.log") as node:
+        client = RosClient(domain, "lifecycle_manager")
+        try:
+            yield node, client
+        finally:
+            client.close()
 
 
 def _state(client: RosClient) -> str:

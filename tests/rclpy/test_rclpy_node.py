@@ -6,7 +6,6 @@ One node process serves the whole module; tests that change its state (parameter
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from rclpy_harness import (
-    KnownScene, NodeProcess, RosClient, known_scene, launch_command, launch_node_description, private_domain,
+    KnownScene, NodeProcess, RosClient, client_environment, known_scene, launch_command, launch_node_description, private_domain,
     ros_env, shipped_params_with, wait_until,
 )
 
@@ -65,39 +64,32 @@ def world(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("rclpy_node")
     domain = private_domain()
     env = ros_env(domain)
-    saved = dict(os.environ)
-    os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "AMENT_PREFIX_PATH",
-                                           "RMW_IMPLEMENTATION") if k in env})
     params_file = shipped_params_with(FROM_FILE, workdir / "vatex.yaml")
     command = launch_command(launch_node_description(params_file=str(params_file), image=IMAGE_TOPIC), workdir)
     ros = _ros_modules()
-    try:
-        with NodeProcess(command, env, workdir / "node.log") as node:
-            client = RosClient(domain)
-            try:
-                latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-                for topic, msg_type, qos in (
-                        ("mask", ros.Image, 10), ("detections", ros.Detection2DArray, 10), ("overlay", ros.Image, 10),
-                        ("active_expression", ros.String, latched), ("target_point", ros.PointStamped, 10),
-                        ("target_cloud", ros.PointCloud2, 10), ("detections_3d", ros.Detection3DArray, 10)):
-                    client.subscribe(f"/vatex/{topic}", msg_type, qos)  # default QoS: reliable, as RViz2
-                client.subscribe("/diagnostics", ros.DiagnosticArray, 10)
-                publishers = {
-                    "image": client.node.create_publisher(ros.Image, IMAGE_TOPIC, qos_profile_sensor_data),
-                    "depth": client.node.create_publisher(ros.Image, "/vatex/depth", qos_profile_sensor_data),
-                    "camera_info": client.node.create_publisher(ros.CameraInfo, "/vatex/camera_info",
-                                                                qos_profile_sensor_data),
-                    "expression": client.node.create_publisher(ros.String, "/vatex/expression", 10),
-                    "clock": client.node.create_publisher(ros.Clock, "/clock", 10),
-                }
-                assert wait_until(lambda: not node.running() or publishers["image"].get_subscription_count(),
-                                  START_TIMEOUT) and node.running(), "vatex_node did not come up"
-                yield World(node, client, scene, publishers, ros)
-            finally:
-                client.close()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with client_environment(env), NodeProcess(command, env, workdir / "node.log") as node:
+        client = RosClient(domain)
+        try:
+            latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+            for topic, msg_type, qos in (
+                    ("mask", ros.Image, 10), ("detections", ros.Detection2DArray, 10), ("overlay", ros.Image, 10),
+                    ("active_expression", ros.String, latched), ("target_point", ros.PointStamped, 10),
+                    ("target_cloud", ros.PointCloud2, 10), ("detections_3d", ros.Detection3DArray, 10)):
+                client.subscribe(f"/vatex/{topic}", msg_type, qos)  # default QoS: reliable, as RViz2
+            client.subscribe("/diagnostics", ros.DiagnosticArray, 10)
+            publishers = {
+                "image": client.node.create_publisher(ros.Image, IMAGE_TOPIC, qos_profile_sensor_data),
+                "depth": client.node.create_publisher(ros.Image, "/vatex/depth", qos_profile_sensor_data),
+                "camera_info": client.node.create_publisher(ros.CameraInfo, "/vatex/camera_info",
+                                                            qos_profile_sensor_data),
+                "expression": client.node.create_publisher(ros.String, "/vatex/expression", 10),
+                "clock": client.node.create_publisher(ros.Clock, "/clock", 10),
+            }
+            assert wait_until(lambda: not node.running() or publishers["image"].get_subscription_count(),
+                              START_TIMEOUT) and node.running(), "vatex_node did not come up"
+            yield World(node, client, scene, publishers, ros)
+        finally:
+            client.close()
 
 
 def _frame(world: World, stamp: float, frame_id: str = "camera_color_optical_frame") -> tuple[Any, Any, Any]:

@@ -1,7 +1,10 @@
 """Test doubles and helpers for the ROS-side tests (imported by conftest.py and the tests)."""
 
+import signal
+import subprocess
 import time
 from dataclasses import dataclass, field
+from typing import IO
 
 import numpy as np
 
@@ -137,3 +140,16 @@ class DdsProbe:
         """The vision_msgs/Detection2D received for ``expression`` (one per frame where it was found)."""
         return [d for array in self.received["detections"] for d in array.detections
                 if d.results[0].hypothesis.class_id == expression]
+
+
+def stop_child(proc: subprocess.Popen, log: IO[str], title: str) -> None:
+    """Stop a child process (SIGINT, then kill after 15 s) and print its log, which pytest shows on failure."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+    log.seek(0)
+    print(f"--- {title} ---\n" + log.read())

@@ -15,7 +15,6 @@ import importlib.util
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import typing
 from pathlib import Path
 
 import pytest
-from ros_fakes import frame_msg, scene, wait_until
+from ros_fakes import frame_msg, scene, stop_child, wait_until
 
 from vatex_ros.messages import idl
 
@@ -155,15 +154,7 @@ def fastdds_peer(spec: dict, workdir: Path, env: dict, seconds: float):
         try:
             yield out, proc
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-            log.seek(0)
-            print("--- rclpy peer log ---\n" + log.read())  # shown by pytest on failure
+            stop_child(proc, log, "rclpy peer log")
 
 
 def _read(path: Path) -> dict | None:

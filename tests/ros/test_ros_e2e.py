@@ -2,7 +2,6 @@
 another process with vatex_core's Predictor, and this process checks what comes back."""
 
 import contextlib
-import signal
 import subprocess
 import sys
 import time
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_fakes import DdsProbe, frame_msg, scene, wait_until
+from ros_fakes import DdsProbe, frame_msg, scene, stop_child, wait_until
 
 pytestmark = [pytest.mark.dds, pytest.mark.slow]
 
@@ -28,14 +27,7 @@ def node_process(env: dict, params_yaml: str, tmp_path: Path):
     try:
         yield proc
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.seek(0)
-        print(log.read())  # shown by pytest on failure
+        stop_child(proc, log, "vatex node log")
         log.close()
 
 
