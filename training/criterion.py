@@ -13,6 +13,12 @@ No-target samples (``has_object`` False: the MCC "None" negative, or an expressi
 nothing in the image, as in gRefCOCO) match no query: every query learns "no object", with
 class weight ``no_target_weight`` (default: the usual no-object weight), and they add no mask
 loss. The MCC term asks no query for a triplet whose anchor is a no-target expression.
+
+The "found" term (``weight_found``, 0 = off, as in the paper) trains the statistic the
+found/not-found decision reads: the object probability of the most confident query. It is the
+BCE of that query's object log-odds against ``has_object``. The class loss above spreads a
+no-target sample's push over every query, and a target sample's over the matched one; the found
+term pushes down exactly the query that would be reported in a no-target sample.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class LossConfig:
     # class weight of each query of a no-target sample (there "no object" is the answer, not the
     # set-prediction filler); None = no_object_weight, as in the paper's "None" negatives
     no_target_weight: float | None = None
+    weight_found: float = 0.0  # the "found" term (module docstring); 0 = the paper's loss
     num_points: int = 12544  # points per mask (per frame for video), matcher and losses
     oversample_ratio: float = 3.0  # candidate points per kept point
     importance_ratio: float = 0.75  # share of points picked by uncertainty
@@ -69,6 +76,19 @@ def dice_loss(logits: torch.Tensor, targets: torch.Tensor, num_masks: float) -> 
     return (1 - (numerator + 1) / (denominator + 1)).sum() / num_masks
 
 
+def found_loss(pred_logits: torch.Tensor, has_object: torch.Tensor) -> torch.Tensor:
+    """Mean BCE of the most confident query's object log-odds against ``has_object``.
+
+    Over the two classes the object probability softmax(logits)[0] is sigmoid(logit_object -
+    logit_no_object), so this trains the score that ``Prediction.found`` thresholds.
+
+    Args:
+        pred_logits: (S, N, 2) logits. has_object: (S,) bool.
+    """
+    log_odds = (pred_logits[..., 0] - pred_logits[..., 1]).float()  # (S, N)
+    return F.binary_cross_entropy_with_logits(log_odds.max(1).values, has_object.to(log_odds.device).float())
+
+
 class SetCriterion(nn.Module):
     """Computes the weighted VATEX loss for one batch.
 
@@ -80,7 +100,8 @@ class SetCriterion(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.matcher = HungarianMatcher(cfg.weight_class, cfg.weight_mask, cfg.weight_dice, cfg.num_points)
-        self.weights = {"loss_ce": cfg.weight_class, "loss_mask": cfg.weight_mask, "loss_dice": cfg.weight_dice}
+        self.weights = {"loss_ce": cfg.weight_class, "loss_mask": cfg.weight_mask, "loss_dice": cfg.weight_dice,
+                        "loss_found": cfg.weight_found}
 
     def forward(
         self, outputs: dict, masks: torch.Tensor, has_object: torch.Tensor
@@ -97,7 +118,8 @@ class SetCriterion(nn.Module):
                 naming nothing): every query "no object", no mask loss.
 
         Returns:
-            Unweighted losses "loss_ce", "loss_mask", "loss_dice" (final set), the same with
+            Unweighted losses "loss_ce", "loss_mask", "loss_dice" (and "loss_found" when its
+            weight is > 0) of the final set, the same with
             suffix "_i" for auxiliary set i, "loss_mcc", and "loss": the weighted total.
         """
         num_masks = self._num_masks(has_object)
@@ -111,6 +133,8 @@ class SetCriterion(nn.Module):
                 "loss_ce": self.class_loss(pred["pred_logits"], matches, has_object),
                 **self.mask_losses(pred["pred_masks"], masks, matches, num_masks),
             }
+            if self.cfg.weight_found > 0:
+                set_losses["loss_found"] = found_loss(pred["pred_logits"], has_object)
             for name, value in set_losses.items():
                 losses[name + suffix] = value
                 total = total + self.weights[name] * value

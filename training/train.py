@@ -335,10 +335,14 @@ def _setup_run_dir(out_dir: Path, cfg: TrainConfig) -> logging.Handler:
     return handler
 
 
+# the final set's losses, logged each interval (metrics.jsonl gets every loss)
+_LOGGED_LOSSES = ("loss", "loss_ce", "loss_mask", "loss_dice", "loss_mcc", "loss_found")
+
+
 def _log_metrics(out_dir: Path, record: dict) -> None:
     with open(out_dir / "metrics.jsonl", "a") as f:
         f.write(json.dumps(record) + "\n")
-    losses = " ".join(f"{k}={v:.4f}" for k, v in record.items() if k in ("loss", "loss_ce", "loss_mask", "loss_dice", "loss_mcc"))
+    losses = " ".join(f"{k}={v:.4f}" for k, v in record.items() if k in _LOGGED_LOSSES)
     logger.info("step %d lr %.2e %s (%.2fs/step)", record["step"], record["lr"], losses, record["sec_per_step"])
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.criterion import LossConfig, SetCriterion
+from training.criterion import LossConfig, SetCriterion, found_loss
 from training.data.triplets import EvalDataset, TripletDataset
 from training.data.types import ArrayScene, RefObject
 from training.mcc import mcc_loss
@@ -106,6 +106,31 @@ def test_no_target_samples_learn_no_object_on_every_query_without_mask_loss():
     outputs["pred_masks"].requires_grad_(True)
     SetCriterion(LossConfig(**cfg))(outputs, masks, has_object)["loss"].backward()
     assert outputs["pred_masks"].grad[1].abs().sum() == 0 and outputs["pred_masks"].grad[0].abs().sum() > 0
+
+
+def test_found_term_trains_the_most_confident_query_against_has_object():
+    # Query log-odds (object - no object): sample 0 (refers) max 2 at query 1, sample 1 (names nothing) max 3.
+    logits = torch.zeros(2, 3, 2)
+    logits[0, :, 0] = torch.tensor([-1.0, 2.0, 0.5])
+    logits[1, :, 0] = torch.tensor([3.0, -2.0, 1.0])
+    logits.requires_grad_(True)
+    loss = found_loss(logits, torch.tensor([True, False]))
+    expected = (math.log1p(math.exp(-2.0)) + math.log1p(math.exp(3.0))) / 2
+    assert math.isclose(loss.item(), expected, rel_tol=1e-6)
+    loss.backward()
+    touched = logits.grad.abs().sum(-1) > 0  # only the reported query of each sample moves
+    assert touched.tolist() == [[False, True, False], [True, False, False]]
+    assert logits.grad[0, 1, 0] < 0 < logits.grad[1, 0, 0]  # up where the object is there, down where not
+    outputs = {"pred_logits": logits.detach(), "pred_masks": torch.zeros(2, 3, 1, 8, 8)}
+    masks = torch.zeros(2, 1, 32, 32)
+    masks[0, :, 4:20, 4:20] = 1
+    cfg = dict(weight_mcc=0.0, num_points=200)
+    torch.manual_seed(0)
+    paper = SetCriterion(LossConfig(**cfg))(outputs, masks, torch.tensor([True, False]))
+    torch.manual_seed(0)
+    with_found = SetCriterion(LossConfig(weight_found=2.0, **cfg))(outputs, masks, torch.tensor([True, False]))
+    assert "loss_found" not in paper  # off by default: the paper's loss
+    assert math.isclose(with_found["loss"].item(), paper["loss"].item() + 2.0 * expected, rel_tol=1e-5)
 
 
 def test_criterion_matches_cross_entropy_with_class_weights_by_default():
