@@ -52,7 +52,7 @@ mkdir -p runs/release_1.2.0 && cp vatex_core/weights/vatex-tiny.* runs/release_1
 #    decoder learn) on scenes that also hold no-target expressions, with the found term in the loss;
 #    one process on both cores.
 OMP_NUM_THREADS=2 vatex train --config training/configs/synthetic_tiny_notarget.yaml > runs/synthetic_tiny_notarget.out 2>&1
-stage3=runs/synthetic_tiny_notarget/checkpoints/step_00007000/model.safetensors  # best N-acc at T-acc >= 98 on the whole val split
+stage3=runs/synthetic_tiny_notarget/checkpoints/step_00007000/model.safetensors  # best whole-val N-acc at T-acc >= 98
 
 # 7. The found threshold, calibrated on the whole validation split (the highest N-acc that keeps T-acc >= 98),
 #    then the held-out test split with it (target and no-target expressions), beside 1.2.0 on the same items.
