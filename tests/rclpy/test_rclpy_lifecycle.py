@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 from rclpy_harness import (
-    NodeProcess, RosClient, client_environment, launch_command, launch_node_description, private_domain, ros_env, shipped_params_with,
-    wait_until,
+    NodeProcess, RosClient, client_environment, launch_command, launch_node_description, private_domain, ros_env,
+    shipped_params_with, wait_until,
 )
 
 NODE = "/vatex/vatex_node"

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 from rclpy_harness import (
-    KnownScene, NodeProcess, RosClient, client_environment, known_scene, launch_command, launch_node_description, private_domain,
-    ros_env, shipped_params_with, wait_until,
+    KnownScene, NodeProcess, RosClient, client_environment, known_scene, launch_command, launch_node_description,
+    private_domain, ros_env, shipped_params_with, wait_until,
 )
 
 NODE = "/vatex/vatex_node"

@@ -9,12 +9,6 @@ from vatex_ros.node.params import NodeParams
 logger = logging.getLogger(__name__)
 
 
-def _torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
-
-
 def load_predictor(params: NodeParams):
     """``vatex_core.Predictor`` for ``params.weights`` (empty: the embedded default) on ``params.device``,
     with ``params.cpu_threads`` torch threads (0: torch's default).
@@ -27,6 +21,8 @@ def load_predictor(params: NodeParams):
         OSError: the weights file cannot be read.
     """
     try:
+        import torch
+
         from vatex_core import DEFAULT_WEIGHTS, Predictor, read_config
     except ImportError as err:
         raise RuntimeError(f"vatex_core.Predictor is not available ({err}); install the vatex_ros package") from err
@@ -36,12 +32,10 @@ def load_predictor(params: NodeParams):
         raise ValueError(f"{weights or DEFAULT_WEIGHTS} holds preset {stored!r}, but parameter preset is "
                          f"{params.preset!r}")
     if params.cpu_threads:
-        import torch
-
         torch.set_num_threads(params.cpu_threads)  # process-wide; also the CPU side of a GPU run
     logger.info("loading %s model (%s) on %s in %s%s, %d CPU threads", params.preset,
                 weights or "embedded default weights", params.device, params.precision,
-                ", compiled" if params.compile else "", _torch_threads())
+                ", compiled" if params.compile else "", torch.get_num_threads())
     threshold = None if params.score_threshold < 0 else params.score_threshold  # None: the weights' calibrated one
     predictor = Predictor.from_pretrained(weights, device=params.device, short_side=params.input_size or None,
                                           found_threshold=threshold, precision=params.precision,
