@@ -61,6 +61,7 @@ class DataConfig:
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     synthetic_scenes: dict[str, int] = field(default_factory=lambda: {"train": 2000, "val": 200, "test": 200})
     synthetic_seed: int = 0
+    absent_negative_rate: float = 0.0  # training: chance a referring anchor's negative is a no-target expression
 
 
 @dataclass

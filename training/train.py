@@ -245,7 +245,8 @@ def _train(cfg: TrainConfig, world: Distributed, out_dir: Path, max_steps: int |
     if cfg.batch_size % world.world_size:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {world.world_size} processes")
     dataset = TripletDataset(
-        load_scenes(cfg.data, cfg.data.split), ReferTransform(cfg.data.augment), cfg.data.num_frames, cfg.seed
+        load_scenes(cfg.data, cfg.data.split), ReferTransform(cfg.data.augment), cfg.data.num_frames, cfg.seed,
+        cfg.data.absent_negative_rate,
     )
     sampler = ResumableSampler(dataset, world, cfg.seed)
     loader = DataLoader(

@@ -86,6 +86,22 @@ def test_triplets_of_no_target_anchors_and_their_negatives():
         ("the red circle", False, True), ("the circle", False, True), ("the blue star", True, False)]
 
 
+
+def test_absent_negatives_at_their_rate():
+    every = {item["expressions"][0]: item for item in TripletDataset([_scene()], seed=0, absent_negative_rate=1.0)}
+    for text in ("the red circle", "the circle"):  # referring anchors: the negative names nothing
+        assert every[text]["expressions"][2] == "the blue star"
+        assert every[text]["has_object"].tolist() == [True, True, False] and every[text]["masks"][2].sum() == 0
+    assert every["the blue star"]["expressions"][2] in ("the red circle", "the circle")  # unchanged
+    scenes = make_scenes(SyntheticConfig(height=64, width=64, no_target_rate=0.5), "train", 8, seed=0)
+    half = TripletDataset(scenes, seed=0, absent_negative_rate=0.5)
+    absent = {e for scene in scenes for obj in scene.objects if obj.no_target for e in obj.expressions}
+    referring = [half[i] for i in range(len(half)) if half[i]["has_object"][0]]
+    share = sum(item["expressions"][2] in absent for item in referring) / len(referring)
+    assert 0.3 < share < 0.6  # 0.5 of the anchors whose scene has a no-target expression
+    with pytest.raises(ValueError, match="absent_negative_rate"):
+        TripletDataset(scenes, absent_negative_rate=1.5)
+
 def test_no_target_samples_learn_no_object_on_every_query_without_mask_loss():
     # Sample 0 refers to an object (query 1 confident), sample 1 names nothing. Logits zero elsewhere.
     logits = torch.zeros(2, 4, 2)

@@ -8,7 +8,9 @@ when the scene has a single object. All three are segmentation targets.
 A no-target anchor (its object has ``no_target``: the expression names nothing in the scene)
 has an empty target; its positive is the anchor itself (two phrases naming different absent
 things mean different things) and its negative an expression of a real object. Negatives are
-always expressions of real objects (or "None").
+expressions of real objects (or "None"), except that with ``absent_negative_rate`` > 0 a
+referring anchor's negative is, at that rate, one of the scene's no-target expressions (empty
+target): every such triplet then also trains "not here" on a phrase close to the scene's objects.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class TripletDataset(Dataset):
     """One MCC triplet per (scene, object, expression); sampling is a function of (seed, epoch, index)."""
 
     def __init__(self, scenes: Sequence[RefScene], transform: Transform | None = None,
-                 num_frames: int = 1, seed: int = 0) -> None:
+                 num_frames: int = 1, seed: int = 0, absent_negative_rate: float = 0.0) -> None:
         """Index every expression of ``scenes``.
 
         Args:
@@ -66,9 +68,14 @@ class TripletDataset(Dataset):
             transform: e.g. :class:`training.data.transforms.ReferTransform`; ``None`` converts only.
             num_frames: frames per item (T).
             seed: base seed of every random choice.
+            absent_negative_rate: chance that a referring anchor's negative is a no-target
+                expression of its scene (when the scene has one).
         """
         if num_frames < 1:
             raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+        if not 0 <= absent_negative_rate <= 1:
+            raise ValueError(f"absent_negative_rate must be in [0, 1], got {absent_negative_rate}")
+        self.absent_negative_rate = absent_negative_rate
         self.scenes = list(scenes)
         self.transform = transform
         self.num_frames = num_frames
@@ -100,9 +107,13 @@ class TripletDataset(Dataset):
         anchor = target.expressions[exp_idx]
         others = [] if target.no_target else [e for j, e in enumerate(target.expressions) if j != exp_idx]
         positive = others[rng.integers(len(others))] if others else anchor
-        pool = [(obj.object_id, e) for obj in scene.objects if obj.object_id != target.object_id
-                and not obj.no_target for e in obj.expressions]
-        negative_id, negative = pool[rng.integers(len(pool))] if pool else (None, NO_OBJECT)
+        absent = [] if target.no_target else [e for obj in scene.objects if obj.no_target for e in obj.expressions]
+        if absent and self.absent_negative_rate > 0 and rng.random() < self.absent_negative_rate:
+            negative_id, negative = None, absent[rng.integers(len(absent))]  # names nothing: empty target
+        else:
+            pool = [(obj.object_id, e) for obj in scene.objects if obj.object_id != target.object_id
+                    and not obj.no_target for e in obj.expressions]
+            negative_id, negative = pool[rng.integers(len(pool))] if pool else (None, NO_OBJECT)
 
         indices = sample_frame_indices(scene.num_frames, self.num_frames, rng)
         frames = scene.load_frames(indices)  # (T, H, W, 3)
