@@ -86,7 +86,6 @@ def test_triplets_of_no_target_anchors_and_their_negatives():
         ("the red circle", False, True), ("the circle", False, True), ("the blue star", True, False)]
 
 
-
 def test_absent_negatives_at_their_rate():
     every = {item["expressions"][0]: item for item in TripletDataset([_scene()], seed=0, absent_negative_rate=1.0)}
     for text in ("the red circle", "the circle"):  # referring anchors: the negative names nothing
@@ -101,6 +100,7 @@ def test_absent_negatives_at_their_rate():
     assert 0.3 < share < 0.6  # 0.5 of the anchors whose scene has a no-target expression
     with pytest.raises(ValueError, match="absent_negative_rate"):
         TripletDataset(scenes, absent_negative_rate=1.5)
+
 
 def test_no_target_samples_learn_no_object_on_every_query_without_mask_loss():
     # Sample 0 refers to an object (query 1 confident), sample 1 names nothing. Logits zero elsewhere.
