@@ -107,8 +107,9 @@ class TripletDataset(Dataset):
         anchor = target.expressions[exp_idx]
         others = [] if target.no_target else [e for j, e in enumerate(target.expressions) if j != exp_idx]
         positive = others[rng.integers(len(others))] if others else anchor
-        absent = [] if target.no_target else [e for obj in scene.objects if obj.no_target for e in obj.expressions]
-        if absent and self.absent_negative_rate > 0 and rng.random() < self.absent_negative_rate:
+        absent = ([e for obj in scene.objects if obj.no_target for e in obj.expressions]
+                  if self.absent_negative_rate > 0 and not target.no_target else [])
+        if absent and rng.random() < self.absent_negative_rate:
             negative_id, negative = None, absent[rng.integers(len(absent))]  # names nothing: empty target
         else:
             pool = [(obj.object_id, e) for obj in scene.objects if obj.object_id != target.object_id
