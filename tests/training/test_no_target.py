@@ -10,8 +10,10 @@ from training.criterion import LossConfig, SetCriterion, found_loss
 from training.data.triplets import EvalDataset, TripletDataset
 from training.data.types import ArrayScene, RefObject
 from training.mcc import mcc_loss
+from training.no_target_breakdown import ItemScore, breakdown, score_items
 from training.synthetic import SyntheticConfig, make_scenes, make_video_scenes, parse, referents
 from training.synthetic.absent import ABSENT_ID
+from vatex_core import Predictor
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +103,17 @@ def test_absent_negatives_at_their_rate():
     with pytest.raises(ValueError, match="absent_negative_rate"):
         TripletDataset(scenes, absent_negative_rate=1.5)
 
+
+
+def test_breakdown_splits_no_target_kinds_and_target_sizes():
+    items = [ItemScore(0.2, True, True, 0), ItemScore(0.7, True, True, 0), ItemScore(0.1, True, False, 0)]
+    items += [ItemScore(score, False, False, area) for score, area in ((0.9, 10), (0.3, 20), (0.8, 300), (0.6, 900))]
+    assert breakdown(items, 0.5) == {
+        "no-target, place": (2, 50.0), "no-target, attribute": (1, 100.0),
+        "target, smallest third": (1, 100.0), "target, middle third": (1, 0.0), "target, largest third": (2, 100.0)}
+    scored = score_items(Predictor.from_pretrained(), EvalDataset([_scene()]))
+    assert [(i.no_target, i.place, i.area) for i in scored] == [(False, False, 16), (False, False, 16), (True, False, 0)]
+    assert all(0 <= i.score <= 1 for i in scored)
 
 def test_no_target_samples_learn_no_object_on_every_query_without_mask_loss():
     # Sample 0 refers to an object (query 1 confident), sample 1 names nothing. Logits zero elsewhere.

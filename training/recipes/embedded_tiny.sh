@@ -66,3 +66,7 @@ vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test -
   --found-threshold "$threshold" --max-items 3000 --out runs/synthetic_tiny_notarget_stage2/test_notarget.json
 vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test \
   --weights runs/release_1.2.0/vatex-tiny.safetensors --max-items 3000 --out runs/release_1.2.0/test_notarget.json
+
+# 8. Where the found decision fails on val (N-acc by kind of no-target expression, T-acc by target size).
+python -m training.no_target_breakdown --config training/configs/synthetic_tiny_notarget.yaml --split val \
+  --min-t-acc 98 --weights "$stage3b"
