@@ -1,4 +1,4 @@
-"""Where the found decision fails on a synthetic split: N-acc by kind of no-target expression, T-acc by target size.
+"""Where the found decision fails on a synthetic split: N-acc by kind of no-target expression, T-acc by form and size.
 
 Run command (the README's "Expressions that name nothing" figures)::
 
@@ -7,8 +7,11 @@ Run command (the README's "Expressions that name nothing" figures)::
 
 Kinds of no-target expression (``training.synthetic.absent``): "place" ones carry a spatial
 phrase ("the ring at the top" when the ring is lower down), "attribute" ones name an object with
-one attribute changed. Target expressions are split into thirds by the area of their mask. The
-threshold is the one ``vatex eval --calibrate`` picks on the same items with the same rule, or
+one attribute changed; each kind is split into expressions with a bare noun ("the triangle") and
+those that also name an attribute ("the red triangle", "the striped shape"). Target expressions are
+split twice: by the form of the expression (``training.synthetic.language``: a description alone,
+with a spatial phrase, with a superlative, with a relation) and into thirds by the area of their
+mask. The threshold is the one ``vatex eval --calibrate`` picks on the same items with the same rule, or
 ``--found-threshold``; scores come from the deployed path (``vatex_core.Predictor``).
 """
 
@@ -26,7 +29,7 @@ from tqdm import tqdm
 from training.calibration import calibrate_threshold
 from training.config import load_config, load_scenes
 from training.data import EvalDataset
-from training.synthetic.language import SPATIAL
+from training.synthetic.language import parse
 from vatex_core import Predictor, load_vatex
 
 logger = logging.getLogger(__name__)
@@ -36,30 +39,49 @@ logger = logging.getLogger(__name__)
 class ItemScore:
     score: float  # object probability of the chosen query
     no_target: bool
-    place: bool  # the expression has a spatial phrase
+    expression: str
     area: int  # target mask pixels (0 for no-target expressions)
+
+
+def expression_form(text: str) -> str:
+    """The grammar's form of an expression: "relation", "superlative", "place" or "description"."""
+    expression = parse(text)
+    if expression.relation:
+        return "relation"
+    return "superlative" if expression.superlative else "place" if expression.spatial else "description"
+
+
+def _no_target_kind(text: str) -> str:
+    """"attribute" or "place" (``training.synthetic.absent``), and whether the noun stands alone."""
+    expression = parse(text)
+    named = "bare noun" if expression.head.words() == [expression.head.noun] else "with attribute"
+    return f"{'place' if expression.spatial else 'attribute'}, {named}"
 
 
 @torch.inference_mode()
 def score_items(predictor: Predictor, dataset: EvalDataset, max_items: int | None = None) -> list[ItemScore]:
-    """The predictor's score of every image item (first frame), with its kind and target area."""
+    """The predictor's score of every image item (first frame), with its expression and target area."""
     total = min(len(dataset), max_items or len(dataset))
     items = []
     for index in tqdm(range(total), desc="score", dynamic_ncols=True):
         item = dataset[index]
         frame = (item["frames"][0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()  # (H, W, 3)
-        expression = item["expression"]
-        items.append(ItemScore(predictor.predict(frame, expression).score, bool(item["no_target"]),
-                               any(phrase in expression for phrase in SPATIAL.values()), int(item["mask"][0].sum())))
+        items.append(ItemScore(predictor.predict(frame, item["expression"]).score, bool(item["no_target"]),
+                               item["expression"], int(item["mask"][0].sum())))
     return items
 
 
 def breakdown(items: Sequence[ItemScore], threshold: float) -> dict[str, tuple[int, float]]:
-    """{group: (items, accuracy in percent)}: N-acc of the two no-target kinds, T-acc of the three size thirds."""
-    groups: dict[str, list[bool]] = {"no-target, place": [], "no-target, attribute": []}
+    """{group: (items, accuracy in percent)}: N-acc of the four no-target kinds, T-acc of the four target
+    forms and of the three size thirds (two partitions of the target expressions)."""
+    groups: dict[str, list[bool]] = {f"no-target, {kind}, {named}": [] for kind in ("attribute", "place")
+                                     for named in ("bare noun", "with attribute")}
+    groups.update({f"target, {form}": [] for form in ("description", "place", "superlative", "relation")})
     for item in items:
         if item.no_target:
-            groups["no-target, place" if item.place else "no-target, attribute"].append(item.score < threshold)
+            groups[f"no-target, {_no_target_kind(item.expression)}"].append(item.score < threshold)
+        else:
+            groups[f"target, {expression_form(item.expression)}"].append(item.score >= threshold)
     targets = [item for item in items if not item.no_target]
     if targets:
         bounds = np.quantile([item.area for item in targets], [1 / 3, 2 / 3])  # area < first: smallest third
@@ -93,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"calibrated found threshold {threshold:.4f}: N-acc {calibration.n_acc:.2f} "
               f"T-acc {calibration.t_acc:.2f} on {args.split}")
     for name, (count, accuracy) in breakdown(items, threshold).items():
-        print(f"{name:<24}{count:>6} items  {'N-acc' if name.startswith('no-target') else 'T-acc'} {accuracy:6.2f}")
+        print(f"{name:<38}{count:>6} items  {'N-acc' if name.startswith('no-target') else 'T-acc'} {accuracy:6.2f}")
     return 0
 
 

@@ -10,7 +10,7 @@ from training.criterion import LossConfig, SetCriterion, found_loss
 from training.data.triplets import EvalDataset, TripletDataset
 from training.data.types import ArrayScene, RefObject
 from training.mcc import mcc_loss
-from training.no_target_breakdown import ItemScore, breakdown, score_items
+from training.no_target_breakdown import ItemScore, breakdown, expression_form, score_items
 from training.synthetic import SyntheticConfig, make_scenes, make_video_scenes, parse, referents
 from training.synthetic.absent import ABSENT_ID
 from vatex_core import Predictor
@@ -105,15 +105,24 @@ def test_absent_negatives_at_their_rate():
 
 
 
-def test_breakdown_splits_no_target_kinds_and_target_sizes():
-    items = [ItemScore(0.2, True, True, 0), ItemScore(0.7, True, True, 0), ItemScore(0.1, True, False, 0)]
-    items += [ItemScore(score, False, False, area) for score, area in ((0.9, 10), (0.3, 20), (0.8, 300), (0.6, 900))]
+def test_breakdown_splits_no_target_kinds_target_forms_and_sizes():
+    items = [ItemScore(0.2, True, "the ring at the top", 0), ItemScore(0.7, True, "the red ring on the left", 0),
+             ItemScore(0.1, True, "the striped shape", 0), ItemScore(0.6, True, "the star", 0)]
+    items += [ItemScore(score, False, text, area) for score, text, area in (
+        (0.9, "the red ring", 10), (0.3, "the ring on the left", 20), (0.8, "the biggest star", 300),
+        (0.6, "the star above the red ring", 900))]
     assert breakdown(items, 0.5) == {
-        "no-target, place": (2, 50.0), "no-target, attribute": (1, 100.0),
+        "no-target, attribute, bare noun": (1, 0.0), "no-target, attribute, with attribute": (1, 100.0),
+        "no-target, place, bare noun": (1, 100.0), "no-target, place, with attribute": (1, 0.0),
+        "target, description": (1, 100.0), "target, place": (1, 0.0), "target, superlative": (1, 100.0),
+        "target, relation": (1, 100.0),
         "target, smallest third": (1, 100.0), "target, middle third": (1, 0.0), "target, largest third": (2, 100.0)}
+    assert expression_form("the smallest red shape") == "superlative"
     scored = score_items(Predictor.from_pretrained(), EvalDataset([_scene()]))
-    assert [(i.no_target, i.place, i.area) for i in scored] == [(False, False, 16), (False, False, 16), (True, False, 0)]
+    assert [(i.no_target, i.expression, i.area) for i in scored] == [
+        (False, "the red circle", 16), (False, "the circle", 16), (True, "the blue star", 0)]
     assert all(0 <= i.score <= 1 for i in scored)
+
 
 def test_no_target_samples_learn_no_object_on_every_query_without_mask_loss():
     # Sample 0 refers to an object (query 1 confident), sample 1 names nothing. Logits zero elsewhere.
