@@ -11,8 +11,8 @@ one attribute changed; each kind is split into expressions with a bare noun ("th
 those that also name an attribute ("the red triangle", "the striped shape"). Target expressions are
 split twice: by the form of the expression (``training.synthetic.language``: a description alone,
 with a spatial phrase, with a superlative, with a relation) and into thirds by the area of their
-mask. The threshold is the one ``vatex eval --calibrate`` picks on the same items with the same rule, or
-``--found-threshold``; scores come from the deployed path (``vatex_core.Predictor``).
+mask. The threshold is the one ``vatex eval --calibrate`` picks on the same items with the same
+rule, or ``--found-threshold``; scores come from the deployed path (``vatex_core.Predictor``).
 """
 
 from __future__ import annotations

@@ -104,7 +104,6 @@ def test_absent_negatives_at_their_rate():
         TripletDataset(scenes, absent_negative_rate=1.5)
 
 
-
 def test_breakdown_splits_no_target_kinds_target_forms_and_sizes():
     items = [ItemScore(0.2, True, "the ring at the top", 0), ItemScore(0.7, True, "the red ring on the left", 0),
              ItemScore(0.1, True, "the striped shape", 0), ItemScore(0.6, True, "the star", 0)]
