@@ -10,11 +10,3 @@ def tiny_model():
     torch.manual_seed(0)
     return build_vatex(preset("tiny")).eval()
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the tiny model gains nothing from more, and shared CPUs thrash."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from training.synthetic import SyntheticConfig, make_scenes, make_video_scenes
 
@@ -16,15 +15,6 @@ _spec = importlib.util.spec_from_file_location("training_test_fixtures", Path(__
 fixtures = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = fixtures
 _spec.loader.exec_module(fixtures)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the tiny models gain nothing from more, and shared CPUs thrash."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

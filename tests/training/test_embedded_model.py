@@ -84,10 +84,11 @@ def test_scene_and_segment_commands(tmp_path, predictor, capsys):
     assert main(["segment", str(scene_png), expression, "--out-dir", str(tmp_path)]) == 0
     mask = np.asarray(Image.open(tmp_path / "scene_mask.png")) > 0
     rgb = np.asarray(Image.open(scene_png))
-    assert np.array_equal(mask, predictor.predict(rgb, expression).mask)
+    expected = predictor.predict(rgb, expression)
+    assert np.array_equal(mask, expected.mask)
+    assert capsys.readouterr().out.startswith(f"found {expected.found}  score {expected.score:.3f}  ")
     overlay = Image.open(tmp_path / "scene_overlay.png")
     assert overlay.height == rgb.shape[0] and overlay.width > 3 * rgb.shape[1]  # frame, overlay, heatmap
-
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-HELP = "segment the object an expression names in an image file; writes the mask and an overlay"
+HELP = "segment the object an expression names in an image file; writes the mask (empty if not found) and an overlay"
 MAX_PIXELS = 16_777_216  # as the node's max_input_pixels: larger photos are refused before decoding
 logger = logging.getLogger(__name__)
 
@@ -38,11 +38,11 @@ def run(args: argparse.Namespace) -> int:
     stem = args.image.stem
     mask_path, overlay_path = args.out_dir / f"{stem}_mask.png", args.out_dir / f"{stem}_overlay.png"
     Image.fromarray(result.mask.astype(np.uint8) * 255).save(mask_path)
-    label = f"{args.expression} ({result.score:.2f})"
+    label = f"{args.expression} ({result.score:.2f}{'' if result.found else ', not found'})"
     overlay = draw_overlay(rgb, result.mask, result.box, label)
     panels = [rgb, overlay] + ([] if result.heatmap is None else [heatmap_image(result.heatmap, rgb.shape[0])])
     Image.fromarray(side_by_side(*panels)).save(overlay_path)
-    print(f"score {result.score:.3f}  box {result.box}  mask {mask_path}  overlay {overlay_path}")
+    print(f"found {result.found}  score {result.score:.3f}  box {result.box}  mask {mask_path}  overlay {overlay_path}")
     return 0
 
 
