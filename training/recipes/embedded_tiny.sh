@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the embedded model (vatex_core/weights/vatex-tiny.safetensors) and the README's
 # quality and ablation tables on a 2-core CPU. Every step is seeded (seed 0 in the configs).
-# Run from the repository root with the venv's `vatex` and `torchrun` on PATH; about 10 hours (stages 3 to 3d: 5).
+# Run from the repository root with the venv's `vatex` and `torchrun` on PATH; about 11 hours (stages 3 to 3e: 6).
 set -euo pipefail
 export OMP_NUM_THREADS=1  # two single-threaded jobs share the 2 cores; oversubscribed threads run 10x slower
 mkdir -p runs
@@ -52,18 +52,20 @@ mkdir -p runs/release_1.2.0 && cp vatex_core/weights/vatex-tiny.* runs/release_1
 #    decoder learn) on scenes that also hold no-target expressions, with the found term in the loss;
 #    then stage 3b, 6000 more steps with every encoder training and half the referring triplets taking a
 #    no-target negative; stage 3c, 5000 more at 3b's lowered lr; stage 3d, one more 4000-step lr cycle.
+#    Stage 3e starts again from 1.2.0: 4500 steps with 3b's settings from the first step.
 #    One process on both cores each.
 OMP_NUM_THREADS=2 vatex train --config training/configs/synthetic_tiny_notarget.yaml > runs/synthetic_tiny_notarget.out 2>&1
-for stage in 2 3 4; do
-  OMP_NUM_THREADS=2 vatex train --config training/configs/synthetic_tiny_notarget_stage$stage.yaml \
-    > runs/synthetic_tiny_notarget_stage$stage.out 2>&1
+for stage in stage2 stage3 stage4 single; do
+  OMP_NUM_THREADS=2 vatex train --config training/configs/synthetic_tiny_notarget_$stage.yaml \
+    > runs/synthetic_tiny_notarget_$stage.out 2>&1
 done
 
 # 7. The found threshold of each stage's last checkpoint, calibrated on the whole validation split (the
 #    highest N-acc that keeps T-acc >= 98), then the held-out test split with it (target and no-target
 #    expressions), beside 1.2.0 on the same items.
 for run in synthetic_tiny_notarget/checkpoints/step_00007000 synthetic_tiny_notarget_stage2/checkpoints/step_00006000 \
-           synthetic_tiny_notarget_stage3/checkpoints/step_00005000 synthetic_tiny_notarget_stage4/checkpoints/step_00004000; do
+           synthetic_tiny_notarget_stage3/checkpoints/step_00005000 synthetic_tiny_notarget_stage4/checkpoints/step_00004000 \
+           synthetic_tiny_notarget_single/checkpoints/step_00004500; do
   out=runs/${run%%/*}
   vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split val --weights "runs/$run/model.safetensors" \
     --calibrate --min-t-acc 98 --out "$out/val.json"
