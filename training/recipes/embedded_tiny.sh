@@ -75,6 +75,10 @@ for run in synthetic_tiny_notarget/checkpoints/step_00007000 synthetic_tiny_nota
 done
 vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test \
   --weights runs/release_1.2.0/vatex-tiny.safetensors --max-items 3000 --out runs/release_1.2.0/test_notarget.json
+# Stage 3e's weights, kept in the repository as the start of the next cycle (not the embedded model).
+vatex release runs/synthetic_tiny_notarget_single/checkpoints/step_00004500/model.safetensors \
+  --out training/weights/vatex-tiny-notarget-3e.safetensors --version 1.3.0-dev.3e \
+  --quality runs/synthetic_tiny_notarget_single/test_notarget.json --calibration runs/synthetic_tiny_notarget_single/val.json
 
 # 8. Where the found decision fails on val (N-acc by kind of no-target expression, T-acc by form and size),
 #    for stage 3c (README's table).
