@@ -1,5 +1,6 @@
 """The shipped default model: intact, good enough, and it follows the expression."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,11 @@ from training.evaluate import evaluate
 from training.metrics import mask_iou
 from training.synthetic import make_scenes
 from vatex_core import Predictor
-from vatex_core.weights import DEFAULT_MANIFEST, DEFAULT_WEIGHTS, verify_default_weights
+from vatex_core.weights import DEFAULT_MANIFEST, DEFAULT_WEIGHTS, sha256, verify_default_weights
 
 CONFIG = Path(__file__).parents[2] / "training" / "configs" / "synthetic_tiny.yaml"  # the embedded model's recipe
 NO_TARGET_CONFIG = CONFIG.with_name("synthetic_tiny_notarget.yaml")  # its last stage: no-target expressions
+KEPT_WEIGHTS = CONFIG.parents[1] / "weights"  # not-shipped stages that start the next training cycle
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +34,14 @@ def test_checksum_matches_the_manifest():
     manifest = verify_default_weights()
     assert manifest["file"] == DEFAULT_WEIGHTS.name and manifest["preset"] == "tiny"
     assert DEFAULT_MANIFEST.is_file() and len(manifest["sha256"]) == 64
+
+
+def test_kept_training_weights_match_their_manifests():
+    manifests = sorted(KEPT_WEIGHTS.glob("*.json"))
+    assert manifests, f"no weights kept in {KEPT_WEIGHTS}"
+    for path in manifests:
+        manifest = json.loads(path.read_text())
+        assert sha256(path.with_name(manifest["file"])) == manifest["sha256"], f"{manifest['file']} is damaged or replaced"
 
 
 @pytest.mark.slow
