@@ -63,15 +63,19 @@ done
 # 7. The found threshold of each stage's last checkpoint, calibrated on the whole validation split (the
 #    highest N-acc that keeps T-acc >= 98), then the held-out test split with it (target and no-target
 #    expressions), beside 1.2.0 on the same items.
+eval_notarget() {  # run/checkpoints/step_N
+  local out=runs/${1%%/*}
+  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split val --weights "runs/$1/model.safetensors" \
+    --calibrate --min-t-acc 98 --out "$out/val.json"
+  local threshold
+  threshold=$(python -c "import json; print(json.load(open('$out/val.json'))['calibration']['threshold'])")
+  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --weights "runs/$1/model.safetensors" \
+    --found-threshold "$threshold" --max-items 3000 --out "$out/test_notarget.json"
+}
 for run in synthetic_tiny_notarget/checkpoints/step_00007000 synthetic_tiny_notarget_stage2/checkpoints/step_00006000 \
            synthetic_tiny_notarget_stage3/checkpoints/step_00005000 synthetic_tiny_notarget_stage4/checkpoints/step_00004000 \
            synthetic_tiny_notarget_single/checkpoints/step_00004500; do
-  out=runs/${run%%/*}
-  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split val --weights "runs/$run/model.safetensors" \
-    --calibrate --min-t-acc 98 --out "$out/val.json"
-  threshold=$(python -c "import json; print(json.load(open('$out/val.json'))['calibration']['threshold'])")
-  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --weights "runs/$run/model.safetensors" \
-    --found-threshold "$threshold" --max-items 3000 --out "$out/test_notarget.json"
+  eval_notarget "$run"
 done
 vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test \
   --weights runs/release_1.2.0/vatex-tiny.safetensors --max-items 3000 --out runs/release_1.2.0/test_notarget.json
@@ -80,7 +84,15 @@ vatex release runs/synthetic_tiny_notarget_single/checkpoints/step_00004500/mode
   --out training/weights/vatex-tiny-notarget-3e.safetensors --version 1.3.0-dev.3e \
   --quality runs/synthetic_tiny_notarget_single/test_notarget.json --calibration runs/synthetic_tiny_notarget_single/val.json
 
-# 8. Where the found decision fails on val (N-acc by kind of no-target expression, T-acc by form and size),
+# 8. Stages 3f and 3g: two more lr cycles from 3e's kept weights, each measured as in step 7.
+for stage in 3f 3g; do
+  OMP_NUM_THREADS=2 vatex train --config training/configs/synthetic_tiny_notarget_$stage.yaml \
+    > runs/synthetic_tiny_notarget_$stage.out 2>&1
+done
+eval_notarget synthetic_tiny_notarget_3f/checkpoints/step_00004500
+eval_notarget synthetic_tiny_notarget_3g/checkpoints/step_00003500
+
+# 9. Where the found decision fails on val (N-acc by kind of no-target expression, T-acc by form and size),
 #    for stage 3c (README's table).
 python -m training.no_target_breakdown --config training/configs/synthetic_tiny_notarget.yaml --split val \
   --min-t-acc 98 --weights runs/synthetic_tiny_notarget_stage3/checkpoints/step_00005000/model.safetensors
