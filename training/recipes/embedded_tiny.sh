@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the embedded model (vatex_core/weights/vatex-tiny.safetensors) and the README's
 # quality and ablation tables on a 2-core CPU. Every step is seeded (seed 0 in the configs).
-# Run from the repository root with the venv's `vatex` and `torchrun` on PATH; about 11 hours (stages 3 to 3e: 6).
+# Run from the repository root with the venv's `vatex` and `torchrun` on PATH; about 14 hours (stages 3 to 3g: 9).
 set -euo pipefail
 export OMP_NUM_THREADS=1  # two single-threaded jobs share the 2 cores; oversubscribed threads run 10x slower
 mkdir -p runs
@@ -91,6 +91,10 @@ for stage in 3f 3g; do
 done
 eval_notarget synthetic_tiny_notarget_3f/checkpoints/step_00004500
 eval_notarget synthetic_tiny_notarget_3g/checkpoints/step_00003500
+# Stage 3g's weights, kept beside 3e's as the start of the next cycle (not the embedded model).
+vatex release runs/synthetic_tiny_notarget_3g/checkpoints/step_00003500/model.safetensors \
+  --out training/weights/vatex-tiny-notarget-3g.safetensors --version 1.3.0-dev.3g \
+  --quality runs/synthetic_tiny_notarget_3g/test_notarget.json --calibration runs/synthetic_tiny_notarget_3g/val.json
 
 # 9. Where the found decision fails on val (N-acc by kind of no-target expression, T-acc by form and size),
 #    for stage 3c (README's table).
