@@ -104,6 +104,8 @@ vatex release runs/synthetic_tiny_notarget_3h/checkpoints/step_00006000/model.sa
   --quality runs/synthetic_tiny_notarget_3h/test_notarget.json --calibration runs/synthetic_tiny_notarget_3h/val.json
 
 # 9. Where the found decision fails on val (N-acc by kind of no-target expression, T-acc by form and size),
-#    for stage 3c (README's table).
-python -m training.no_target_breakdown --config training/configs/synthetic_tiny_notarget.yaml --split val \
-  --min-t-acc 98 --weights runs/synthetic_tiny_notarget_stage3/checkpoints/step_00005000/model.safetensors
+#    for stages 3c and 3h (README's table).
+for run in synthetic_tiny_notarget_stage3/checkpoints/step_00005000 synthetic_tiny_notarget_3h/checkpoints/step_00006000; do
+  python -m training.no_target_breakdown --config training/configs/synthetic_tiny_notarget.yaml --split val \
+    --min-t-acc 98 --weights "runs/$run/model.safetensors"
+done
