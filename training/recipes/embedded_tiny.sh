@@ -98,6 +98,11 @@ vatex release runs/synthetic_tiny_notarget_3g/checkpoints/step_00003500/model.sa
 OMP_NUM_THREADS=2 vatex train --config training/configs/synthetic_tiny_notarget_3h.yaml \
   > runs/synthetic_tiny_notarget_3h.out 2>&1
 eval_notarget synthetic_tiny_notarget_3h/checkpoints/step_00006000
+for step in 00003000 00004500 00005000 00005500; do  # 3h's val curve (README)
+  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split val --calibrate --min-t-acc 98 \
+    --weights runs/synthetic_tiny_notarget_3h/checkpoints/step_$step/model.safetensors \
+    --out runs/synthetic_tiny_notarget_3h/val_$step.json
+done
 # Stage 3h's weights, kept beside 3g's as the start of the next cycle (not the embedded model).
 vatex release runs/synthetic_tiny_notarget_3h/checkpoints/step_00006000/model.safetensors \
   --out training/weights/vatex-tiny-notarget-3h.safetensors --version 1.3.0-dev.3h \
