@@ -54,23 +54,33 @@ mkdir -p runs/release_1.2.0 && cp vatex_core/weights/vatex-tiny.* runs/release_1
 #    no-target negative; stage 3c, 5000 more at 3b's lowered lr; stage 3d, one more 4000-step lr cycle.
 #    Stage 3e starts again from 1.2.0: 4500 steps with 3b's settings from the first step.
 #    One process on both cores each.
-OMP_NUM_THREADS=2 vatex train --config training/configs/synthetic_tiny_notarget.yaml > runs/synthetic_tiny_notarget.out 2>&1
+train_notarget() {  # config name
+  OMP_NUM_THREADS=2 vatex train --config "training/configs/$1.yaml" > "runs/$1.out" 2>&1
+}
+train_notarget synthetic_tiny_notarget
 for stage in stage2 stage3 stage4 single; do
-  OMP_NUM_THREADS=2 vatex train --config training/configs/synthetic_tiny_notarget_$stage.yaml \
-    > runs/synthetic_tiny_notarget_$stage.out 2>&1
+  train_notarget synthetic_tiny_notarget_$stage
 done
 
 # 7. The found threshold of each stage's last checkpoint, calibrated on the whole validation split (the
 #    highest N-acc that keeps T-acc >= 98), then the held-out test split with it (target and no-target
 #    expressions), beside 1.2.0 on the same items.
+calibrate_on_val() {  # run/checkpoints/step_N, output json
+  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split val --weights "runs/$1/model.safetensors" \
+    --calibrate --min-t-acc 98 --out "$2"
+}
 eval_notarget() {  # run/checkpoints/step_N
   local out=runs/${1%%/*}
-  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split val --weights "runs/$1/model.safetensors" \
-    --calibrate --min-t-acc 98 --out "$out/val.json"
+  calibrate_on_val "$1" "$out/val.json"
   local threshold
   threshold=$(python -c "import json; print(json.load(open('$out/val.json'))['calibration']['threshold'])")
   vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --weights "runs/$1/model.safetensors" \
     --found-threshold "$threshold" --max-items 3000 --out "$out/test_notarget.json"
+}
+keep_weights() {  # run/checkpoints/step_N (measured by eval_notarget), stage: float16 + manifest in training/weights/
+  local out=runs/${1%%/*}
+  vatex release "runs/$1/model.safetensors" --out "training/weights/vatex-tiny-notarget-$2.safetensors" \
+    --version "1.3.0-dev.$2" --quality "$out/test_notarget.json" --calibration "$out/val.json"
 }
 for run in synthetic_tiny_notarget/checkpoints/step_00007000 synthetic_tiny_notarget_stage2/checkpoints/step_00006000 \
            synthetic_tiny_notarget_stage3/checkpoints/step_00005000 synthetic_tiny_notarget_stage4/checkpoints/step_00004000 \
@@ -80,33 +90,23 @@ done
 vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test \
   --weights runs/release_1.2.0/vatex-tiny.safetensors --max-items 3000 --out runs/release_1.2.0/test_notarget.json
 # Stage 3e's weights in float16, the start of stage 3f (not the embedded model).
-vatex release runs/synthetic_tiny_notarget_single/checkpoints/step_00004500/model.safetensors \
-  --out training/weights/vatex-tiny-notarget-3e.safetensors --version 1.3.0-dev.3e \
-  --quality runs/synthetic_tiny_notarget_single/test_notarget.json --calibration runs/synthetic_tiny_notarget_single/val.json
+keep_weights synthetic_tiny_notarget_single/checkpoints/step_00004500 3e
 
 # 8. Stages 3f, 3g and 3h: three more lr cycles from 3e's float16 weights, each measured as in step 7.
 for stage in 3f 3g; do
-  OMP_NUM_THREADS=2 vatex train --config training/configs/synthetic_tiny_notarget_$stage.yaml \
-    > runs/synthetic_tiny_notarget_$stage.out 2>&1
+  train_notarget synthetic_tiny_notarget_$stage
 done
 eval_notarget synthetic_tiny_notarget_3f/checkpoints/step_00004500
 eval_notarget synthetic_tiny_notarget_3g/checkpoints/step_00003500
 # Stage 3g's weights, kept in the repository as the start of stage 3h (not the embedded model).
-vatex release runs/synthetic_tiny_notarget_3g/checkpoints/step_00003500/model.safetensors \
-  --out training/weights/vatex-tiny-notarget-3g.safetensors --version 1.3.0-dev.3g \
-  --quality runs/synthetic_tiny_notarget_3g/test_notarget.json --calibration runs/synthetic_tiny_notarget_3g/val.json
-OMP_NUM_THREADS=2 vatex train --config training/configs/synthetic_tiny_notarget_3h.yaml \
-  > runs/synthetic_tiny_notarget_3h.out 2>&1
+keep_weights synthetic_tiny_notarget_3g/checkpoints/step_00003500 3g
+train_notarget synthetic_tiny_notarget_3h
 eval_notarget synthetic_tiny_notarget_3h/checkpoints/step_00006000
 for step in 00003000 00004500 00005000 00005500; do  # 3h's val curve (README)
-  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split val --calibrate --min-t-acc 98 \
-    --weights runs/synthetic_tiny_notarget_3h/checkpoints/step_$step/model.safetensors \
-    --out runs/synthetic_tiny_notarget_3h/val_$step.json
+  calibrate_on_val synthetic_tiny_notarget_3h/checkpoints/step_$step runs/synthetic_tiny_notarget_3h/val_$step.json
 done
 # Stage 3h's weights, kept beside 3g's as the start of the next cycle (not the embedded model).
-vatex release runs/synthetic_tiny_notarget_3h/checkpoints/step_00006000/model.safetensors \
-  --out training/weights/vatex-tiny-notarget-3h.safetensors --version 1.3.0-dev.3h \
-  --quality runs/synthetic_tiny_notarget_3h/test_notarget.json --calibration runs/synthetic_tiny_notarget_3h/val.json
+keep_weights synthetic_tiny_notarget_3h/checkpoints/step_00006000 3h
 
 # 9. Where the found decision fails on val (N-acc by kind of no-target expression, T-acc by form and size),
 #    for stages 3c and 3h (README's table).
