@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the embedded model (vatex_core/weights/vatex-tiny.safetensors) and the README's
 # quality and ablation tables on a 2-core CPU. Every step is seeded (seed 0 in the configs).
-# Run from the repository root with the venv's `vatex` and `torchrun` on PATH; about 15.5 hours (stages 3 to 3h: 10.5).
+# Run from the repository root with the venv's `vatex` and `torchrun` on PATH; about 17.25 hours (stages 3 to 3i: 12.25).
 set -euo pipefail
 export OMP_NUM_THREADS=1  # two single-threaded jobs share the 2 cores; oversubscribed threads run 10x slower
 mkdir -p runs
@@ -92,25 +92,38 @@ vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test \
 # Stage 3e's weights in float16, the start of stage 3f (not the embedded model).
 keep_weights synthetic_tiny_notarget_single/checkpoints/step_00004500 3e
 
-# 8. Stages 3f, 3g and 3h: three more lr cycles from 3e's float16 weights, each measured as in step 7.
+# 8. Stages 3f, 3g, 3h and 3i: four more lr cycles from 3e's float16 weights, each measured as in step 7.
 for stage in 3f 3g; do
   train_notarget synthetic_tiny_notarget_$stage
 done
 eval_notarget synthetic_tiny_notarget_3f/checkpoints/step_00004500
 eval_notarget synthetic_tiny_notarget_3g/checkpoints/step_00003500
-# Stage 3g's weights, kept in the repository as the start of stage 3h (not the embedded model).
+# Stage 3g's weights in float16, the start of stage 3h (not the embedded model).
 keep_weights synthetic_tiny_notarget_3g/checkpoints/step_00003500 3g
 train_notarget synthetic_tiny_notarget_3h
 eval_notarget synthetic_tiny_notarget_3h/checkpoints/step_00006000
 for step in 00003000 00004500 00005000 00005500; do  # 3h's val curve (README)
   calibrate_on_val synthetic_tiny_notarget_3h/checkpoints/step_$step runs/synthetic_tiny_notarget_3h/val_$step.json
 done
-# Stage 3h's weights, kept beside 3g's as the start of the next cycle (not the embedded model).
+# Stage 3h's weights, kept in the repository as the start of stage 3i (not the embedded model).
 keep_weights synthetic_tiny_notarget_3h/checkpoints/step_00006000 3h
+train_notarget synthetic_tiny_notarget_3i
+eval_notarget synthetic_tiny_notarget_3i/checkpoints/step_00007000
+for step in 00005000 00006000 00006500; do  # 3i's val curve (README)
+  calibrate_on_val synthetic_tiny_notarget_3i/checkpoints/step_$step runs/synthetic_tiny_notarget_3i/val_$step.json
+done
+# 3i's best checkpoint on val, on test at its own val threshold (README).
+threshold=$(python -c "import json; print(json.load(open('runs/synthetic_tiny_notarget_3i/val_00006000.json'))['calibration']['threshold'])")
+vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test \
+  --weights runs/synthetic_tiny_notarget_3i/checkpoints/step_00006000/model.safetensors \
+  --found-threshold "$threshold" --max-items 3000 --out runs/synthetic_tiny_notarget_3i/test_notarget_00006000.json
+# Stage 3i's weights, kept beside 3h's as the start of the next cycle (not the embedded model).
+keep_weights synthetic_tiny_notarget_3i/checkpoints/step_00007000 3i
 
 # 9. Where the found decision fails on val (N-acc by kind of no-target expression, T-acc by form and size),
-#    for stages 3c and 3h (README's table).
-for run in synthetic_tiny_notarget_stage3/checkpoints/step_00005000 synthetic_tiny_notarget_3h/checkpoints/step_00006000; do
+#    for stages 3c, 3h and 3i (README's table).
+for run in synthetic_tiny_notarget_stage3/checkpoints/step_00005000 synthetic_tiny_notarget_3h/checkpoints/step_00006000 \
+           synthetic_tiny_notarget_3i/checkpoints/step_00007000; do
   python -m training.no_target_breakdown --config training/configs/synthetic_tiny_notarget.yaml --split val \
     --min-t-acc 98 --weights "runs/$run/model.safetensors"
 done
