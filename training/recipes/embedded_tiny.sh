@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the embedded model (vatex_core/weights/vatex-tiny.safetensors) and the README's
 # quality and ablation tables on a 2-core CPU. Every step is seeded (seed 0 in the configs).
-# Run from the repository root with the venv's `vatex` and `torchrun` on PATH; about 17.25 hours (stages 3 to 3i: 12.25).
+# Run from the repository root with the venv's `vatex` and `torchrun` on PATH; about 17.5 hours (stages 3 to 3i: 12.5).
 set -euo pipefail
 export OMP_NUM_THREADS=1  # two single-threaded jobs share the 2 cores; oversubscribed threads run 10x slower
 mkdir -p runs
