@@ -69,13 +69,16 @@ calibrate_on_val() {  # run/checkpoints/step_N, output json
   vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split val --weights "runs/$1/model.safetensors" \
     --calibrate --min-t-acc 98 --out "$2"
 }
+test_at_val_threshold() {  # run/checkpoints/step_N, val json (from calibrate_on_val), output json
+  local threshold
+  threshold=$(python -c "import json; print(json.load(open('$2'))['calibration']['threshold'])")
+  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --weights "runs/$1/model.safetensors" \
+    --found-threshold "$threshold" --max-items 3000 --out "$3"
+}
 eval_notarget() {  # run/checkpoints/step_N
   local out=runs/${1%%/*}
   calibrate_on_val "$1" "$out/val.json"
-  local threshold
-  threshold=$(python -c "import json; print(json.load(open('$out/val.json'))['calibration']['threshold'])")
-  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --weights "runs/$1/model.safetensors" \
-    --found-threshold "$threshold" --max-items 3000 --out "$out/test_notarget.json"
+  test_at_val_threshold "$1" "$out/val.json" "$out/test_notarget.json"
 }
 keep_weights() {  # run/checkpoints/step_N (measured by eval_notarget), stage: float16 + manifest in training/weights/
   local out=runs/${1%%/*}
@@ -113,10 +116,8 @@ for step in 00005000 00006000 00006500; do  # 3i's val curve (README)
   calibrate_on_val synthetic_tiny_notarget_3i/checkpoints/step_$step runs/synthetic_tiny_notarget_3i/val_$step.json
 done
 # 3i's best checkpoint on val, on test at its own val threshold (README).
-threshold=$(python -c "import json; print(json.load(open('runs/synthetic_tiny_notarget_3i/val_00006000.json'))['calibration']['threshold'])")
-vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test \
-  --weights runs/synthetic_tiny_notarget_3i/checkpoints/step_00006000/model.safetensors \
-  --found-threshold "$threshold" --max-items 3000 --out runs/synthetic_tiny_notarget_3i/test_notarget_00006000.json
+test_at_val_threshold synthetic_tiny_notarget_3i/checkpoints/step_00006000 runs/synthetic_tiny_notarget_3i/val_00006000.json \
+  runs/synthetic_tiny_notarget_3i/test_notarget_00006000.json
 # Stage 3i's weights, kept beside 3h's as the start of the next cycle (not the embedded model).
 keep_weights synthetic_tiny_notarget_3i/checkpoints/step_00007000 3i
 
