@@ -8,6 +8,8 @@ Run commands::
     vatex eval --weights W --dataset davis --root data/ref-davis --split valid
     vatex eval --weights W --config training/configs/synthetic_tiny.yaml   # dataset + eval_split of a run
     vatex eval --weights W --config training/configs/synthetic_tiny_notarget.yaml --calibrate --out val.json
+    vatex eval --weights W --config training/configs/synthetic_tiny_notarget.yaml --split val \
+        --calibrate --min-t-acc 98 --confidence 0.95 --out val.json
     vatex eval --weights W --dataset grefcoco --root data --split val --found-threshold 0.7
 
 Inference is the deployed path (``vatex_core.Predictor``): the query with the highest object
@@ -68,9 +70,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also pick the found threshold on this split (max mean of N-acc and T-acc)")
     parser.add_argument("--min-t-acc", type=float, default=None,
                         help="with --calibrate: instead the highest N-acc that keeps T-acc >= this (percent)")
+    parser.add_argument("--confidence", type=float, default=None,
+                        help="with --min-t-acc: keep the one-sided lower confidence bound of T-acc at this "
+                             "confidence (e.g. 0.95) >= --min-t-acc instead of T-acc itself")
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.calibrate and (args.min_t_acc is not None or args.confidence is not None):
+        raise SystemExit("--min-t-acc and --confidence choose the calibration rule, so they need --calibrate")
+    if args.confidence is not None and args.min_t_acc is None:
+        raise SystemExit("--confidence bounds T-acc, so it needs --min-t-acc")
     data = load_config(args.config).data if args.config else DataConfig()
     split = args.split or (data.eval_split if args.config else "val")
     if args.dataset is not None:
@@ -91,13 +100,12 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.calibrate:
         calibration = calibrate_threshold(np.array([s for s, _ in scores]), np.array([n for _, n in scores]),
-                                          args.min_t_acc)
+                                          args.min_t_acc, args.confidence)
         results["calibration"] = {"dataset": data.kind, "split": split, "items": results["items"],
                                   **calibration.to_dict()}
     print(format_table(results))
     if args.calibrate:
-        print(f"calibrated found threshold {calibration.threshold:.4f}: N-acc {calibration.n_acc:.2f} "
-              f"T-acc {calibration.t_acc:.2f} on {split}")
+        print(f"calibrated found threshold {calibration.threshold:.4f}: {calibration.summary()} on {split}")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")

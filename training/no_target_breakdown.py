@@ -101,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-items", type=int, default=None, help="score only the first N expressions")
     parser.add_argument("--found-threshold", type=float, default=None, help="default: calibrated on these items")
     parser.add_argument("--min-t-acc", type=float, default=None, help="calibration rule, as `vatex eval --min-t-acc`")
+    parser.add_argument("--confidence", type=float, default=None, help="calibration rule, as `vatex eval --confidence`")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data = load_config(args.config).data
@@ -110,10 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     threshold = args.found_threshold
     if threshold is None:
         calibration = calibrate_threshold(np.array([i.score for i in items]), np.array([i.no_target for i in items]),
-                                          args.min_t_acc)
+                                          args.min_t_acc, args.confidence)
         threshold = calibration.threshold
-        print(f"calibrated found threshold {threshold:.4f}: N-acc {calibration.n_acc:.2f} "
-              f"T-acc {calibration.t_acc:.2f} on {args.split}")
+        print(f"calibrated found threshold {threshold:.4f}: {calibration.summary()} on {args.split}")
     for name, (count, accuracy) in breakdown(items, threshold).items():
         print(f"{name:<38}{count:>6} items  {'N-acc' if name.startswith('no-target') else 'T-acc'} {accuracy:6.2f}")
     return 0

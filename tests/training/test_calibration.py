@@ -1,11 +1,12 @@
 """The found-threshold calibration rule and the GRES metrics."""
 
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pytest
 
-from training.calibration import calibrate_threshold
+from training.calibration import calibrate_threshold, wilson_lower_bound
 from training.metrics import GresMetrics
 
 
@@ -65,3 +66,38 @@ def test_constrained_rule_keeps_t_acc_and_maximises_n_acc():
     assert 0.2 < calibration.threshold <= 0.6 and "T-acc >= 100.0%" in calibration.rule
     loose = calibrate_threshold(scores, no_target, min_t_acc=75.0)  # may lose one of four targets
     assert loose.t_acc == 75.0 and loose.n_acc == 100.0
+
+
+def test_wilson_lower_bound_solves_the_score_interval_equation():
+    # The Wilson bound p is the root below the observed rate r of (r - p)^2 = z^2 p (1 - p) / n.
+    z = NormalDist().inv_cdf(0.95)
+    for successes, trials in [(98, 100), (3234, 3300), (5, 5)]:
+        p = float(wilson_lower_bound(np.array(successes), trials, 0.95))
+        rate = successes / trials
+        assert p < rate
+        assert (rate - p) ** 2 == pytest.approx(z * z * p * (1 - p) / trials, rel=1e-9)
+
+
+def test_confident_rule_keeps_the_lower_bound_of_t_acc_and_is_stricter():
+    # 400 targets, 400 no-target expressions; the scores overlap, so T-acc trades against N-acc.
+    rng = np.random.default_rng(0)
+    scores = np.concatenate([rng.beta(2, 5, 400), rng.beta(5, 2, 400)])
+    no_target = np.arange(800) < 400
+    plain = calibrate_threshold(scores, no_target, min_t_acc=95.0)
+    confident = calibrate_threshold(scores, no_target, min_t_acc=95.0, confidence=0.95)
+    assert confident.threshold < plain.threshold and confident.t_acc > plain.t_acc and confident.n_acc < plain.n_acc
+    assert confident.t_acc_lower_bound >= 95.0 and plain.t_acc_lower_bound is None
+    assert "Wilson lower bound" in confident.rule and "0.95" in confident.rule
+    # The next-higher score among the targets would lose one more target and break the bound.
+    targets_found = int((scores[~no_target] >= confident.threshold).sum())
+    assert 100 * wilson_lower_bound(np.array(targets_found - 1), 400, 0.95) < 95.0
+
+
+def test_confident_rule_errors_are_clear():
+    scores, no_target = np.array([0.1, 0.9, 0.95]), np.array([True, False, False])
+    with pytest.raises(ValueError, match="needs min_t_acc"):
+        calibrate_threshold(scores, no_target, confidence=0.95)
+    with pytest.raises(ValueError, match="too few target expressions"):  # two targets bound T-acc at ~42%
+        calibrate_threshold(scores, no_target, min_t_acc=98.0, confidence=0.95)
+    with pytest.raises(ValueError, match="confidence must be"):
+        wilson_lower_bound(np.array(2), 2, 1.0)

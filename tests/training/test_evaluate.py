@@ -88,3 +88,11 @@ def _plain_results(tmp_path):
     path = tmp_path / "plain.json"
     path.write_text(json.dumps({"metrics": {}}))
     return path
+
+
+def test_calibration_rule_options_need_their_base_option(weights, tmp_path):
+    config = str(_config(tmp_path, "synthetic"))
+    with pytest.raises(SystemExit, match="need --calibrate"):
+        main(["eval", "--weights", str(weights), "--config", config, "--min-t-acc", "98"])
+    with pytest.raises(SystemExit, match="needs --min-t-acc"):
+        main(["eval", "--weights", str(weights), "--config", config, "--calibrate", "--confidence", "0.95"])

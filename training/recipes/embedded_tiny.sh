@@ -65,9 +65,9 @@ done
 # 7. The found threshold of each stage's last checkpoint, calibrated on the whole validation split (the
 #    highest N-acc that keeps T-acc >= 98), then the held-out test split with it (target and no-target
 #    expressions), beside 1.2.0 on the same items.
-calibrate_on_val() {  # run/checkpoints/step_N, output json
+calibrate_on_val() {  # run/checkpoints/step_N, output json[, confidence: bound T-acc instead (stage 3j)]
   vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split val --weights "runs/$1/model.safetensors" \
-    --calibrate --min-t-acc 98 --out "$2"
+    --calibrate --min-t-acc 98 ${3:+--confidence "$3"} --out "$2"
 }
 test_at_val_threshold() {  # run/checkpoints/step_N, val json (from calibrate_on_val), output json
   local threshold
@@ -75,9 +75,9 @@ test_at_val_threshold() {  # run/checkpoints/step_N, val json (from calibrate_on
   vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --weights "runs/$1/model.safetensors" \
     --found-threshold "$threshold" --max-items 3000 --out "$3"
 }
-eval_notarget() {  # run/checkpoints/step_N
+eval_notarget() {  # run/checkpoints/step_N[, confidence, as calibrate_on_val]
   local out=runs/${1%%/*}
-  calibrate_on_val "$1" "$out/val.json"
+  calibrate_on_val "$1" "$out/val.json" "${2:-}"
   test_at_val_threshold "$1" "$out/val.json" "$out/test_notarget.json"
 }
 keep_weights() {  # run/checkpoints/step_N (measured by eval_notarget), stage: float16 + manifest in training/weights/
@@ -95,7 +95,7 @@ vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test \
 # Stage 3e's weights in float16, the start of stage 3f (not the embedded model).
 keep_weights synthetic_tiny_notarget_single/checkpoints/step_00004500 3e
 
-# 8. Stages 3f, 3g, 3h and 3i: four more lr cycles from 3e's float16 weights, each measured as in step 7.
+# 8. Stages 3f to 3j: five more lr cycles from 3e's float16 weights, each measured as in step 7.
 for stage in 3f 3g; do
   train_notarget synthetic_tiny_notarget_$stage
 done
@@ -120,6 +120,9 @@ test_at_val_threshold synthetic_tiny_notarget_3i/checkpoints/step_00006000 runs/
   runs/synthetic_tiny_notarget_3i/test_notarget_00006000.json
 # Stage 3i's weights, kept beside 3h's as the start of the next cycle (not the embedded model).
 keep_weights synthetic_tiny_notarget_3i/checkpoints/step_00007000 3i
+# Stage 3j, calibrated so that the 95% lower confidence bound of val T-acc is >= 98 (README).
+train_notarget synthetic_tiny_notarget_3j
+eval_notarget synthetic_tiny_notarget_3j/checkpoints/step_00007000 0.95
 
 # 9. Where the found decision fails on val (N-acc by kind of no-target expression, T-acc by form and size),
 #    for stages 3c, 3h and 3i (README's table).
