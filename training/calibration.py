@@ -47,7 +47,7 @@ class Calibration:
         return asdict(self)
 
     def summary(self) -> str:
-        """"N-acc .. T-acc .." (and T-acc's lower bound under the confident rule)."""
+        """N-acc and T-acc for a log line, and T-acc's lower bound under the confident rule."""
         bound = "" if self.t_acc_lower_bound is None else f" (lower bound {self.t_acc_lower_bound:.2f})"
         return f"N-acc {self.n_acc:.2f} T-acc {self.t_acc:.2f}{bound}"
 
@@ -101,7 +101,7 @@ def calibrate_threshold(scores: np.ndarray, no_target: np.ndarray, min_t_acc: fl
             bound = wilson_lower_bound(targets_found, int((~no_target).sum()), confidence)
             constrained, rule = bound, CONFIDENT_RULE.format(confidence=confidence, min_t_acc=min_t_acc)
         if not (100 * constrained[0] >= min_t_acc):
-            raise ValueError(f"no threshold meets the rule {rule!r}: too few target expressions for it")
+            raise ValueError(f"no threshold meets the rule {rule!r}, not even finding every target")
         objective = np.where(100 * constrained >= min_t_acc, n_acc, -1.0)
     best = np.flatnonzero(objective >= objective.max() - 1e-12)
     pick = best[len(best) // 2] if min_t_acc is None else best[-1]

@@ -97,7 +97,7 @@ def test_confident_rule_errors_are_clear():
     scores, no_target = np.array([0.1, 0.9, 0.95]), np.array([True, False, False])
     with pytest.raises(ValueError, match="needs min_t_acc"):
         calibrate_threshold(scores, no_target, confidence=0.95)
-    with pytest.raises(ValueError, match="too few target expressions"):  # two targets bound T-acc at ~42%
+    with pytest.raises(ValueError, match="not even finding every target"):  # two targets bound T-acc at ~42%
         calibrate_threshold(scores, no_target, min_t_acc=98.0, confidence=0.95)
     with pytest.raises(ValueError, match="confidence must be"):
         wilson_lower_bound(np.array(2), 2, 1.0)
