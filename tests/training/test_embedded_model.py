@@ -122,8 +122,5 @@ def test_present_objects_are_found(found_by_kind):
     assert sum(found_by_kind[False]) / len(found_by_kind[False]) >= 0.98  # T-acc, the bar
 
 
-@pytest.mark.xfail(strict=True, reason="the embedded 1.2.0 was never trained on no-target expressions and the "
-                   "1.3.0 fine-tunes missed the bar (README, 'Expressions that name nothing'); "
-                   "strict: passing means update this")
 def test_absent_objects_are_not_found(found_by_kind):
     assert 1 - sum(found_by_kind[True]) / len(found_by_kind[True]) >= 0.95  # N-acc, the bar
