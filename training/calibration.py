@@ -88,9 +88,10 @@ def calibrate_threshold(scores: np.ndarray, no_target: np.ndarray, min_t_acc: fl
     distinct = np.unique(scores)
     candidates = np.concatenate([[0.0], (distinct[:-1] + distinct[1:]) / 2, [1.0]])
     found = scores[None, :] >= candidates[:, None]  # (C, E)
+    target_items = int((~no_target).sum())
     n_acc = (~found[:, no_target]).mean(axis=1)
     targets_found = found[:, ~no_target].sum(axis=1)  # (C,)
-    t_acc = targets_found / (~no_target).sum()
+    t_acc = targets_found / target_items
     bound = None
     if min_t_acc is None:
         objective, rule = (n_acc + t_acc) / 2, RULE
@@ -98,7 +99,7 @@ def calibrate_threshold(scores: np.ndarray, no_target: np.ndarray, min_t_acc: fl
         if confidence is None:
             constrained, rule = t_acc, CONSTRAINED_RULE.format(min_t_acc=min_t_acc)
         else:
-            bound = wilson_lower_bound(targets_found, int((~no_target).sum()), confidence)
+            bound = wilson_lower_bound(targets_found, target_items, confidence)
             constrained, rule = bound, CONFIDENT_RULE.format(confidence=confidence, min_t_acc=min_t_acc)
         if not (100 * constrained[0] >= min_t_acc):
             raise ValueError(f"no threshold meets the rule {rule!r}, not even finding every target")
@@ -106,5 +107,5 @@ def calibrate_threshold(scores: np.ndarray, no_target: np.ndarray, min_t_acc: fl
     best = np.flatnonzero(objective >= objective.max() - 1e-12)
     pick = best[len(best) // 2] if min_t_acc is None else best[-1]
     return Calibration(float(candidates[pick]), 100 * float(n_acc[pick]), 100 * float(t_acc[pick]),
-                       int(no_target.sum()), int((~no_target).sum()), rule,
+                       int(no_target.sum()), target_items, rule,
                        None if bound is None else 100 * float(bound[pick]))

@@ -65,20 +65,20 @@ done
 # 7. The found threshold of each stage's last checkpoint, calibrated on the whole validation split (the
 #    highest N-acc that keeps T-acc >= 98), then the held-out test split with it (target and no-target
 #    expressions), beside 1.2.0 on the same items.
-calibrate_on_val() {  # run/checkpoints/step_N, output json[, confidence: bound T-acc instead (stage 3j)]
-  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split val --weights "runs/$1/model.safetensors" \
+calibrate_on_val() {  # weights, output json[, confidence: bound T-acc instead (stage 3j)]
+  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split val --weights "$1" \
     --calibrate --min-t-acc 98 ${3:+--confidence "$3"} --out "$2"
 }
-test_at_val_threshold() {  # run/checkpoints/step_N, val json (from calibrate_on_val), output json
+test_at_val_threshold() {  # weights, val json (from calibrate_on_val), output json
   local threshold
   threshold=$(python -c "import json; print(json.load(open('$2'))['calibration']['threshold'])")
-  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --weights "runs/$1/model.safetensors" \
+  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --weights "$1" \
     --found-threshold "$threshold" --max-items 3000 --out "$3"
 }
 eval_notarget() {  # run/checkpoints/step_N[, confidence, as calibrate_on_val]
   local out=runs/${1%%/*}
-  calibrate_on_val "$1" "$out/val.json" "${2:-}"
-  test_at_val_threshold "$1" "$out/val.json" "$out/test_notarget.json"
+  calibrate_on_val "runs/$1/model.safetensors" "$out/val.json" "${2:-}"
+  test_at_val_threshold "runs/$1/model.safetensors" "$out/val.json" "$out/test_notarget.json"
 }
 keep_weights() {  # run/checkpoints/step_N (measured by eval_notarget), stage: float16 + manifest in training/weights/
   local out=runs/${1%%/*}
@@ -106,18 +106,20 @@ keep_weights synthetic_tiny_notarget_3g/checkpoints/step_00003500 3g
 train_notarget synthetic_tiny_notarget_3h
 eval_notarget synthetic_tiny_notarget_3h/checkpoints/step_00006000
 for step in 00003000 00004500 00005000 00005500; do  # 3h's val curve (README)
-  calibrate_on_val synthetic_tiny_notarget_3h/checkpoints/step_$step runs/synthetic_tiny_notarget_3h/val_$step.json
+  calibrate_on_val runs/synthetic_tiny_notarget_3h/checkpoints/step_$step/model.safetensors \
+    runs/synthetic_tiny_notarget_3h/val_$step.json
 done
 # Stage 3h's weights in float16, the start of stage 3i (not the embedded model).
 keep_weights synthetic_tiny_notarget_3h/checkpoints/step_00006000 3h
 train_notarget synthetic_tiny_notarget_3i
 eval_notarget synthetic_tiny_notarget_3i/checkpoints/step_00007000
 for step in 00005000 00006000 00006500; do  # 3i's val curve (README)
-  calibrate_on_val synthetic_tiny_notarget_3i/checkpoints/step_$step runs/synthetic_tiny_notarget_3i/val_$step.json
+  calibrate_on_val runs/synthetic_tiny_notarget_3i/checkpoints/step_$step/model.safetensors \
+    runs/synthetic_tiny_notarget_3i/val_$step.json
 done
 # 3i's best checkpoint on val, on test at its own val threshold (README).
-test_at_val_threshold synthetic_tiny_notarget_3i/checkpoints/step_00006000 runs/synthetic_tiny_notarget_3i/val_00006000.json \
-  runs/synthetic_tiny_notarget_3i/test_notarget_00006000.json
+test_at_val_threshold runs/synthetic_tiny_notarget_3i/checkpoints/step_00006000/model.safetensors \
+  runs/synthetic_tiny_notarget_3i/val_00006000.json runs/synthetic_tiny_notarget_3i/test_notarget_00006000.json
 # Stage 3i's weights, kept in the repository as the start of stage 3j (not the embedded model).
 keep_weights synthetic_tiny_notarget_3i/checkpoints/step_00007000 3i
 # Stage 3j, calibrated so that the 95% lower confidence bound of val T-acc is >= 98 (README).
@@ -137,11 +139,9 @@ done
 stage3j=runs/synthetic_tiny_notarget_3j/checkpoints/step_00007000/model.safetensors
 vatex release "$stage3j" --version 1.3.0
 mkdir -p runs/release_1.3.0 && cp vatex_core/weights/vatex-tiny.* runs/release_1.3.0/
-vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split val --weights runs/release_1.3.0/vatex-tiny.safetensors \
-  --calibrate --min-t-acc 98 --confidence 0.95 --out runs/release_1.3.0/val.json
-threshold=$(python -c "import json; print(json.load(open('runs/release_1.3.0/val.json'))['calibration']['threshold'])")
-vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --weights runs/release_1.3.0/vatex-tiny.safetensors \
-  --found-threshold "$threshold" --max-items 3000 --out runs/release_1.3.0/test_notarget_own.json
+calibrate_on_val runs/release_1.3.0/vatex-tiny.safetensors runs/release_1.3.0/val.json 0.95
+test_at_val_threshold runs/release_1.3.0/vatex-tiny.safetensors runs/release_1.3.0/val.json \
+  runs/release_1.3.0/test_notarget_own.json
 vatex release "$stage3j" --version 1.3.0 --quality runs/release_1.3.0/test_notarget_own.json \
   --calibration runs/release_1.3.0/val.json
 # The README's quality tables of the shipped file (its found threshold from the manifest).
