@@ -11,6 +11,7 @@ Run commands::
     vatex eval --weights W --config training/configs/synthetic_tiny_notarget.yaml --split val \
         --calibrate --min-t-acc 98 --confidence 0.95 --out val.json
     vatex eval --weights W --dataset grefcoco --root data --split val --found-threshold 0.7
+    vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --first-item 3000
 
 Inference is the deployed path (``vatex_core.Predictor``): the query with the highest object
 probability, mask logit > 0, bilinear upsampling to the input size with the padding cropped,
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
 from training.config import DATASET_KINDS, DataConfig, load_config, load_scenes
@@ -62,6 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="write the results here as JSON")
     parser.add_argument("--clip-frames", type=int, default=36, help="video frames per forward pass (queries shared)")
     parser.add_argument("--max-items", type=int, default=None, help="evaluate only the first N expressions")
+    parser.add_argument("--first-item", type=int, default=0,
+                        help="start at this expression (e.g. past the items that earlier decisions looked at)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers reading the data")
     parser.add_argument("--found-threshold", type=float, default=None,
@@ -90,13 +93,17 @@ def run(args: argparse.Namespace) -> int:
     if args.preset is not None and model.cfg.name != args.preset:
         raise SystemExit(f"{args.weights or 'the embedded weights'} hold preset {model.cfg.name!r}, not {args.preset!r}")
     threshold = args.found_threshold if args.found_threshold is not None else calibrated_threshold(args.weights)
-    dataset = EvalDataset(load_scenes(data, split))
+    dataset: Dataset = EvalDataset(load_scenes(data, split))
+    if not 0 <= args.first_item < len(dataset):
+        raise SystemExit(f"--first-item {args.first_item} is outside the {len(dataset)} items of {split}")
+    if args.first_item:
+        dataset = Subset(dataset, range(args.first_item, len(dataset)))
     scores: list[tuple[float, bool]] = []
     metrics = evaluate(Predictor(model, found_threshold=threshold), dataset, data.kind, args.clip_frames,
                        args.max_items, args.num_workers, scores)
     results = {
         "dataset": data.kind, "split": split, "weights": str(args.weights or "embedded"), "preset": model.cfg.name,
-        "items": min(len(dataset), args.max_items or len(dataset)), "found_threshold": threshold, "metrics": metrics,
+        "first_item": args.first_item, "items": min(len(dataset), args.max_items or len(dataset)), "found_threshold": threshold, "metrics": metrics,
     }
     if args.calibrate:
         calibration = calibrate_threshold(np.array([s for s, _ in scores]), np.array([n for _, n in scores]),
@@ -116,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
 @torch.inference_mode()
 def evaluate(
     predictor: Predictor,
-    dataset: EvalDataset,
+    dataset: Dataset,
     kind: str,
     clip_frames: int = 36,
     max_items: int | None = None,
@@ -127,7 +134,8 @@ def evaluate(
 
     Args:
         predictor: wraps the model under test (and its found threshold).
-        dataset: evaluation items (untransformed frames: the predictor resizes like at deployment).
+        dataset: evaluation items as ``EvalDataset`` gives them (or a ``Subset`` of one); untransformed
+            frames: the predictor resizes like at deployment.
         kind: dataset kind; video kinds give J&F, the others image metrics.
         clip_frames: frames per forward pass for videos.
         max_items: stop after this many items.

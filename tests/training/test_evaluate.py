@@ -44,6 +44,24 @@ def test_eval_command_writes_json(kind, keys, weights, tmp_path, capsys):
     assert all(k in printed for k in keys)
 
 
+def test_first_item_skips_the_items_before_it(weights, tmp_path):
+    config = _config(tmp_path, "synthetic")  # target expressions only: mIoU is over every item
+
+    def miou(*args: str) -> float:
+        out = tmp_path / "results.json"
+        assert main(["eval", "--weights", str(weights), "--config", str(config), *args, "--out", str(out)]) == 0
+        results = json.loads(out.read_text())
+        return results["metrics"]["mIoU"], results["first_item"], results["items"]
+
+    first, _, _ = miou("--max-items", "1")
+    both, _, _ = miou("--max-items", "2")
+    second, start, items = miou("--first-item", "1", "--max-items", "1")
+    assert (start, items) == (1, 1)
+    assert second == pytest.approx(2 * both - first)  # item 1 alone
+    with pytest.raises(SystemExit, match="--first-item 99 is outside the"):
+        miou("--first-item", "99")
+
+
 def test_wrong_preset_is_an_error(weights, tmp_path):
     with pytest.raises(SystemExit, match="preset 'tiny', not 'paper'"):
         main(["eval", "--weights", str(weights), "--config", str(_config(tmp_path, "synthetic")), "--preset", "paper"])
