@@ -101,26 +101,28 @@ def test_scene_and_segment_commands(tmp_path, predictor, capsys):
     assert overlay.height == rgb.shape[0] and overlay.width > 3 * rgb.shape[1]  # frame, overlay, heatmap
 
 
-@pytest.fixture(scope="module")
-def found_by_kind(predictor):
-    """A fixed held-out subset, the first 6 test scenes of the no-target stage with every expression:
-    {no_target: [found per expression]} under the weights' found rule."""
+def _found(predictor, scenes: int, no_target: bool) -> list[bool]:
+    """Found per expression of one kind (no-target or target) in the first ``scenes`` held-out test
+    scenes of the no-target stage, under the weights' found rule."""
     data = load_config(NO_TARGET_CONFIG).data
-    outcomes = {True: [], False: []}
-    for scene in make_scenes(data.synthetic, "test", 6, data.synthetic_seed):
+    outcomes = []
+    for scene in make_scenes(data.synthetic, "test", scenes, data.synthetic_seed):
         frame = scene.load_frames()[0]
-        for obj in scene.objects:
+        for obj in (o for o in scene.objects if o.no_target == no_target):
             for expression in obj.expressions:
                 prediction = predictor.predict(frame, expression)
                 assert prediction.found or not prediction.mask.any()  # not found: empty mask
-                outcomes[obj.no_target].append(prediction.found)
-    assert len(outcomes[True]) >= 15 and len(outcomes[False]) >= 60  # 17 and 110 with seed 0
+                outcomes.append(prediction.found)
     return outcomes
 
 
-def test_present_objects_are_found(found_by_kind):
-    assert sum(found_by_kind[False]) / len(found_by_kind[False]) >= 0.98  # T-acc, the issue's bar
+def test_present_objects_are_found(predictor):
+    found = _found(predictor, 6, no_target=False)
+    assert len(found) >= 75  # 80 with seed 0
+    assert sum(found) / len(found) >= 0.98  # T-acc, the issue's bar
 
 
-def test_absent_objects_are_not_found(found_by_kind):
-    assert 1 - sum(found_by_kind[True]) / len(found_by_kind[True]) >= 0.95  # N-acc, the issue's bar
+def test_absent_objects_are_not_found(predictor):
+    found = _found(predictor, 30, no_target=True)  # fewer per scene than targets: more scenes
+    assert len(found) >= 140  # 148 with seed 0
+    assert 1 - sum(found) / len(found) >= 0.95  # N-acc, the issue's bar
