@@ -144,6 +144,9 @@ test_at_val_threshold runs/release_1.3.0/vatex-tiny.safetensors runs/release_1.3
   runs/release_1.3.0/test_notarget_own.json
 vatex release "$stage3j" --version 1.3.0 --quality runs/release_1.3.0/test_notarget_own.json \
   --calibration runs/release_1.3.0/val.json
+# Where its found decision fails on val, as step 9, at its manifest threshold (README's table).
+python -m training.no_target_breakdown --config training/configs/synthetic_tiny_notarget.yaml --split val \
+  --min-t-acc 98 --confidence 0.95 --weights runs/release_1.3.0/vatex-tiny.safetensors
 # The rest of the test split, items 3000 on, which no stage decision looked at (README).
 vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --first-item 3000 \
   --out runs/release_1.3.0/test_notarget_unseen.json
