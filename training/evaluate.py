@@ -62,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=None, help="expected model preset; other weights are an error")
     parser.add_argument("--out", default=None, help="write the results here as JSON")
     parser.add_argument("--clip-frames", type=int, default=36, help="video frames per forward pass (queries shared)")
-    parser.add_argument("--max-items", type=int, default=None, help="evaluate only the first N expressions")
+    parser.add_argument("--max-items", type=int, default=None,
+                        help="evaluate only the first N expressions (from --first-item)")
     parser.add_argument("--first-item", type=int, default=0,
                         help="start at this expression (e.g. past the items that earlier decisions looked at)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -103,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
                        args.max_items, args.num_workers, scores)
     results = {
         "dataset": data.kind, "split": split, "weights": str(args.weights or "embedded"), "preset": model.cfg.name,
-        "first_item": args.first_item, "items": min(len(dataset), args.max_items or len(dataset)), "found_threshold": threshold, "metrics": metrics,
+        "first_item": args.first_item, "items": min(len(dataset), args.max_items or len(dataset)),
+        "found_threshold": threshold, "metrics": metrics,
     }
     if args.calibrate:
         calibration = calibrate_threshold(np.array([s for s, _ in scores]), np.array([n for _, n in scores]),

@@ -47,7 +47,7 @@ def test_eval_command_writes_json(kind, keys, weights, tmp_path, capsys):
 def test_first_item_skips_the_items_before_it(weights, tmp_path):
     config = _config(tmp_path, "synthetic")  # target expressions only: mIoU is over every item
 
-    def miou(*args: str) -> float:
+    def miou(*args: str) -> tuple[float, int, int]:  # mIoU, first item, items
         out = tmp_path / "results.json"
         assert main(["eval", "--weights", str(weights), "--config", str(config), *args, "--out", str(out)]) == 0
         results = json.loads(out.read_text())
