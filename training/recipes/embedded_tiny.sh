@@ -125,6 +125,10 @@ keep_weights synthetic_tiny_notarget_3i/checkpoints/step_00007000 3i
 # Stage 3j, calibrated so that the 95% lower confidence bound of val T-acc is >= 98 (README).
 train_notarget synthetic_tiny_notarget_3j
 eval_notarget synthetic_tiny_notarget_3j/checkpoints/step_00007000 0.95
+for step in 00005000 00006000 00006500; do  # 3j's val curve (README; measured after the release)
+  calibrate_on_val runs/synthetic_tiny_notarget_3j/checkpoints/step_$step/model.safetensors \
+    runs/synthetic_tiny_notarget_3j/val_$step.json 0.95
+done
 
 # 9. Where the found decision fails on val (N-acc by kind of no-target expression, T-acc by form and size),
 #    for stages 3c, 3h and 3i (README's table).
