@@ -95,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"{args.weights or 'the embedded weights'} hold preset {model.cfg.name!r}, not {args.preset!r}")
     threshold = args.found_threshold if args.found_threshold is not None else calibrated_threshold(args.weights)
     dataset: Dataset = EvalDataset(load_scenes(data, split))
-    if not 0 <= args.first_item < len(dataset):
-        raise SystemExit(f"--first-item {args.first_item} is outside the {len(dataset)} items of {split}")
     if args.first_item:
+        if not 0 < args.first_item < len(dataset):
+            raise SystemExit(f"--first-item {args.first_item} is outside the {len(dataset)} items of {split}")
         dataset = Subset(dataset, range(args.first_item, len(dataset)))
     scores: list[tuple[float, bool]] = []
     metrics = evaluate(Predictor(model, found_threshold=threshold), dataset, data.kind, args.clip_frames,
