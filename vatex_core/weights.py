@@ -47,7 +47,12 @@ def save_weights(model: Vatex, path: str | Path, dtype: torch.dtype | None = Non
 def read_config(path: str | Path) -> VatexConfig:
     """The model config stored in a weights file."""
     metadata = _metadata(path)
-    version = int(metadata.get("format_version", -1))
+    raw_version = metadata.get("format_version", "-1")
+    try:
+        version = int(raw_version)
+    except ValueError:
+        raise ValueError(f"{path}: weights format version {raw_version[:80]!r} is not a number; this code reads "
+                         f"version {FORMAT_VERSION}") from None
     if version != FORMAT_VERSION:
         raise ValueError(f"{path}: weights format version {version}, this code reads version {FORMAT_VERSION}")
     if "config" not in metadata:
@@ -141,7 +146,15 @@ def verify_default_weights() -> dict:
 def read_manifest(path: str | Path | None = None) -> dict:
     """The manifest beside a weights file (``<name>.json``; None = the embedded model's); {} if there is none."""
     manifest = DEFAULT_MANIFEST if path is None else Path(path).with_suffix(".json")
-    return json.loads(manifest.read_text()) if manifest.is_file() else {}
+    if not manifest.is_file():
+        return {}
+    try:
+        document = json.loads(manifest.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{manifest}: not a weights manifest (JSON): {' '.join(str(err).split())[:200]}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{manifest}: not a weights manifest (a JSON object), got {type(document).__name__}")
+    return document
 
 
 def calibrated_threshold(path: str | Path | None = None) -> float:
@@ -151,8 +164,9 @@ def calibrated_threshold(path: str | Path | None = None) -> float:
     --calibrate`` and written by ``vatex release --calibration``), else DEFAULT_FOUND_THRESHOLD.
     """
     value = read_manifest(path).get("found_threshold", DEFAULT_FOUND_THRESHOLD)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"found_threshold {value} in the manifest of {path or DEFAULT_WEIGHTS} is not in [0, 1]")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        manifest = DEFAULT_MANIFEST if path is None else Path(path).with_suffix(".json")
+        raise ValueError(f"{manifest}: found_threshold {str(value)[:80]!r} is not a number in [0, 1]")
     return float(value)
 
 

@@ -42,3 +42,24 @@ def test_pickle_files_are_not_loaded(tmp_path):
     path.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
     with pytest.raises(ValueError, match="not a safetensors file"):
         load_vatex(path)
+
+
+def test_unreadable_format_version_names_the_file(tmp_path):
+    import safetensors.torch
+
+    path = tmp_path / "odd.safetensors"
+    safetensors.torch.save_file({"x": torch.zeros(1)}, str(path), metadata={"format_version": "abc", "config": "{}"})
+    with pytest.raises(ValueError, match=r"odd\.safetensors: weights format version 'abc' is not a number"):
+        read_config(path)
+
+
+@pytest.mark.parametrize("text, problem", [("{not json", "not a weights manifest"),
+                                           ('{"found_threshold": "abc"}', "found_threshold 'abc'"),
+                                           ('{"found_threshold": 2.0}', "found_threshold '2.0'"),
+                                           ("[1, 2]", "not a weights manifest")])
+def test_bad_manifest_errors_name_the_manifest(tmp_path, text, problem):
+    from vatex_core.weights import calibrated_threshold
+
+    (tmp_path / "m.json").write_text(text)
+    with pytest.raises(ValueError, match=rf"m\.json: {problem}"):
+        calibrated_threshold(tmp_path / "m.safetensors")
