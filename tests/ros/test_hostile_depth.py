@@ -67,8 +67,12 @@ def test_non_finite_or_absurd_points_are_never_output(ray):
     rays = np.full((2, 20, 20), ray, np.float32)
     with pytest.raises(DepthError) as err:
         target_from_depth(mask, depth, rays, DepthConfig(erosion=0))
-    assert err.value.kind == "depth_not_finite"
-    rays[:, :10] = 0.1  # half the target is fine: only its points come out
+    # A NaN ray is a pixel whose undistortion did not converge (pixel_rays): no 3D for a target that has one.
+    assert err.value.kind == ("camera_info_distortion" if np.isnan(ray) else "depth_not_finite")
+    rays[:, :10] = 0.1
+    if np.isnan(ray):
+        return
+    # half the target is fine: only its points come out
     target = target_from_depth(mask, depth, rays, DepthConfig(erosion=0))
     assert np.isfinite(target.points).all() and (np.abs(target.points) <= MAX_RANGE).all()
     assert len(target.points) == 50
@@ -86,3 +90,39 @@ def test_cloud_is_dense_only_when_every_point_is_finite():
     points = np.ones((4, 3), np.float32)
     points[2, 1] = np.nan
     assert not point_cloud(points, header).is_dense
+
+
+def _distortion(k1):
+    def fault(info):
+        info.distortion_model, info.d = "plumb_bob", [k1, 0.0, 0.0, 0.0, 0.0]
+    return fault
+
+
+@pytest.mark.parametrize("k1", [1e6, 1e300], ids=["k1_1e6", "k1_1e300"])
+def test_undistortion_that_does_not_converge_gives_no_3d_and_a_warning(k1, caplog):
+    """issue 32: the fixed-point inverse of plumb_bob diverges or oscillates for such coefficients; its
+    result re-distorts far from the pixel, so the frame gets no 3D point (not one tens of cm off)."""
+    from vatex_ros.messages.idl import Time
+    from vatex_ros.node.diagnostics import diagnostic_array
+
+    with caplog.at_level(logging.WARNING):
+        result, core = _located(_distortion(k1))
+    assert result is not None and result.found  # 2D is unaffected
+    assert result.target_3d is None, f"made-up point {result.target_3d.position}"
+    assert core.diagnostics.counts()["camera_info_distortion"] == 1
+    assert "does not converge" in caplog.text and "RuntimeWarning" not in caplog.text
+    status = diagnostic_array(core.diagnostics.counts(), Time(), "/vatex/vatex_node", previous={}).status[0]
+    assert status.level == status.WARN and "camera_info_distortion" in status.message
+
+
+def test_undistortion_residual_above_tolerance_is_refused():
+    """Mild coefficients converge (residual far below 0.01 px); strong ones whose inverse leaves a residual do
+    not give rays, whatever the count of iterations."""
+    from vatex_ros.node.depth import Intrinsics, pixel_rays
+
+    mild = Intrinsics(fx=300.0, fy=300.0, cx=31.5, cy=23.5, distortion=(-0.28, 0.07, 0.001, -0.0015, 0.01))
+    assert np.isfinite(pixel_rays(mild, 48, 64)).all()
+    wild = Intrinsics(fx=300.0, fy=300.0, cx=32.0, cy=24.0, distortion=(1e6, 0.0, 0.0, 0.0, 0.0))
+    rays = pixel_rays(wild, 48, 64)
+    assert np.isfinite(rays[:, 24, 32]).all()  # at the principal point the inverse is exact
+    assert not np.isfinite(rays[:, 0, 0]).any()  # the corner's fixed point oscillates: no ray

@@ -33,6 +33,7 @@ DEPTH_ENCODINGS: dict[str, tuple[int, np.dtype]] = {
 }
 _MAD_TO_SIGMA = 1.4826  # MAD of normally distributed values times this is their standard deviation
 _UNDISTORT_ITERATIONS = 20  # fixed-point iterations of the plumb_bob inverse (converged well before)
+_UNDISTORT_TOLERANCE_PX = 0.01  # a ray whose re-distortion lands farther than this from its pixel is no ray
 _SQUARE = np.ones((3, 3), dtype=bool)  # erosion element: one pixel in all 8 directions per iteration
 _FOCAL_RANGE = (1.0, 1e6)  # pixels: below, a pixel spans > 45 degrees; above, a telescope
 _MAX_PRINCIPAL = 1e6  # pixels from the image origin
@@ -173,25 +174,46 @@ def undistort_normalised(x_d: np.ndarray, y_d: np.ndarray,
     """
     k1, k2, p1, p2, k3 = distortion
     x, y = x_d, y_d
-    for _ in range(_UNDISTORT_ITERATIONS):
+    with np.errstate(all="ignore"):  # coefficients such as k1 = 1e300 overflow: caught by the residual check
+        for _ in range(_UNDISTORT_ITERATIONS):
+            r2 = x * x + y * y
+            radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+            x, y = ((x_d - (2 * p1 * x * y + p2 * (r2 + 2 * x * x))) / radial,
+                    (y_d - (p1 * (r2 + 2 * y * y) + 2 * p2 * x * y)) / radial)
+    return x, y
+
+
+def distort_normalised(x: np.ndarray, y: np.ndarray,
+                       distortion: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The plumb_bob (OpenCV) forward model: undistorted normalised ``(x, y)`` to distorted ones, same shapes."""
+    k1, k2, p1, p2, k3 = distortion
+    with np.errstate(all="ignore"):
         r2 = x * x + y * y
         radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-        x, y = ((x_d - (2 * p1 * x * y + p2 * (r2 + 2 * x * x))) / radial,
-                (y_d - (p1 * (r2 + 2 * y * y) + 2 * p2 * x * y)) / radial)
-    return x, y
+        return (x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x),
+                y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y)
 
 
 @functools.lru_cache(maxsize=4)
 def pixel_rays(intrinsics: Intrinsics, height: int, width: int) -> np.ndarray:
     """Ray of every pixel centre, computed once per camera (cached, read-only).
 
+    With distortion, a pixel whose undistorted ray does not re-distort to within ``_UNDISTORT_TOLERANCE_PX`` of
+    the pixel (the inverse did not converge: coefficients no lens has, e.g. k1 = 1e6) gets a NaN ray.
+
     Returns:
-        (2, H, W) float32: ``X / Z`` and ``Y / Z`` of each pixel's ray.
+        (2, H, W) float32: ``X / Z`` and ``Y / Z`` of each pixel's ray; NaN where there is none.
     """
     v, u = np.mgrid[0:height, 0:width].astype(np.float64)  # (H, W) each
-    x, y = (u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy
+    x_d, y_d = (u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy
+    x, y = x_d, y_d
     if intrinsics.distortion:
-        x, y = undistort_normalised(x, y, intrinsics.distortion)
+        x, y = undistort_normalised(x_d, y_d, intrinsics.distortion)
+        x_back, y_back = distort_normalised(x, y, intrinsics.distortion)
+        with np.errstate(all="ignore"):
+            residual_px = np.hypot((x_back - x_d) * intrinsics.fx, (y_back - y_d) * intrinsics.fy)  # (H, W)
+        unresolved = ~(residual_px <= _UNDISTORT_TOLERANCE_PX)  # also NaN residuals
+        x, y = np.where(unresolved, np.nan, x), np.where(unresolved, np.nan, y)
     rays = np.stack([x, y]).astype(np.float32)  # (2, H, W)
     rays.flags.writeable = False
     return rays
@@ -227,6 +249,11 @@ def target_from_depth(mask: np.ndarray, depth: np.ndarray, rays: np.ndarray, con
     z = depth[ys, xs]
     keep = (z > 0) & (np.abs(z - median) <= band)  # False for NaN and inf
     ys, xs, z = ys[keep] + top, xs[keep] + left, z[keep]
+    unresolved = int(np.count_nonzero(np.isnan(rays[0, ys, xs])))
+    if unresolved:
+        raise DepthError("camera_info_distortion", f"plumb_bob undistortion does not converge for {unresolved} of "
+                         f"{z.size} target pixels (their rays re-distort more than {_UNDISTORT_TOLERANCE_PX} px "
+                         "from the pixel): the CameraInfo's distortion coefficients fit no lens; no 3D from it")
     if z.size < config.min_points:
         raise DepthError("depth_no_valid_points", f"{z.size} depth points within {band:.3f} m of the median "
                          f"(< depth_min_points {config.min_points})")
