@@ -107,3 +107,18 @@ def test_frame_age_mode_switches_at_run_time():
     core.update_params(params.replace(frame_age_mode="offset"))
     core.submit_frame(frame_msg(scene(), stamp=now - 30.0))
     assert core.step() is not None
+
+
+def test_frames_stamped_far_in_the_future_are_a_clock_mismatch(caplog):
+    """issue 32: a frame stamped in 2038 (an hour or more ahead of the node clock) is counted and skipped as
+    README says, as one stamped an hour or more in the past is; a few seconds ahead (clock skew) is processed."""
+    wall = lambda: 1.7e9  # noqa: E731 - the node's system clock (2023)
+    core = NodeCore(FakePredictor(), NodeParams(found_after=1), lambda r: None, clock=wall, monotonic=time.monotonic)
+    core.set_expression("red")
+    with caplog.at_level(logging.WARNING):
+        core.submit_frame(frame_msg(scene(), stamp=2_145_916_800.0))  # 2038-01-01
+        assert core.step() is None
+    assert core.diagnostics.counts()["frame_clock_mismatch"] == 1
+    assert "after the node clock" in caplog.text and "use_sim_time" in caplog.text
+    core.submit_frame(frame_msg(scene(), stamp=1.7e9 + 2.0))
+    assert core.step() is not None and core.diagnostics.counts()["frame_clock_mismatch"] == 1

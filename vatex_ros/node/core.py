@@ -278,16 +278,18 @@ class NodeCore:
             pending.msg = pending.load()  # the transport counts and drops what it cannot deserialize
             if pending.msg is None:
                 return None
-        stamp = stamp_seconds(pending.msg.header)
-        age = self._frame_age.age(self._clock() - stamp) if stamp > 0 else 0.0
+        stamp, now = stamp_seconds(pending.msg.header), self._clock()
+        # now 0: sim time before the first /clock message, no time to measure against yet
+        age = self._frame_age.age(now - stamp) if stamp > 0 and now > 0 else 0.0
+        if self.params.max_frame_age and self._frame_age.mode == "clock" and abs(age) > _OTHER_CLOCK_SECONDS:
+            side = "before" if age > 0 else "after"  # after: a frame from the future (camera clock in 2038?)
+            self.diagnostics.warn("frame_clock_mismatch", f"frame skipped: stamped {abs(age):.0f} s {side} the node "
+                                  "clock, so by another clock (sim time? set use_sim_time: true; a camera clock "
+                                  "that is off by a fixed amount? sync it, or set frame_age_mode: offset)")
+            return None
         if self.params.max_frame_age and age > self.params.max_frame_age:
-            if age > _OTHER_CLOCK_SECONDS and self._frame_age.mode == "clock":
-                self.diagnostics.warn("frame_clock_mismatch", f"frame skipped: stamped {age:.0f} s before the node "
-                                      "clock, so by another clock (sim time? set use_sim_time: true; a camera "
-                                      "clock that is off by a fixed amount? sync it, or set frame_age_mode: offset)")
-            else:
-                self.diagnostics.warn("frame_too_old", f"frame skipped: {age:.3f} s old > max_frame_age "
-                                      f"{self.params.max_frame_age} s")
+            self.diagnostics.warn("frame_too_old", f"frame skipped: {age:.3f} s old > max_frame_age "
+                                  f"{self.params.max_frame_age} s")
             return None
         started = self._monotonic()
         rgb = self._decode(pending.msg)
