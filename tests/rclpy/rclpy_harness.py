@@ -232,6 +232,7 @@ class RosClient:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.received: dict[str, list[tuple[float, Any]]] = {}
+        self._clients: dict[tuple[type, str], Any] = {}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._spin, name="rclpy-test-client", daemon=True)
         self._thread.start()
@@ -259,16 +260,73 @@ class RosClient:
         with self._lock:
             return [msg for _, msg in self.received.get(topic, [])]
 
-    def call(self, service_type: type, name: str, request: Any, timeout: float = 30.0) -> Any:
-        """Call a service and wait for the answer (the service must appear within ``timeout``)."""
-        client = self.node.create_client(service_type, name)
-        try:
-            assert client.wait_for_service(timeout_sec=timeout), f"service {name} not available"
+    def call(self, service_type: type, name: str, request: Any, timeout: float = 60.0,
+             attempt_timeout: float = 5.0) -> Any:
+        """Call an idempotent service (get_state, get/set_parameters) as a robust ROS client does: wait until the
+        service is there, and re-send a request whose answer did not come within ``attempt_timeout`` s, until an
+        answer or ``timeout`` s.
+
+        Why re-send: ``wait_for_service`` returns once *this* side has matched the service's request reader and
+        response writer, but the service's response writer may not have matched our response reader yet (DDS
+        discovery is per side). Fast DDS then drops the answer (``failed to send response (timeout): client will
+        not receive response``, rmw_response.cpp) and the call never completes; nav2's lifecycle manager meets
+        the same on ``change_state``. A request sent again after discovery has finished is answered. Only
+        idempotent requests may be re-sent (a second answer changes nothing); see :meth:`change_state`.
+        """
+        client = self._client(service_type, name)
+        deadline = time.monotonic() + timeout
+        assert client.wait_for_service(timeout_sec=timeout), f"service {name} not available within {timeout} s"
+        while True:
             future = client.call_async(request)
-            assert wait_until(future.done, timeout), f"no answer from {name}"
-            return future.result()
-        finally:
-            self.node.destroy_client(client)
+            wait_until(future.done, min(attempt_timeout, max(0.0, deadline - time.monotonic())))
+            if future.done():
+                return future.result()
+            client.remove_pending_request(future)  # its answer, if it still comes, is dropped
+            assert time.monotonic() < deadline, f"no answer from {name} within {timeout} s"
+
+    def change_state(self, node: str, transition: Any, goal: str, timeout: float = 180.0,
+                     attempt_timeout: float = 10.0) -> bool:
+        """Ask lifecycle node ``node`` for a transition (``lifecycle_msgs/Transition``'s id) whose goal state is
+        ``goal`` (label, e.g. ``inactive``); True when the node answered success or is seen in ``goal``.
+
+        A change_state request is not idempotent (sent twice, the second is refused from the new state), so a
+        lost answer (see :meth:`call`) is not met by re-sending blindly: while no answer comes the node's state
+        is read with get_state; the goal state there means the transition happened; the start state, for longer
+        than ``attempt_timeout`` s since the request, means the request was not heard and it is sent again.
+        """
+        from lifecycle_msgs.srv import ChangeState
+
+        client = self._client(ChangeState, f"{node}/change_state")
+        deadline = time.monotonic() + timeout
+        assert client.wait_for_service(timeout_sec=timeout), f"service {node}/change_state not available"
+        request = ChangeState.Request()
+        request.transition.id = transition
+        start = self.get_state(node)
+        future, sent = client.call_async(request), time.monotonic()
+        while time.monotonic() < deadline:
+            if wait_until(future.done, 1.0):
+                return bool(future.result().success)
+            state = self.get_state(node)
+            if state == goal:
+                client.remove_pending_request(future)
+                return True
+            if state == start and time.monotonic() - sent > attempt_timeout:
+                client.remove_pending_request(future)
+                future, sent = client.call_async(request), time.monotonic()
+        return False
+
+    def get_state(self, node: str, timeout: float = 120.0) -> str:
+        """Label of the lifecycle state of ``node`` (``unconfigured``, ``inactive``, ``active``, ``finalized``...)."""
+        from lifecycle_msgs.srv import GetState
+
+        return self.call(GetState, f"{node}/get_state", GetState.Request(), timeout=timeout).current_state.label
+
+    def _client(self, service_type: type, name: str) -> Any:
+        """One client per service for the life of this node: discovery is paid once, not on every call."""
+        key = (service_type, name)
+        if key not in self._clients:
+            self._clients[key] = self.node.create_client(service_type, name)
+        return self._clients[key]
 
     def close(self) -> None:
         self.context.try_shutdown()

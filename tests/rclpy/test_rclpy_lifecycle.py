@@ -30,17 +30,16 @@ def managed(tmp_path_factory):
 
 
 def _state(client: RosClient) -> str:
-    from lifecycle_msgs.srv import GetState
-
-    return client.call(GetState, f"{NODE}/get_state", GetState.Request(), timeout=120).current_state.label
+    return client.get_state(NODE)
 
 
 def _change(client: RosClient, transition: int) -> bool:
-    from lifecycle_msgs.srv import ChangeState
+    from lifecycle_msgs.msg import Transition
 
-    request = ChangeState.Request()
-    request.transition.id = transition
-    return client.call(ChangeState, f"{NODE}/change_state", request, timeout=120).success
+    goals = {Transition.TRANSITION_CONFIGURE: "inactive", Transition.TRANSITION_ACTIVATE: "active",
+             Transition.TRANSITION_DEACTIVATE: "inactive", Transition.TRANSITION_CLEANUP: "unconfigured",
+             Transition.TRANSITION_INACTIVE_SHUTDOWN: "finalized"}
+    return client.change_state(NODE, transition, goals[transition])
 
 
 def _counts(client: RosClient) -> tuple[int, int, int]:
@@ -51,7 +50,7 @@ def _counts(client: RosClient) -> tuple[int, int, int]:
 
 
 def _settles(client: RosClient, expected: tuple[int, int, int]) -> bool:
-    return bool(wait_until(lambda: _counts(client) == expected, 15)) or _counts(client) == expected
+    return bool(wait_until(lambda: _counts(client) == expected, 30)) or _counts(client) == expected
 
 
 def test_lifecycle_transitions_load_subscribe_and_release(managed):
@@ -82,7 +81,7 @@ def test_lifecycle_transitions_load_subscribe_and_release(managed):
     assert _settles(client, (0, 0, 0)), _counts(client)
     assert set_use_depth()  # unconfigured: accepted, applied at the next configure
     assert _change(client, Transition.TRANSITION_CONFIGURE)
-    assert wait_until(lambda: client.node.count_publishers("/vatex/target_point") == 1, 15)
+    assert wait_until(lambda: client.node.count_publishers("/vatex/target_point") == 1, 30)
 
     assert _change(client, Transition.TRANSITION_INACTIVE_SHUTDOWN) and _state(client) == "finalized"
     assert _settles(client, (0, 0, 0)) and client.node.count_publishers("/vatex/target_point") == 0

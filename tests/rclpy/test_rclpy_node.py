@@ -36,7 +36,6 @@ def _ros_modules():
     from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import PointStamped
     from lifecycle_msgs.msg import State, Transition
-    from lifecycle_msgs.srv import ChangeState, GetState
     from rcl_interfaces.srv import GetParameters, SetParameters
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -158,13 +157,11 @@ def _set_parameters(world: World, **values: Any) -> list:
 
 
 def _state(world: World) -> str:
-    return world.client.call(world.ros.GetState, f"{NODE}/get_state", world.ros.GetState.Request()).current_state.label
+    return world.client.get_state(NODE)
 
 
-def _change_state(world: World, transition: int) -> bool:
-    request = world.ros.ChangeState.Request()
-    request.transition.id = transition
-    return world.client.call(world.ros.ChangeState, f"{NODE}/change_state", request).success
+def _change_state(world: World, transition: int, goal: str) -> bool:
+    return world.client.change_state(NODE, transition, goal)
 
 
 def test_parameters_file_is_applied_and_the_node_starts_active(world):
@@ -318,12 +315,12 @@ def test_latched_expression_is_picked_up_on_activate(world):
     from rclpy.qos import DurabilityPolicy, QoSProfile
 
     ros = world.ros
-    assert _change_state(world, ros.Transition.TRANSITION_DEACTIVATE) and _state(world) == "inactive"
+    assert _change_state(world, ros.Transition.TRANSITION_DEACTIVATE, "inactive") and _state(world) == "inactive"
     latched = world.client.node.create_publisher(ros.String, "/vatex/expression",
                                                  QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
     try:
         latched.publish(ros.String(data="the latched expression"))
-        assert _change_state(world, ros.Transition.TRANSITION_ACTIVATE) and _state(world) == "active"
+        assert _change_state(world, ros.Transition.TRANSITION_ACTIVATE, "active") and _state(world) == "active"
         assert wait_until(lambda: _active(world) == "the latched expression", 20), _active(world)
     finally:
         world.client.node.destroy_publisher(latched)

@@ -53,11 +53,3 @@ def dds_env():
         else:
             os.environ[key] = value
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """DDS tests run several processes against wall-clock timeouts on a 2-core machine; under load
-    discovery or delivery can miss a deadline. They are re-run up to twice: a real fault fails
-    all three times, and the report shows every re-run."""
-    for item in items:
-        if item.get_closest_marker("dds"):
-            item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=2))
