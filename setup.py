@@ -53,7 +53,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["vatex_core*", "vatex_ros*", "training*"]),
-    package_data={"vatex_core": ["weights/*.safetensors", "weights/*.json"], "training": ["configs/*.yaml"]},
+    package_data={"vatex_core": ["weights/*.safetensors", "weights/*.json"],
+                  "training": ["configs/*.yaml", "configs/*/*.yaml"]},  # paper runs; a folder per tiny release
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

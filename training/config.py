@@ -1,4 +1,4 @@
-"""The training configuration: one dataclass tree, loaded from YAML (training/configs/*.yaml).
+"""The training configuration: one dataclass tree, loaded from YAML (training/configs/, e.g. tiny-1.3.0/*.yaml).
 
 Unknown keys are errors (a typo must not silently train the default). ``asdict(cfg)`` is
 stored in every checkpoint and in the run directory. :func:`load_scenes` is the one place

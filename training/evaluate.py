@@ -6,12 +6,12 @@ Run commands::
     vatex eval --weights runs/refcoco/checkpoints/step_00100000/model.safetensors \\
         --dataset refcoco --root data/refer --split testA --preset paper --out refcoco_testA.json
     vatex eval --weights W --dataset davis --root data/ref-davis --split valid
-    vatex eval --weights W --config training/configs/synthetic_tiny.yaml   # dataset + eval_split of a run
-    vatex eval --weights W --config training/configs/synthetic_tiny_notarget.yaml --calibrate --out val.json
-    vatex eval --weights W --config training/configs/synthetic_tiny_notarget.yaml --split val \
+    vatex eval --weights W --config training/configs/tiny-1.2.0/synthetic_tiny.yaml   # dataset + eval_split of a run
+    vatex eval --weights W --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --calibrate --out val.json
+    vatex eval --weights W --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split val \
         --calibrate --min-t-acc 98 --confidence 0.95 --out val.json
     vatex eval --weights W --dataset grefcoco --root data --split val --found-threshold 0.7
-    vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --first-item 3000
+    vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split test --first-item 3000
 
 Inference is the deployed path (``vatex_core.Predictor``): the query with the highest object
 probability, mask logit > 0, bilinear upsampling to the input size with the padding cropped,

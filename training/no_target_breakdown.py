@@ -2,7 +2,7 @@
 
 Run command (the README's "Expressions that name nothing" figures)::
 
-    python -m training.no_target_breakdown --config training/configs/synthetic_tiny_notarget.yaml \\
+    python -m training.no_target_breakdown --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml \\
         --split val --min-t-acc 98 --weights W
 
 Kinds of no-target expression (``training.synthetic.absent``): "place" ones carry a spatial

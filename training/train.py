@@ -2,10 +2,10 @@
 
 Run commands::
 
-    vatex train --config training/configs/synthetic_tiny.yaml            # CPU, about an hour
+    vatex train --config training/configs/tiny-1.2.0/synthetic_tiny.yaml   # CPU, about an hour
     vatex train --config training/configs/refcoco.yaml --max-steps 2 --out /tmp/dry \
         --set data.root=/path/to/refer batch_size=2 model.preset=tiny data.augment.short_side=64
-    vatex train --config training/configs/synthetic_tiny.yaml --resume runs/synthetic_tiny
+    vatex train --config training/configs/tiny-1.2.0/synthetic_tiny.yaml --resume runs/synthetic_tiny
     torchrun --nproc_per_node 2 -m training.train --config training/configs/refcoco.yaml
 
 Each step: a batch of MCC triplets (B clips x 3 expressions) -> model -> SetCriterion
@@ -53,7 +53,8 @@ HELP = "train VATEX from a YAML config (use torchrun for several GPUs)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="YAML training config, e.g. training/configs/synthetic_tiny.yaml")
+    parser.add_argument("--config", required=True,
+                        help="YAML training config, e.g. training/configs/tiny-1.2.0/synthetic_tiny.yaml")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (the lr schedule is kept)")
     parser.add_argument("--resume", default=None, help="checkpoint directory, checkpoints/ folder or run directory")
     parser.add_argument("--out", default=None, help="run directory (overrides out_dir of the config)")

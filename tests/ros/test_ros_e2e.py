@@ -80,7 +80,7 @@ def _switching_scene():
     from training.synthetic import make_scenes
     from vatex_core import Predictor
 
-    data = load_config(ROOT / "training" / "configs" / "synthetic_tiny.yaml").data
+    data = load_config(ROOT / "training" / "configs" / "tiny-1.2.0" / "synthetic_tiny.yaml").data
     predictor = Predictor.from_pretrained()
     for candidate in make_scenes(data.synthetic, "test", 12, data.synthetic_seed):
         rgb = candidate.load_frames()[0]

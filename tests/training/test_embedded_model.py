@@ -13,9 +13,10 @@ from training.synthetic import make_scenes
 from vatex_core import Predictor
 from vatex_core.weights import DEFAULT_MANIFEST, DEFAULT_WEIGHTS, sha256, verify_default_weights
 
-CONFIG = Path(__file__).parents[2] / "training" / "configs" / "synthetic_tiny.yaml"  # the embedded model's recipe
-NO_TARGET_CONFIG = CONFIG.with_name("synthetic_tiny_notarget.yaml")  # its last stage: no-target expressions
-KEPT_WEIGHTS = CONFIG.parents[1] / "weights"  # not-shipped stages that start the next training cycle
+TRAINING = Path(__file__).parents[2] / "training"
+CONFIG = TRAINING / "configs" / "tiny-1.2.0" / "synthetic_tiny.yaml"  # the embedded model's first stage
+NO_TARGET_CONFIG = TRAINING / "configs" / "tiny-1.3.0" / "synthetic_tiny_notarget.yaml"  # its no-target splits
+KEPT_WEIGHTS = TRAINING / "weights"  # not-shipped stages that start the next training cycle
 
 
 @pytest.fixture(scope="module")

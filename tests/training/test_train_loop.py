@@ -101,8 +101,8 @@ def test_a_config_starts_from_its_base(tmp_path):
 
 
 def test_stage_2_changes_only_the_schedule_scenes_and_start():
-    stage1 = load_config(CONFIGS / "synthetic_tiny.yaml").to_dict()
-    stage2 = load_config(CONFIGS / "synthetic_tiny_stage2.yaml").to_dict()
+    stage1 = load_config(CONFIGS / "tiny-1.2.0" / "synthetic_tiny.yaml").to_dict()
+    stage2 = load_config(CONFIGS / "tiny-1.2.0" / "synthetic_tiny_stage2.yaml").to_dict()
     assert stage2["model"]["init_weights"].endswith("synthetic_tiny/checkpoints/step_00004000/model.safetensors")
     assert stage2["data"]["synthetic_scenes"] == {**stage1["data"]["synthetic_scenes"], "train": 12000}
     assert (stage2["optim"]["lr_steps"], stage2["max_iters"]) == ([0.8], 9000)
@@ -113,7 +113,9 @@ def test_stage_2_changes_only_the_schedule_scenes_and_start():
 
 
 def test_every_shipped_config_loads():
-    for path in sorted(CONFIGS.glob("*.yaml")):
+    paths = sorted(CONFIGS.rglob("*.yaml"))  # the paper's runs at the top, each release's chain in its folder
+    assert {p.parent.name for p in paths} >= {"configs", "tiny-1.2.0", "tiny-1.3.0"}
+    for path in paths:
         cfg = load_config(path)
         assert cfg.model.build_config().name == cfg.model.preset
         assert cfg.loss.weight_class == 2 and cfg.loss.weight_mask == 5 and cfg.loss.weight_mcc == 2

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Reproduces the embedded model (vatex_core/weights/vatex-tiny.safetensors) and the README's
-# quality and ablation tables on a 2-core CPU. Every step is seeded (seed 0 in the configs).
-# Run from the repository root with the venv's `vatex` and `torchrun` on PATH; about 19.5 hours (stages 3 to 3j: 14.5).
+# Reproduces the embedded model (vatex_core/weights/vatex-tiny.safetensors), the README's model table
+# and the quality, ablation and no-target tables of docs/model.md on a 2-core CPU. Every step is seeded
+# (seed 0 in the configs). Each release's chain, in order: training/configs/tiny-*/README.md.
+# Run from the repository root with the venv's `vatex` and `torchrun` on PATH. It took about 19.5 hours
+# (stages 3 to 3j: 14.5) with stages 3c and 3d, which have since left it: about 2 hours less without
+# them (their 9000 of the 22,000 steps of stages 3 to 3d, which took ~5 hours, and their evaluations).
 set -euo pipefail
 export OMP_NUM_THREADS=1  # two single-threaded jobs share the 2 cores; oversubscribed threads run 10x slower
 mkdir -p runs
@@ -15,13 +18,13 @@ vatex pretrain-clip --out runs/clip_tiny --steps 2500 --seed 0
 #    ablations on the same schedule, stopped at 1500 steps and compared with the full run's
 #    step-1500 checkpoint (copied aside: only the newest checkpoints are kept).
 clip=model.clip_checkpoint=runs/clip_tiny/clip.safetensors
-vatex train --config training/configs/synthetic_tiny.yaml --set "$clip" > runs/synthetic_tiny.out 2>&1 &
+vatex train --config training/configs/tiny-1.2.0/synthetic_tiny.yaml --set "$clip" > runs/synthetic_tiny.out 2>&1 &
 full=$!
 until [ -d runs/synthetic_tiny/checkpoints/step_00001500 ]; do sleep 15; done
 cp -r runs/synthetic_tiny/checkpoints/step_00001500 runs/synthetic_tiny_step1500
-vatex train --config training/configs/synthetic_tiny.yaml --max-steps 1500 --out runs/ablation_no_prior \
+vatex train --config training/configs/tiny-1.2.0/synthetic_tiny.yaml --max-steps 1500 --out runs/ablation_no_prior \
   --set "$clip" model.overrides.head.use_clip_prior=false
-vatex train --config training/configs/synthetic_tiny.yaml --max-steps 1500 --out runs/ablation_no_mcc \
+vatex train --config training/configs/tiny-1.2.0/synthetic_tiny.yaml --max-steps 1500 --out runs/ablation_no_mcc \
   --set "$clip" loss.weight_mcc=0
 wait "$full"
 
@@ -29,36 +32,36 @@ wait "$full"
 #    It runs alone, so on both cores. (The shipped run did 500 steps single-threaded beside a
 #    trial at 3x the lr, which trained worse, then `--resume`d alone for the rest; float sums in
 #    another thread count may differ in the last bits.)
-OMP_NUM_THREADS=2 vatex train --config training/configs/synthetic_tiny_stage2.yaml > runs/synthetic_tiny_stage2.out 2>&1
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.2.0/synthetic_tiny_stage2.yaml > runs/synthetic_tiny_stage2.out 2>&1
 final=runs/synthetic_tiny_stage2/checkpoints/step_00009000/model.safetensors
 
 # 4. Quality on held-out splits: the test images and the test videos (the first items of each).
 eval_test() {  # weights, output json, max items
-  vatex eval --config training/configs/synthetic_tiny.yaml --split test --weights "$1" --out "$2" --max-items "$3"
+  vatex eval --config training/configs/tiny-1.2.0/synthetic_tiny.yaml --split test --weights "$1" --out "$2" --max-items "$3"
 }
 eval_test "$final" runs/synthetic_tiny_stage2/test.json 3000
 eval_test runs/synthetic_tiny_step1500/model.safetensors runs/synthetic_tiny/ablation_full.json 1000
 eval_test runs/ablation_no_prior/checkpoints/step_00001500/model.safetensors runs/ablation_no_prior/ablation.json 1000
 eval_test runs/ablation_no_mcc/checkpoints/step_00001500/model.safetensors runs/ablation_no_mcc/ablation.json 1000
-vatex eval --config training/configs/synthetic_tiny.yaml --dataset synthetic_video --split test \
+vatex eval --config training/configs/tiny-1.2.0/synthetic_tiny.yaml --dataset synthetic_video --split test \
   --weights "$final" --out runs/synthetic_tiny_stage2/test_video.json --max-items 300
 
 # 5. Ship it: float16 weights + manifest (version, SHA-256, recipe, quality); a copy in runs/ starts stage 3.
 vatex release "$final" --version 1.2.0 --quality runs/synthetic_tiny_stage2/test.json
 mkdir -p runs/release_1.2.0 && cp vatex_core/weights/vatex-tiny.* runs/release_1.2.0/
 
-# 6. Stage 3 (tried for 1.3.0, NOT shipped: it missed the no-target bar; README, "Expressions that name
-#    nothing"). 7000 steps fine-tuning 1.2.0 with the image encoder frozen (text encoder, fusion and
+# 6. Stage 3 (tried for 1.3.0, NOT shipped: it missed the no-target bar; docs/model.md, "Expressions that
+#    name nothing"). 7000 steps fine-tuning 1.2.0 with the image encoder frozen (text encoder, fusion and
 #    decoder learn) on scenes that also hold no-target expressions, with the found term in the loss;
 #    then stage 3b, 6000 more steps with every encoder training and half the referring triplets taking a
-#    no-target negative; stage 3c, 5000 more at 3b's lowered lr; stage 3d, one more 4000-step lr cycle.
-#    Stage 3e starts again from 1.2.0: 4500 steps with 3b's settings from the first step.
-#    One process on both cores each.
+#    no-target negative. Stage 3e starts again from 1.2.0: 4500 steps with 3b's settings from the first
+#    step. One process on both cores each. (Stages 3c and 3d, two more cycles after 3b that shipped
+#    nothing, left the tree; their configs and steps are in commit d2e534e's recipe: docs/model.md.)
 train_notarget() {  # config name
-  OMP_NUM_THREADS=2 vatex train --config "training/configs/$1.yaml" > "runs/$1.out" 2>&1
+  OMP_NUM_THREADS=2 vatex train --config "training/configs/tiny-1.3.0/$1.yaml" > "runs/$1.out" 2>&1
 }
 train_notarget synthetic_tiny_notarget
-for stage in stage2 stage3 stage4 single; do
+for stage in stage2 single; do
   train_notarget synthetic_tiny_notarget_$stage
 done
 
@@ -66,13 +69,13 @@ done
 #    highest N-acc that keeps T-acc >= 98), then the held-out test split with it (target and no-target
 #    expressions), beside 1.2.0 on the same items.
 calibrate_on_val() {  # weights, output json[, confidence: bound T-acc instead (stage 3j)]
-  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split val --weights "$1" \
+  vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split val --weights "$1" \
     --calibrate --min-t-acc 98 ${3:+--confidence "$3"} --out "$2"
 }
 test_at_val_threshold() {  # weights, val json (from calibrate_on_val), output json
   local threshold
   threshold=$(python -c "import json; print(json.load(open('$2'))['calibration']['threshold'])")
-  vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --weights "$1" \
+  vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split test --weights "$1" \
     --found-threshold "$threshold" --max-items 3000 --out "$3"
 }
 eval_notarget() {  # run/checkpoints/step_N[, confidence, as calibrate_on_val]
@@ -86,11 +89,10 @@ keep_weights() {  # run/checkpoints/step_N (measured by eval_notarget), stage: f
     --version "1.3.0-dev.$2" --quality "$out/test_notarget.json" --calibration "$out/val.json"
 }
 for run in synthetic_tiny_notarget/checkpoints/step_00007000 synthetic_tiny_notarget_stage2/checkpoints/step_00006000 \
-           synthetic_tiny_notarget_stage3/checkpoints/step_00005000 synthetic_tiny_notarget_stage4/checkpoints/step_00004000 \
            synthetic_tiny_notarget_single/checkpoints/step_00004500; do
   eval_notarget "$run"
 done
-vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test \
+vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split test \
   --weights runs/release_1.2.0/vatex-tiny.safetensors --max-items 3000 --out runs/release_1.2.0/test_notarget.json
 # Stage 3e's weights in float16, the start of stage 3f (not the embedded model).
 keep_weights synthetic_tiny_notarget_single/checkpoints/step_00004500 3e
@@ -105,7 +107,7 @@ eval_notarget synthetic_tiny_notarget_3g/checkpoints/step_00003500
 keep_weights synthetic_tiny_notarget_3g/checkpoints/step_00003500 3g
 train_notarget synthetic_tiny_notarget_3h
 eval_notarget synthetic_tiny_notarget_3h/checkpoints/step_00006000
-for step in 00003000 00004500 00005000 00005500; do  # 3h's val curve (README)
+for step in 00003000 00004500 00005000 00005500; do  # 3h's val curve (docs/model.md)
   calibrate_on_val runs/synthetic_tiny_notarget_3h/checkpoints/step_$step/model.safetensors \
     runs/synthetic_tiny_notarget_3h/val_$step.json
 done
@@ -113,28 +115,27 @@ done
 keep_weights synthetic_tiny_notarget_3h/checkpoints/step_00006000 3h
 train_notarget synthetic_tiny_notarget_3i
 eval_notarget synthetic_tiny_notarget_3i/checkpoints/step_00007000
-for step in 00005000 00006000 00006500; do  # 3i's val curve (README)
+for step in 00005000 00006000 00006500; do  # 3i's val curve (docs/model.md)
   calibrate_on_val runs/synthetic_tiny_notarget_3i/checkpoints/step_$step/model.safetensors \
     runs/synthetic_tiny_notarget_3i/val_$step.json
 done
-# 3i's best checkpoint on val, on test at its own val threshold (README).
+# 3i's best checkpoint on val, on test at its own val threshold (docs/model.md).
 test_at_val_threshold runs/synthetic_tiny_notarget_3i/checkpoints/step_00006000/model.safetensors \
   runs/synthetic_tiny_notarget_3i/val_00006000.json runs/synthetic_tiny_notarget_3i/test_notarget_00006000.json
 # Stage 3i's weights, kept in the repository as the start of stage 3j (not the embedded model).
 keep_weights synthetic_tiny_notarget_3i/checkpoints/step_00007000 3i
-# Stage 3j, calibrated so that the 95% lower confidence bound of val T-acc is >= 98 (README).
+# Stage 3j, calibrated so that the 95% lower confidence bound of val T-acc is >= 98 (docs/model.md).
 train_notarget synthetic_tiny_notarget_3j
 eval_notarget synthetic_tiny_notarget_3j/checkpoints/step_00007000 0.95
-for step in 00005000 00006000 00006500; do  # 3j's val curve (README; measured after the release)
+for step in 00005000 00006000 00006500; do  # 3j's val curve (docs/model.md; measured after the release)
   calibrate_on_val runs/synthetic_tiny_notarget_3j/checkpoints/step_$step/model.safetensors \
     runs/synthetic_tiny_notarget_3j/val_$step.json 0.95
 done
 
 # 9. Where the found decision fails on val (N-acc by kind of no-target expression, T-acc by form and size),
-#    for stages 3c, 3h and 3i (README's table).
-for run in synthetic_tiny_notarget_stage3/checkpoints/step_00005000 synthetic_tiny_notarget_3h/checkpoints/step_00006000 \
-           synthetic_tiny_notarget_3i/checkpoints/step_00007000; do
-  python -m training.no_target_breakdown --config training/configs/synthetic_tiny_notarget.yaml --split val \
+#    for stages 3h and 3i (docs/model.md's table; its stage 3c column came from commit d2e534e's recipe).
+for run in synthetic_tiny_notarget_3h/checkpoints/step_00006000 synthetic_tiny_notarget_3i/checkpoints/step_00007000; do
+  python -m training.no_target_breakdown --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split val \
     --min-t-acc 98 --weights "runs/$run/model.safetensors"
 done
 
@@ -148,13 +149,13 @@ test_at_val_threshold runs/release_1.3.0/vatex-tiny.safetensors runs/release_1.3
   runs/release_1.3.0/test_notarget_own.json
 vatex release "$stage3j" --version 1.3.0 --quality runs/release_1.3.0/test_notarget_own.json \
   --calibration runs/release_1.3.0/val.json
-# Where its found decision fails on val, as step 9, at its manifest threshold (README's table).
-python -m training.no_target_breakdown --config training/configs/synthetic_tiny_notarget.yaml --split val \
+# Where its found decision fails on val, as step 9, at its manifest threshold (docs/model.md's table).
+python -m training.no_target_breakdown --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split val \
   --min-t-acc 98 --confidence 0.95 --weights runs/release_1.3.0/vatex-tiny.safetensors
-# The rest of the test split, items 3000 on, which no stage decision looked at (README).
-vatex eval --config training/configs/synthetic_tiny_notarget.yaml --split test --first-item 3000 \
+# The rest of the test split, items 3000 on, which no stage decision looked at (docs/model.md).
+vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split test --first-item 3000 \
   --out runs/release_1.3.0/test_notarget_unseen.json
-# The README's quality tables of the shipped file (its found threshold from the manifest).
-vatex eval --config training/configs/synthetic_tiny.yaml --split test --max-items 3000 --out runs/release_1.3.0/test.json
-vatex eval --config training/configs/synthetic_tiny.yaml --dataset synthetic_video --split test --max-items 300 \
+# The quality tables (README and docs/model.md) of the shipped file (its found threshold from the manifest).
+vatex eval --config training/configs/tiny-1.2.0/synthetic_tiny.yaml --split test --max-items 3000 --out runs/release_1.3.0/test.json
+vatex eval --config training/configs/tiny-1.2.0/synthetic_tiny.yaml --dataset synthetic_video --split test --max-items 300 \
   --out runs/release_1.3.0/test_video.json
