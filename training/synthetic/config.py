@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SHAPES = ("circle", "square", "triangle", "star", "ring", "diamond")
 COLOURS = {  # name -> RGB
@@ -18,6 +18,64 @@ COLOURS = {  # name -> RGB
 SIZES = ("small", "big")
 TEXTURES = ("solid", "striped", "dotted")
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}  # mixed into every scene seed: splits never share one
+
+
+@dataclass
+class RandomizeConfig:
+    """Domain randomization of synthetic scenes (issue 29): each effect has its own chance per scene.
+
+    Every chance is 0 by default, and then scenes are pixel-identical to those of a generator
+    without this config. Each effect draws from an RNG stream of its own (``training.synthetic.randomize``),
+    so switching one on or off changes neither the layouts and expressions nor the other effects'
+    draws (only a random image size changes the layout, which is drawn at that size).
+    """
+
+    size_prob: float = 0.0  # chance of a random image size instead of (height, width)
+    short_side: tuple[int, int] = (96, 480)  # pixels of the shorter side, drawn log-uniform
+    aspect: tuple[float, float] = (0.75, 1.8)  # width / height, drawn log-uniform
+    scale_prob: float = 0.0  # chance of scaling both object radius ranges of the scene by one factor
+    scale: tuple[float, float] = (0.6, 1.4)  # that factor, log-uniform (small stays smaller than big)
+    min_radius_px: float = 6.0  # the scale never makes a small object's radius smaller than this
+    flat_prob: float = 0.0  # background: one flat colour, grey or slightly tinted
+    photo_prob: float = 0.0  # background: a crop of a photograph (else the cluttered background)
+    photo_contrast: tuple[float, float] = (0.5, 1.0)  # the photo blended towards its mean colour
+    colour_prob: float = 0.0  # per object: hue/saturation/value jitter that keeps its colour name
+    hue_deg: float = 8.0  # hue shift in [-x, x] degrees (red 0, orange 30, yellow 55: names stay apart)
+    saturation: tuple[float, float] = (0.75, 1.1)  # saturation factor
+    value: tuple[float, float] = (0.8, 1.1)  # value (brightness) factor; white never below 0.9
+    outline_prob: float = 0.0  # per object: a darker outline inside its mask
+    outline_px: tuple[int, int] = (1, 3)  # outline width (at most a quarter of the object's radius)
+    antialias_prob: float = 0.0  # soft object edges (boundary pixels blended, masks unchanged)
+    lighting_prob: float = 0.0  # global gain, gamma, white balance and an illumination gradient
+    gain: tuple[float, float] = (0.8, 1.2)
+    gamma: tuple[float, float] = (0.8, 1.25)
+    white_balance: float = 0.08  # per-channel gain in [1 - x, 1 + x]
+    shading: float = 0.2  # illumination gradient: factor 1 +- this across the image
+    vignette_prob: float = 0.0  # darker corners
+    vignette: tuple[float, float] = (0.15, 0.45)  # brightness lost at the corners
+    chromatic_prob: float = 0.0  # red and blue channels shifted apart (lateral chromatic aberration)
+    chromatic_px: tuple[int, int] = (1, 2)
+    blur_prob: float = 0.0  # Gaussian blur (defocus)
+    blur_sigma: tuple[float, float] = (0.4, 1.4)  # pixels
+    motion_blur_prob: float = 0.0  # linear blur along one direction (camera shake)
+    motion_blur_px: tuple[int, int] = (3, 9)  # kernel length in pixels
+    noise_prob: float = 0.0  # Gaussian sensor noise, new on every frame
+    noise_sigma: tuple[float, float] = (2.0, 12.0)  # grey levels
+    jpeg_prob: float = 0.0  # JPEG compression artefacts
+    jpeg_quality: tuple[int, int] = (25, 90)
+
+    def __post_init__(self) -> None:
+        chances = {name: value for name, value in vars(self).items() if name.endswith("_prob")}
+        bad = {name: value for name, value in chances.items() if not 0 <= value <= 1}
+        if bad:
+            raise ValueError(f"chances must be in [0, 1], got {bad}")
+        if self.flat_prob + self.photo_prob > 1:
+            raise ValueError(f"flat_prob + photo_prob must be <= 1, got {self.flat_prob} + {self.photo_prob}")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any effect can happen (False: the generator behaves as without randomization)."""
+        return any(value > 0 for name, value in vars(self).items() if name.endswith("_prob"))
 
 
 @dataclass
@@ -41,6 +99,7 @@ class SyntheticConfig:
     num_frames: int = 8  # frames of video scenes
     motion_speed: float = 0.03  # object displacement per frame (fraction of the shorter side)
     max_attempts: int = 50  # layouts tried before giving up on a scene
+    randomize: RandomizeConfig = field(default_factory=RandomizeConfig)  # domain randomization, off by default
 
     def __post_init__(self) -> None:
         unknown = (set(self.shapes) - set(SHAPES)) | (set(self.colours) - set(COLOURS)) | (

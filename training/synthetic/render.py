@@ -57,25 +57,32 @@ def _inside_polygon(u: np.ndarray, v: np.ndarray, vertices: np.ndarray) -> np.nd
     return np.hypot(u, v) <= exit_radius
 
 
-def shape_mask(shape: str, center: tuple[float, float], radius: float, height: int, width: int) -> np.ndarray:
+def shape_mask(shape: str, center: tuple[float, float], radius: float, height: int, width: int,
+               angle: float = 0.0, stretch: float = 1.0) -> np.ndarray:
     """Rasterise one shape (pixel centres inside it).
 
     Args:
         shape: a name of ``config.SHAPES``.
         center: (x, y) in pixels.
-        radius: circumradius in pixels.
+        radius: circumradius in pixels (of the un-stretched shape).
+        angle: rotation about the centre, radians (clockwise on screen, y down).
+        stretch: width factor; the height is divided by it, so the area (``AREA_FACTOR``) is kept.
 
     Returns:
         (H, W) bool.
     """
     cx, cy = center
-    x0, x1 = max(0, int(cx - radius) - 1), min(width, int(cx + radius) + 2)
-    y0, y1 = max(0, int(cy - radius) - 1), min(height, int(cy + radius) + 2)
+    extent = radius * max(stretch, 1.0 / stretch)  # a rotation keeps the shape inside this circle
+    x0, x1 = max(0, int(cx - extent) - 1), min(width, int(cx + extent) + 2)
+    y0, y1 = max(0, int(cy - extent) - 1), min(height, int(cy + extent) + 2)
     mask = np.zeros((height, width), dtype=bool)
     if x0 >= x1 or y0 >= y1:
         return mask
     v, u = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     u, v = (u + 0.5 - cx) / radius, (v + 0.5 - cy) / radius  # unit local coordinates, pixel centres
+    if angle != 0.0 or stretch != 1.0:  # back into the shape's own frame: un-rotate, then un-stretch
+        cos, sin = math.cos(angle), math.sin(angle)
+        u, v = (cos * u + sin * v) / stretch, (cos * v - sin * u) * stretch
     if shape == "circle":
         inside = u * u + v * v <= 1.0
     elif shape == "ring":
@@ -105,7 +112,11 @@ def texture_fill(texture: str, colour: str, center: tuple[float, float], radius:
     fill = np.broadcast_to(base, (height, width, 3)).copy()
     if texture == "solid":
         return fill
-    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    # Only the object's surroundings are textured (its mask lies inside them): cheap on large images.
+    reach = 1.5 * radius + 2
+    x0, x1 = max(0, int(center[0] - reach)), min(width, int(center[0] + reach) + 1)
+    y0, y1 = max(0, int(center[1] - reach)), min(height, int(center[1] + reach) + 1)
+    y, x = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     x, y = x + 0.5 - center[0], y + 0.5 - center[1]
     period = max(4.0, radius * 0.45)
     if texture == "striped":
@@ -114,7 +125,7 @@ def texture_fill(texture: str, colour: str, center: tuple[float, float], radius:
     else:  # dotted
         px, py = (x / period) % 1.0 - 0.5, (y / period) % 1.0 - 0.5
         second = px * px + py * py < 0.28**2
-    fill[second] = secondary_colour(colour)
+    fill[y0:y1, x0:x1][second] = secondary_colour(colour)
     return fill
 
 

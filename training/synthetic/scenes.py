@@ -24,6 +24,7 @@ from training.synthetic.absent import ABSENT_ID, absent_expressions
 from training.synthetic.config import SPLIT_CODES, SyntheticConfig
 from training.synthetic.expressions import describe
 from training.synthetic.layout import ObjectTruth, build_truth, sample_attributes, sample_centers, visible_masks
+from training.synthetic.randomize import scene_style
 from training.synthetic.render import render_background, texture_fill
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ def generate_scene(cfg: SyntheticConfig, scene_id: str, num_frames: int,
         RuntimeError: no valid layout within ``cfg.max_attempts``.
     """
     rng = np.random.default_rng(seed)
-    background = render_background(cfg, rng)
+    cfg, style = scene_style(cfg, seed)  # domain randomization: this scene's size and scale, its effects
+    background = style.background(render_background(cfg, rng))
     image_size = (cfg.height, cfg.width)
     for _ in range(cfg.max_attempts):
         attributes = sample_attributes(cfg, rng)
@@ -79,7 +81,8 @@ def generate_scene(cfg: SyntheticConfig, scene_id: str, num_frames: int,
             if absent:
                 objects.append(RefObject(ABSENT_ID, absent, no_target=True))
                 masks[ABSENT_ID] = np.zeros_like(visible[0])
-            return SyntheticScene(scene_id, objects, _composite(cfg, background, truth, visible), masks, truth)
+            frames = style.frames(_composite(cfg, background, truth, visible), truth, visible)
+            return SyntheticScene(scene_id, objects, frames, masks, truth)
     raise RuntimeError(f"no valid layout for {scene_id} in {cfg.max_attempts} attempts; loosen the config")
 
 
