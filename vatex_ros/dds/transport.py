@@ -33,6 +33,7 @@ from cyclonedds.topic import Topic as DdsTopic
 from cyclonedds.util import duration
 
 from vatex_ros.dds.participant import create_participant
+from vatex_ros.dds.socket_drops import DropWatch, largest_udp_receive_buffer
 from vatex_ros.messages import idl
 from vatex_ros.node import topics
 from vatex_ros.node.core import FrameResult, NodeCore, Predictor
@@ -43,7 +44,20 @@ from vatex_ros.node.params import NODE_NAME, NodeParams
 logger = logging.getLogger(__name__)
 
 _MAX_TAKE = 1000  # samples taken per listener call; a burst beyond that waits for the next call
+_DROP_CHECK_PERIOD = 1.0  # seconds between two looks at the kernel's drop counts when /diagnostics is off
 _SEEN_EXPRESSIONS = 64  # (writer, timestamp) of recent expression samples: one heard by both readers counts once
+
+
+def _announce_receive_buffer() -> None:
+    """Say at start-up how large a best-effort frame can arrive: one larger than the socket receive buffer the
+    kernel granted is dropped in the kernel (counted as ``udp_datagrams_dropped``, never seen by DDS)."""
+    buffer = largest_udp_receive_buffer()
+    if buffer is None:
+        return
+    pixels = buffer // 3
+    logger.info("socket receive buffer %.1f MiB: best-effort rgb8 frames above about %.1f Mpixel (e.g. %s) may be "
+                "dropped by the kernel, counted as udp_datagrams_dropped; raise net.core.rmem_max for larger ones",
+                buffer / 2**20, pixels / 1e6, "3840x2880" if pixels < 3840 * 2880 else "a larger one")
 
 
 def dds_qos(topic: topics.Topic, default_depth: int) -> Qos:
@@ -99,14 +113,15 @@ class DdsNode:
                               self._reader(topics.CAMERA_INFO, self._camera_info_cb)]
         if params.use_sim_time:  # frame age on the simulated clock, as rclpy's node clock
             self._readers.append(self._reader(topics.CLOCK, self._clock_cb))
+        self._drops = DropWatch()
         self._stop_diagnostics = threading.Event()
         self._diagnostics_thread = threading.Thread(target=self._diagnostics_loop, name="vatex-diagnostics",
                                                     daemon=True)
         self.core.start()
-        if params.diagnostics_period:
-            self._diagnostics_thread.start()
+        self._diagnostics_thread.start()
         logger.info("DDS node up on domain %d: %s -> %s", self.participant.domain_id,
                     self.topic_name(topics.IMAGE.name), ", ".join(self.topic_name(n) for n in self._writers))
+        _announce_receive_buffer()
 
     def topic_name(self, name: str) -> str:
         """DDS topic name of a relative ROS topic name (``mask`` -> ``rt/vatex/mask``)."""
@@ -162,12 +177,29 @@ class DdsNode:
         return reader
 
     def _diagnostics_loop(self) -> None:
+        """Each period: look for datagrams the kernel dropped, then publish the counters (if asked to)."""
         previous = None
-        while not self._stop_diagnostics.wait(self._params.diagnostics_period):
+        while not self._stop_diagnostics.wait(self._params.diagnostics_period or _DROP_CHECK_PERIOD):
+            self.check_socket_drops()
+            if not self._params.diagnostics_period:
+                continue
             try:
                 previous = self.publish_diagnostics(previous)
             except DDSException as err:  # a writer being torn down; the next period tries again
                 logger.debug("diagnostics not published: %s", err)
+
+    def check_socket_drops(self) -> int:
+        """Count (and warn about) the UDP datagrams the kernel dropped since the last check: input lost before
+        DDS saw it, which Cyclone's lost-sample status does not show (:mod:`vatex_ros.dds.socket_drops`)."""
+        dropped = self._drops.new_drops()
+        if dropped:
+            buffer = largest_udp_receive_buffer()
+            size = f"{buffer / 2**20:.1f} MiB" if buffer else "its size unknown"
+            self.core.diagnostics.warn(
+                "udp_datagrams_dropped", f"the kernel dropped {dropped} UDP datagrams on the node's full socket "
+                f"receive buffer ({size}): best-effort frames larger than the buffer, or bursts, are lost before "
+                "DDS sees them (raise net.core.rmem_max; README, Large frames over DDS)", n=dropped)
+        return dropped
 
     def _take(self, reader: DataReader, kind: str) -> list[Any]:
         """Take valid samples one by one, so one undecodable sample (e.g. non-UTF-8) loses only itself."""

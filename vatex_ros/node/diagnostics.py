@@ -26,7 +26,8 @@ FAULT_COUNTERS = ("frame_too_old", "frame_clock_mismatch", "frame_without_expres
                   "depth_out_of_tolerance", "depth_size_mismatch", "depth_no_valid_points", "depth_not_finite",
                   "camera_info_missing", "camera_info_invalid", "camera_info_distortion",
                   "camera_info_size_mismatch", "image_undecodable", "expression_undecodable", "depth_undecodable",
-                  "camera_info_undecodable", "clock_undecodable", "samples_lost", "samples_rejected")
+                  "camera_info_undecodable", "clock_undecodable", "samples_lost", "samples_rejected",
+                  "udp_datagrams_dropped")
 _QUIET_FAULTS = frozenset({"frames_replaced", "image_downscaled", "expression_truncated"})  # never WARN alone
 
 
@@ -53,10 +54,10 @@ class Diagnostics:
         with self._lock:
             self._counts[kind] += n
 
-    def warn(self, kind: str, message: str) -> None:
-        """Count an event of ``kind`` and log ``message`` (shortened) unless one was logged < interval ago."""
+    def warn(self, kind: str, message: str, n: int = 1) -> None:
+        """Count ``n`` events of ``kind`` and log ``message`` (shortened) unless one was logged < interval ago."""
         with self._lock:
-            self._counts[kind] += 1
+            self._counts[kind] += n
             now = self._clock()
             last = self._last_warned.get(kind)
             if last is not None and now - last < self.interval:
