@@ -81,3 +81,23 @@ def test_image_size_reads_only_the_header():
     assert images.image_size(msg) == (12_345, 6_789, "png")
     with pytest.raises(ValueError):
         images.image_size(CompressedImage(format="png", data=b"not a png"))
+
+
+@pytest.mark.parametrize("limit", [65_536, 200_000_000], ids=["refused_by_max_input_pixels", "decoded"])
+def test_pil_decompression_bomb_warning_goes_through_the_node_message_only(limit, caplog):
+    """issue 32: a PNG of 10000x10000 (above Pillow's own 89.5 Mpixel warning limit): the node reports it in its own
+    words, once; Pillow's raw DecompressionBombWarning does not reach the log beside it."""
+    import warnings
+
+    clock = lambda: 1000.0  # noqa: E731
+    core = NodeCore(FakePredictor(), NodeParams(found_after=1, max_input_pixels=limit), lambda r: None,
+                    clock=clock, monotonic=clock)
+    core.set_expression("red")
+    msg = CompressedImage(header=frame_msg(scene(), stamp=1000.0).header, format="png",
+                          data=png_header_only(10_000, 10_000))
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        assert _step(core, msg) is None
+    assert not [w for w in caught if issubclass(w.category, PILImage.DecompressionBombWarning)]
+    kind = "image_too_large" if limit < 10_000 * 10_000 else "bad_image"  # decoded: the empty pixel data is bad
+    assert core.diagnostics.counts()[kind] == 1 and len(caplog.records) == 1 and kind in caplog.text

@@ -10,6 +10,8 @@ Malformed input raises ValueError with a message that says what is wrong.
 from __future__ import annotations
 
 import io
+import threading
+import warnings
 
 import numpy as np
 from PIL import Image as PILImage
@@ -31,8 +33,23 @@ ENCODINGS: dict[str, tuple[int, np.dtype]] = {
 COMPRESSED_FORMATS = ("jpeg", "png")
 
 
+_PIL_WARNINGS = threading.Lock()  # warnings.catch_warnings changes process-wide state: one thread at a time
+
+
 class ImageTooLarge(ValueError):
     """A frame has more pixels than the caller accepts (found from its header, before decoding)."""
+
+
+def _open_compressed(data: bytes) -> PILImage.Image:
+    """Pillow's lazy open (reads the header only) without its ``DecompressionBombWarning``.
+
+    Callers check the size against their own limit (``max_input_pixels``) and report a frame that is too large in
+    their own words, once; Pillow's raw warning beside that message (at 89.5 Mpixel, whatever the node's limit)
+    read as a second, unexplained fault. Pillow's ``DecompressionBombError`` (twice its limit) still raises.
+    """
+    with _PIL_WARNINGS, warnings.catch_warnings():
+        warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+        return PILImage.open(io.BytesIO(data))
 
 
 def image_size(msg) -> tuple[int, int, str]:
@@ -47,7 +64,7 @@ def image_size(msg) -> tuple[int, int, str]:
     if not hasattr(msg, "format"):
         return int(msg.width), int(msg.height), "raw"
     try:
-        with PILImage.open(io.BytesIO(_as_uint8(msg.data).tobytes())) as img:  # lazy: reads the header only
+        with _open_compressed(_as_uint8(msg.data).tobytes()) as img:  # lazy: reads the header only
             kind = (img.format or "").lower()
             width, height = img.size
     except PILImage.DecompressionBombError as err:
@@ -180,7 +197,7 @@ def compressed_to_rgb(msg, max_pixels: int | None = None) -> np.ndarray:
     if not data:
         raise ValueError("empty compressed image data")
     try:
-        with PILImage.open(io.BytesIO(data)) as img:
+        with _open_compressed(data) as img:
             if img.format is None or img.format.lower() not in ("jpeg", "png"):
                 raise ValueError(f"compressed data is {img.format}, not jpeg/png")
             if max_pixels and img.format == "JPEG" and img.width * img.height > max_pixels:
