@@ -76,3 +76,19 @@ def test_failed_run_leaves_no_half_written_bag(tmp_path, monkeypatch):
         process_bag(BagJob(tmp_path / "in", tmp_path / "out", "red"), FakePredictor(), NodeParams(found_after=1))
     assert not (tmp_path / "out").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no staging directory left either
+
+
+@pytest.mark.parametrize("damage", ["truncated", "end_magic"])
+def test_broken_mcap_bag_error_names_the_file(tmp_path, random_tiny_weights, caplog, damage):
+    """issue 32: a broken MCAP file gave only "File (end) magic is invalid."; the error names the bag's file."""
+    with Writer(tmp_path / "in", version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        conn = writer.add_connection("/camera/image_raw", "sensor_msgs/msg/Image", typestore=TYPESTORE)
+        for i in range(3):
+            writer.write(conn, 1_000 + i, _frame_cdr(i))
+    (mcap,) = (tmp_path / "in").glob("*.mcap")
+    raw = mcap.read_bytes()
+    mcap.write_bytes(raw[: len(raw) // 2] if damage == "truncated" else raw[:-8] + b"notmcap!")
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "--expression", "red",
+                 "--weights", str(random_tiny_weights)]) == 2
+    assert mcap.name in caplog.text, caplog.text
+    assert not (tmp_path / "out").exists()

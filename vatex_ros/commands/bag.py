@@ -53,8 +53,11 @@ def run(args: argparse.Namespace) -> int:
                  args.camera_info_topic, args.namespace, args.storage)
     try:
         report = process_bag(job, load_predictor(params), params)
-    except (ReaderError, WriterError) as err:
+    except ReaderError as err:  # names the bag's files (process_bag)
         logger.error("%s", shorten(err))
+        return 2
+    except WriterError as err:
+        logger.error("%s: cannot write the bag: %s", args.target, shorten(err))
         return 2
     depth = (f", {report.located} located in 3D ({report.depth_topic} + {report.camera_info_topic})"
              if report.depth_topic else "")

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from rosbags.interfaces import Connection
-from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
 from rosbags.typesys.store import Typestore
 from tqdm import tqdm
 
@@ -104,11 +104,20 @@ def process_bag(job: BagJob, predictor: Predictor, params: NodeParams) -> BagRep
         raise ValueError(f"{job.target} exists already; the output bag must be a new directory")
     staging = Path(tempfile.mkdtemp(prefix=f".{job.target.name}.", dir=job.target.parent))
     try:
-        report = _process(job, predictor, params, staging / job.target.name)
+        try:
+            report = _process(job, predictor, params, staging / job.target.name)
+        except ReaderError as err:  # rosbags' own message names no file ("File end magic is invalid.")
+            raise ReaderError(f"{_bag_files(job.source)}: cannot read the bag: {err}") from None
         os.rename(staging / job.target.name, job.target)  # same filesystem: the whole bag appears at once
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report
+
+
+def _bag_files(source: Path) -> str:
+    """The bag's storage files (``.mcap``/``.db3``, named in an error), or the bag itself if it has none."""
+    files = sorted(str(path) for pattern in ("*.mcap", "*.db3") for path in Path(source).glob(pattern))
+    return ", ".join(files) if files else str(source)
 
 
 def _process(job: BagJob, predictor: Predictor, params: NodeParams, target: Path) -> BagReport:
