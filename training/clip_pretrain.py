@@ -13,7 +13,7 @@ contrastive terms:
   heatmap's hottest cell hit the object 8% of the time on validation scenes), and localising
   is all the CLIP Prior asks of it.
 
-Run (the embedded model's recipe; see README)::
+Run (the embedded model's recipe: training/configs/tiny-1.2.0/README.md)::
 
     vatex pretrain-clip --out runs/clip_tiny --steps 4000 --seed 0
 """

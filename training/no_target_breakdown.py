@@ -1,6 +1,6 @@
 """Where the found decision fails on a synthetic split: N-acc by kind of no-target expression, T-acc by form and size.
 
-Run command (the README's "Expressions that name nothing" figures)::
+Run command (the figures of docs/model.md, "Expressions that name nothing")::
 
     python -m training.no_target_breakdown --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml \\
         --split val --min-t-acc 98 --weights W

@@ -2,7 +2,7 @@
 
 The paper reports 251M parameters, 165M trainable. The encoders it names are pinned exactly by
 timm / open_clip; VATEX's own heads as specified (DESIGN.md section 1) come to ~28M, not the
-~15M the paper's total leaves for them, so our totals land at +5.5% / +8.2% (README, section
+~15M the paper's total leaves for them, so our totals land at +5.5% / +8.2% (docs/model.md, section
 "Parameter counts", explains; modules are not trimmed to hit the number).
 """
 
@@ -36,7 +36,7 @@ def test_paper_totals_are_near_the_paper(paper_counts):
         paper_counts[n].total
         for n in ("text projection FFN", "CLIP-prior FFN", "CMD", "masked-attention decoder")
     )
-    assert heads == pytest.approx(28.3e6, rel=0.01)  # README's figure for the heads
+    assert heads == pytest.approx(28.3e6, rel=0.01)  # docs/model.md's figure for the heads
 
 
 def test_clip_image_tower_is_frozen_and_stays_in_eval_mode(tiny_model):
