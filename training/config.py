@@ -18,12 +18,13 @@ import yaml
 from training.criterion import LossConfig
 from training.data import AugmentConfig, RefScene, load_davis, load_grefcoco, load_refer, load_ytvos
 from training.optim import OptimConfig
+from training.independent import make_independent_scenes
 from training.synthetic import SyntheticConfig, make_scenes, make_video_scenes
 from vatex_core import VatexConfig, preset
 from vatex_core.config import dataclass_from_dict
 
 REFER_KINDS = ("refcoco", "refcoco+", "refcocog")
-DATASET_KINDS = (*REFER_KINDS, "grefcoco", "ytvos", "davis", "synthetic", "synthetic_video")
+DATASET_KINDS = (*REFER_KINDS, "grefcoco", "ytvos", "davis", "synthetic", "synthetic_video", "independent")
 
 
 @dataclass
@@ -145,6 +146,8 @@ def load_scenes(data: DataConfig, split: str) -> list[RefScene]:
         if split not in data.synthetic_scenes:
             raise ValueError(f"no scene count for synthetic split {split!r}; have {sorted(data.synthetic_scenes)}")
         return make(data.synthetic, split, data.synthetic_scenes[split], data.synthetic_seed)
+    if data.kind == "independent":  # the evaluation-only renderer: its own val/test scenes and seeds
+        return make_independent_scenes(split)
     if data.root is None:
         raise ValueError(f"dataset {data.kind!r} needs data.root (the dataset folder)")
     root = Path(data.root)

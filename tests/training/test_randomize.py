@@ -1,0 +1,134 @@
+"""Domain randomization of the synthetic generator: off = unchanged, each effect on its own, masks exact."""
+
+import dataclasses
+import hashlib
+
+import numpy as np
+import pytest
+
+from training.synthetic import SyntheticConfig, make_scenes, make_video_scenes, referents
+from training.synthetic.config import RandomizeConfig
+from training.synthetic.randomize import hsv_to_rgb, rgb_to_hsv
+from training.synthetic.render import AREA_FACTOR, shape_mask
+
+PIXEL_EFFECTS = ("colour", "outline", "antialias", "lighting", "vignette", "chromatic", "blur", "motion_blur",
+                 "noise", "jpeg")
+
+
+def _digest(scenes) -> str:
+    h = hashlib.sha1()
+    for scene in scenes:
+        h.update(scene.load_frames().tobytes())
+        for obj in scene.objects:
+            h.update(repr((obj.object_id, obj.expressions, obj.no_target)).encode())
+            h.update(scene.load_mask(obj.object_id).tobytes())
+    return h.hexdigest()
+
+
+def _with(**chances) -> SyntheticConfig:
+    return SyntheticConfig(height=64, width=64, no_target_rate=0.3, randomize=RandomizeConfig(**chances))
+
+
+def test_off_by_default_and_pixel_identical_to_the_shipped_generator():
+    # Digest of the generator before randomization existed (the data of the shipped models).
+    scenes = make_scenes(SyntheticConfig(), "train", 30, 0)
+    assert _digest(scenes) == "d7700d0cf8735d2c5fe5cf20169848c40b9da52c"
+    assert not SyntheticConfig().randomize.enabled
+
+
+@pytest.mark.parametrize("effect", PIXEL_EFFECTS)
+def test_each_pixel_effect_changes_pixels_only(effect):
+    plain = make_scenes(_with(), "train", 4, 3)
+    varied = make_scenes(_with(**{f"{effect}_prob": 1.0}), "train", 4, 3)
+    changed = 0
+    for a, b in zip(plain, varied):
+        assert [o.expressions for o in a.objects] == [o.expressions for o in b.objects]
+        for obj in a.objects:
+            assert np.array_equal(a.load_mask(obj.object_id), b.load_mask(obj.object_id))
+        changed += not np.array_equal(a.load_frames(), b.load_frames())
+        assert b.load_frames().dtype == np.uint8
+    assert changed == len(plain)
+
+
+@pytest.mark.parametrize("effect", ("colour", "outline"))
+def test_object_effects_leave_the_background_alone(effect):
+    for a, b in zip(make_scenes(_with(), "val", 4, 1), make_scenes(_with(**{f"{effect}_prob": 1.0}), "val", 4, 1)):
+        objects = np.any([a.load_mask(o.object_id) for o in a.objects], axis=0)  # (T, H, W)
+        assert np.array_equal(a.load_frames()[~objects], b.load_frames()[~objects])
+
+
+def test_colour_jitter_keeps_the_hue_within_its_bound():
+    cfg = SyntheticConfig(height=64, width=64, textures=("solid",), colours=("red", "green", "blue", "orange"),
+                          randomize=RandomizeConfig(colour_prob=1.0))
+    plain = make_scenes(dataclasses.replace(cfg, randomize=RandomizeConfig()), "train", 6, 2)
+    for a, b in zip(plain, make_scenes(cfg, "train", 6, 2)):
+        for obj in a.truth:
+            mask = a.load_mask(obj.object_id)
+            hue_a = rgb_to_hsv(a.load_frames()[mask].astype(float))[:, 0].mean()
+            hue_b = rgb_to_hsv(b.load_frames()[mask].astype(float))[:, 0].mean()
+            shift = min(abs(hue_a - hue_b), 1 - abs(hue_a - hue_b)) * 360
+            assert shift <= cfg.randomize.hue_deg + 1.0, (obj.colour, shift)
+
+
+def test_hsv_round_trip():
+    rgb = np.random.default_rng(0).uniform(0, 255, size=(500, 3))
+    assert np.allclose(hsv_to_rgb(rgb_to_hsv(rgb)), rgb, atol=1e-6)
+
+
+def test_image_size_and_scale_are_drawn_and_the_layout_uses_them():
+    cfg = SyntheticConfig(randomize=RandomizeConfig(size_prob=1.0, scale_prob=1.0, short_side=(96, 200)))
+    scenes = make_scenes(cfg, "train", 8, 0)
+    sizes = {scene.image_size for scene in scenes}
+    assert len(sizes) == len(scenes)
+    for scene in scenes:
+        height, width = scene.image_size
+        assert 96 <= min(height, width) <= 200 and 0.74 <= width / height <= 1.81
+        for obj in scene.truth:
+            assert obj.size != "small" or obj.radius >= cfg.randomize.min_radius_px - 1e-9
+            x0, y0, x1, y1 = obj.bboxes[0]
+            assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        for obj in scene.objects:
+            assert scene.load_mask(obj.object_id).shape == (1, height, width)
+            if not obj.no_target:
+                for text in obj.expressions:
+                    assert referents(text, scene.truth, scene.image_size) == {obj.object_id}
+
+
+def test_backgrounds_flat_and_photographs():
+    flat = make_scenes(_with(flat_prob=1.0), "train", 3, 0)
+    for scene in flat:
+        objects = np.any([scene.load_mask(o.object_id) for o in scene.objects], axis=0)[0]
+        background = scene.load_frames()[0][~objects]
+        assert (background == background[0]).all()
+    photo = make_scenes(_with(photo_prob=1.0), "train", 3, 0)
+    plain = make_scenes(_with(), "train", 3, 0)
+    for a, b in zip(plain, photo):
+        assert [o.expressions for o in a.objects] == [o.expressions for o in b.objects]
+        assert not np.array_equal(a.load_frames(), b.load_frames())
+
+
+def test_randomized_scenes_are_deterministic_and_videos_too():
+    everything = {f"{name}_prob": 0.7 for name in ("size", "scale", "colour", "outline", "antialias", "lighting",
+                                                   "vignette", "chromatic", "blur", "motion_blur", "noise", "jpeg")}
+    cfg = SyntheticConfig(randomize=RandomizeConfig(flat_prob=0.3, photo_prob=0.3, **everything),
+                          num_frames=4, no_target_rate=0.3)
+    assert _digest(make_scenes(cfg, "test", 6, 5)) == _digest(make_scenes(cfg, "test", 6, 5))
+    for scene in make_video_scenes(cfg, "val", 3, 5):
+        for obj in scene.objects:
+            assert scene.load_mask(obj.object_id).any() != obj.no_target
+
+
+def test_config_checks_chances():
+    with pytest.raises(ValueError, match="chances"):
+        RandomizeConfig(noise_prob=1.5)
+    with pytest.raises(ValueError, match="flat_prob"):
+        RandomizeConfig(flat_prob=0.6, photo_prob=0.6)
+    assert RandomizeConfig(jpeg_prob=0.1).enabled
+
+
+@pytest.mark.parametrize("shape", list(AREA_FACTOR))
+def test_shape_pose_keeps_the_area(shape):
+    plain = shape_mask(shape, (50.3, 49.7), 30.0, 100, 100)
+    assert np.array_equal(plain, shape_mask(shape, (50.3, 49.7), 30.0, 100, 100, angle=0.0, stretch=1.0))
+    posed = shape_mask(shape, (50.3, 49.7), 30.0, 100, 100, angle=0.2, stretch=1.15)
+    assert abs(int(posed.sum()) - int(plain.sum())) <= 0.03 * plain.sum()
