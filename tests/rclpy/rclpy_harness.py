@@ -339,18 +339,21 @@ class RosClient:
 
 @dataclass(frozen=True)
 class KnownScene:
-    """One synthetic frame, the expression naming one object, its true mask and depth (the demo's generator)."""
+    """One synthetic frame, the expression naming one object, its true mask and depth (the demo's generator), and an
+    expression naming something not in the frame (the demo's absent moment of the same scene)."""
 
     rgb: Any  # (H, W, 3) uint8
     expression: str
     truth: Any  # (H, W) bool, the named object's visible pixels
     depth_m: float  # the named object's depth
     config: Any  # DemoConfig: camera size and depths
+    absent_expression: str  # names nothing in ``rgb``; the embedded model scores it below 0.5 there
 
 
 def known_scene(max_steps: int = 40) -> KnownScene:
     """The first frame of the demo script that the embedded model segments right when called directly
-    (IoU > 0.5), so node tests check the node, not the model (tests/training measures the model)."""
+    (IoU > 0.5) and where it scores the scene's absent expression below its calibrated threshold, so node tests
+    check the node, not the model (tests/training measures the model)."""
     from training.metrics import mask_iou
     from vatex_core import Predictor
     from vatex_ros.tools.demo_stream import DemoConfig, build_script, object_depths
@@ -360,7 +363,52 @@ def known_scene(max_steps: int = 40) -> KnownScene:
     predictor = Predictor.from_pretrained()
     for step in steps:
         scene = scenes[step.scene]
+        absent = [s.expression for s in steps if s.absent and s.scene == step.scene]
+        if step.absent or not absent:
+            continue
         rgb, truth = scene.load_frames([step.frame])[0], scene.load_mask(step.object_id, [step.frame])[0]
-        if truth.sum() > 50 and mask_iou(predictor.predict(rgb, step.expression).mask, truth) > 0.5:
-            return KnownScene(rgb, step.expression, truth, object_depths(config, scene)[step.object_id], config)
+        if (truth.sum() > 50 and mask_iou(predictor.predict(rgb, step.expression).mask, truth) > 0.5
+                and predictor.predict(rgb, absent[0]).score < 0.5):
+            return KnownScene(rgb, step.expression, truth, object_depths(config, scene)[step.object_id], config,
+                              absent[0])
     raise AssertionError(f"the embedded model segments none of the first {max_steps} demo frames")
+
+
+def borderline_frame(scene: KnownScene, low: float, high: float, encode: Callable[[Any], Any] = lambda rgb: rgb,
+                     decode: Callable[[Any], Any] = lambda frame: frame, max_scenes: int = 20) -> tuple[Any, Any, float]:
+    """Frames on which the embedded model scores ``scene.absent_expression`` between ``low`` and ``high``, and high.
+
+    The scene's frame (where the expression names nothing, score < 0.5) is blended with a demo frame where the
+    model finds what it names (score >= ``high`` + 0.1); bisection on the blend weight finds a frame whose score
+    lies in the band's middle three fifths: a frame that only the right found threshold classifies right.
+    ``encode``/``decode`` give the frame as the node will see it (e.g. JPEG and back); the search scores the
+    decoded pixels.
+
+    Returns:
+        ``(borderline frame, present frame, borderline score)``, frames encoded.
+    """
+    import numpy as np
+    from vatex_core import Predictor
+    from vatex_ros.tools.demo_stream import DemoConfig, build_script
+
+    predictor = Predictor.from_pretrained()
+    expression, margin = scene.absent_expression, 0.2 * (high - low)
+
+    def scored(rgb: Any) -> tuple[Any, float]:
+        frame = encode(rgb)
+        return frame, predictor.predict(decode(frame), expression).score
+
+    scenes, _ = build_script(DemoConfig(frames=3 * max_scenes, frames_per_target=1, targets_per_scene=2))
+    for candidate in scenes[:max_scenes]:
+        other = candidate.load_frames([0])[0]
+        present, present_score = scored(other)
+        if other.shape != scene.rgb.shape or present_score < high + 0.1:
+            continue
+        lo, hi = 0.0, 1.0  # weight of ``other``: score below the band at lo, above it at hi
+        for _ in range(14):
+            weight = (lo + hi) / 2
+            frame, score = scored(np.clip(np.round(weight * other + (1 - weight) * scene.rgb), 0, 255).astype(np.uint8))
+            if low + margin <= score < high - margin:
+                return frame, present, score
+            lo, hi = (weight, hi) if score < (low + high) / 2 else (lo, weight)
+    raise AssertionError(f"no blend of the first {max_scenes} demo frames scores {expression!r} in [{low}, {high})")

@@ -142,3 +142,39 @@ def test_use_sim_time_takes_frame_age_from_clock(dds_env):
     finally:
         probe.close()
         node.close()
+
+
+def test_compressed_frames_are_read_from_image_transport_name(dds_env):
+    """image_format compressed: JPEG/PNG sensor_msgs/CompressedImage on `<image>/compressed` (image_transport's
+    name), after `image` is remapped: image:=/camera/rgb reads rt/camera/rgb/compressed."""
+    from cyclonedds.domain import DomainParticipant
+    from cyclonedds.pub import DataWriter
+    from cyclonedds.topic import Topic
+
+    from vatex_ros.dds.transport import dds_qos, dds_type
+    from vatex_ros.messages.images import rgb_to_compressed
+    from vatex_ros.node import topics
+
+    params = NodeParams(found_after=1, max_frame_age=0.0, warn_interval=60.0, image_format="compressed")
+    node = DdsNode(FakePredictor(), params, participant=DomainParticipant(domain_id_from_env()),
+                   remappings={"image": "/camera/rgb"})
+    camera = DomainParticipant(domain_id_from_env())
+    writer = DataWriter(camera, Topic(camera, "rt/camera/rgb/compressed", dds_type(topics.COMPRESSED_IMAGE)),
+                        qos=dds_qos(topics.COMPRESSED_IMAGE, 1))
+    probe = DdsProbe(DomainParticipant(domain_id_from_env()), image_topic="/camera/rgb")
+    try:
+        assert node.image_topic_name == "rt/camera/rgb/compressed"
+        assert wait_until(lambda: writer.get_matched_subscriptions(), timeout=30), "node's reader not matched"
+        probe.say("the red block")
+        frame = frame_msg(scene(), frame_id="png")
+        msg = rgb_to_compressed(scene(), "png", frame.header)  # lossless: the red pixels stay red
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not probe.detections_for("the red block"):
+            writer.write(msg)
+            time.sleep(0.05)
+        detection = probe.detections_for("the red block")[-1]
+        assert detection.header.frame_id == "png" and (detection.bbox.center.position.x, detection.bbox.size_x) == (
+            9.5, 10.0)
+    finally:
+        probe.close()
+        node.close()

@@ -102,7 +102,10 @@ class DdsNode:
             self._writers[topics.OVERLAY.name] = self._writer(topics.OVERLAY)
         if params.use_depth:
             self._writers.update({t.name: self._writer(t) for t in topics.DEPTH_OUTPUTS})
-        self._image_reader = self._reader(topics.image_topic(params.image_format), self._image_cb, drain=False)
+        self.image_topic_name = "rt" + topics.input_image_name(
+            topics.resolve(topics.IMAGE.name, namespace, self._remappings), params.image_format)
+        self._image_reader = self._reader(topics.image_topic(params.image_format), self._image_cb, drain=False,
+                                          dds_name=self.image_topic_name)
         self._readers = [
             self._image_reader,
             self._reader(topics.EXPRESSION, self._expression_cb),
@@ -120,7 +123,7 @@ class DdsNode:
         self.core.start()
         self._diagnostics_thread.start()
         logger.info("DDS node up on domain %d: %s -> %s", self.participant.domain_id,
-                    self.topic_name(topics.IMAGE.name), ", ".join(self.topic_name(n) for n in self._writers))
+                    self.image_topic_name, ", ".join(self.topic_name(n) for n in self._writers))
         _announce_receive_buffer()
 
     def topic_name(self, name: str) -> str:
@@ -165,9 +168,9 @@ class DdsNode:
         return DataWriter(self.participant, DdsTopic(self.participant, self.topic_name(topic.name), dds_type(topic)),
                           qos=qos)
 
-    def _reader(self, topic: topics.Topic, callback, drain: bool = True) -> DataReader:
+    def _reader(self, topic: topics.Topic, callback, drain: bool = True, dds_name: str | None = None) -> DataReader:
         qos = dds_qos(topic, self._params.qos_depth)
-        dds_topic = DdsTopic(self.participant, self.topic_name(topic.name), dds_type(topic))
+        dds_topic = DdsTopic(self.participant, dds_name or self.topic_name(topic.name), dds_type(topic))
         reader = DataReader(self.participant, dds_topic, qos=qos)
         # Listener attached after construction: during it, Cyclone may call back before the Python
         # reader exists. Then drain what arrived meanwhile (a camera's next frame does that for images).

@@ -81,8 +81,9 @@ class NodeParams:
                                     "(bf16 / fp16 for GPUs)", choices=("fp32", "bf16", "fp16"))
     compile: bool = _param(False, "torch.compile the model (CUDA graphs on CUDA) for compile_frame_size; "
                                   "compiled and warmed up at start-up, not on the first frame")
-    compile_frame_size: str = _param("640x480", "camera frame size WxH the compiled model is warmed up for "
-                                                "(frames of another size compile on their first use)")
+    compile_frame_size: str = _param("640x480", "camera frame size WxH the model is warmed up for at start-up, so "
+                                                "the first frame is not slow (with compile: compiled for; frames of "
+                                                "another size compile on their first use)")
     score_threshold: float = _param(-1.0, "object probability from which a frame's prediction is found (and counts "
                                           "as a hit); -1 = the threshold calibrated for the weights (their "
                                           "manifest); read when the model loads", bounds=(-1.0, 1.0))

@@ -13,7 +13,10 @@ def load_predictor(params: NodeParams):
     """``vatex_core.Predictor`` for ``params.weights`` (empty: the embedded default) on ``params.device``,
     with ``params.cpu_threads`` torch threads (0: torch's default).
 
-    In ``params.precision``; with ``params.compile``, compiled and warmed up for ``params.compile_frame_size``.
+    In ``params.precision``; warmed up on a frame of ``params.compile_frame_size`` (with ``params.compile``,
+    compiled for it), so that the first camera frame is not the slow one: the first call of a model pays for
+    lazy initialisation (about a second on a CPU), and a frame that waits for it is skipped as older than
+    ``max_frame_age``.
 
     Raises:
         RuntimeError: vatex_core cannot be imported.
@@ -40,7 +43,7 @@ def load_predictor(params: NodeParams):
     predictor = Predictor.from_pretrained(weights, device=params.device, short_side=params.input_size or None,
                                           found_threshold=threshold, precision=params.precision,
                                           compile=params.compile)
-    if params.compile:  # compile now, at start-up, so that the first camera frame is not the slow one
-        width, height = (int(n) for n in params.compile_frame_size.split("x"))
-        predictor.warmup((height, width))
+    width, height = (int(n) for n in params.compile_frame_size.split("x"))
+    # Compiling needs a few calls; otherwise one call pays the first-call costs (text encoder included).
+    predictor.warmup((height, width), calls=3 if params.compile else 1)
     return predictor

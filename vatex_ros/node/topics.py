@@ -27,7 +27,10 @@ class Topic:
 
 
 IMAGE = Topic("image", "sensor_msgs/msg/Image", reliable=False, depth=1)  # sensor data QoS
+# image_format: compressed. Camera drivers publish it through image_transport, which names the compressed transport
+# of a topic `<image>/compressed`: the node subscribes there, after `image` is remapped (see input_image_name).
 COMPRESSED_IMAGE = Topic("image", "sensor_msgs/msg/CompressedImage", reliable=False, depth=1)
+COMPRESSED_SUFFIX = "/compressed"
 EXPRESSION = Topic("expression", "std_msgs/msg/String", reliable=True)
 MASK = Topic("mask", "sensor_msgs/msg/Image", reliable=True)
 DETECTIONS = Topic("detections", "vision_msgs/msg/Detection2DArray", reliable=True)
@@ -50,6 +53,15 @@ DIAGNOSTICS = Topic("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", relia
 def image_topic(image_format: str) -> Topic:
     """Input topic for the ``image_format`` parameter (``raw`` or ``compressed``)."""
     return COMPRESSED_IMAGE if image_format == "compressed" else IMAGE
+
+
+def input_image_name(resolved_image: str, image_format: str) -> str:
+    """The topic the node reads frames from, given the fully resolved (remapped) name of ``image``.
+
+    ``raw``: ``image`` itself. ``compressed``: ``<image>/compressed``, as image_transport names it, so that
+    ``image:=/camera/image_raw`` reads ``/camera/image_raw/compressed``, the camera driver's compressed stream.
+    """
+    return resolved_image + COMPRESSED_SUFFIX if image_format == "compressed" else resolved_image
 
 
 def resolve(name: str, namespace: str = DEFAULT_NAMESPACE, remappings: dict[str, str] | None = None) -> str:

@@ -113,7 +113,9 @@ class VatexNode(LifecycleNode):
         result = super().on_activate(state)  # enables the lifecycle publishers
         params = self.core.params
         self.core.start()
-        image_topic = topics.image_topic(params.image_format)
+        # `image` remapped first, then image_transport's `/compressed` appended (topics.input_image_name)
+        image_topic = dataclasses.replace(topics.image_topic(params.image_format), name=topics.input_image_name(
+            self.resolve_topic_name(topics.IMAGE.name), params.image_format))
         self._image_type = getattr(idl, image_topic.ros_type.rsplit("/", 1)[1])
         # Frames and expressions in separate groups; inference runs on the core's worker thread, so neither an
         # expression nor a parameter update ever waits for a running frame.
