@@ -36,6 +36,7 @@ class Contact:
     scene: KnownScene
     image: Any  # CompressedImage publisher on <camera>/compressed
     expression: Any  # std_msgs/String publisher, rclpy's default QoS (reliable, volatile, depth 10)
+    borderline: tuple[bytes, bytes, float]  # JPEG scored in [0.5, threshold), JPEG of the object, the first's score
 
 
 def _jpeg(rgb: np.ndarray) -> bytes:
@@ -61,7 +62,12 @@ def contact(tmp_path_factory):
     from std_msgs.msg import String
     from vision_msgs.msg import Detection2DArray
 
+    from vatex_core.weights import calibrated_threshold
+
     scene = known_scene()
+    threshold = calibrated_threshold()
+    assert threshold > 0.55, "the embedded model's calibrated threshold no longer tells 0.5 apart"
+    borderline = borderline_frame(scene, 0.5, threshold, encode=_jpeg, decode=_decoded)
     workdir = tmp_path_factory.mktemp("rclpy_first_contact")
     domain = private_domain()
     env = ros_env(domain)
@@ -78,7 +84,7 @@ def contact(tmp_path_factory):
             assert wait_until(lambda: not node.running() or image.get_subscription_count(), START_TIMEOUT), \
                 f"vatex_node did not subscribe to {CAMERA}/compressed\n{node.output()}"
             assert node.running(), node.output()
-            yield Contact(node, client, scene, image, expression)
+            yield Contact(node, client, scene, image, expression, borderline)
         finally:
             client.close()
 
@@ -159,9 +165,8 @@ def test_found_rule_with_the_calibrated_threshold(contact):
     from vatex_core.weights import calibrated_threshold
 
     threshold = calibrated_threshold()
-    assert threshold > 0.55, "the embedded model's calibrated threshold no longer tells 0.5 apart"
     scene = contact.scene
-    borderline, present, score = borderline_frame(scene, 0.5, threshold, encode=_jpeg, decode=_decoded)
+    borderline, present, score = contact.borderline
     _say(contact, scene.absent_expression)
     for name, frame in (("absent", _jpeg(scene.rgb)), (f"borderline (score {score:.3f})", borderline)):
         pairs = _answers(contact, frame, 4)
@@ -170,3 +175,27 @@ def test_found_rule_with_the_calibrated_threshold(contact):
         assert all(not any(bytes(m.data)) for _, m in pairs), f"{name} frames: mask not empty"
     pairs = _answers(contact, present, 3)  # found_after 2
     assert pairs[-1][0].detections and any(bytes(pairs[-1][1].data))
+
+
+def test_score_threshold_changes_while_active(contact):
+    """README: score_threshold can change at any time; the rclpy node applies it from the next frame. 0.5 makes the
+    borderline frame found; -1 (the calibrated threshold) makes it lost again."""
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter
+
+    def set_threshold(value: float) -> None:
+        request = SetParameters.Request(parameters=[Parameter("score_threshold", value=value).to_parameter_msg()])
+        (result,) = contact.client.call(SetParameters, f"{NODE}/set_parameters", request).results
+        assert result.successful, result.reason
+
+    borderline, _, score = contact.borderline
+    _say(contact, contact.scene.absent_expression)
+    assert contact.client.get_state(NODE) == "active"
+    set_threshold(0.5)
+    try:
+        pairs = _answers(contact, borderline, 3)  # found_after 2
+        assert pairs[-1][0].detections, f"borderline frame (score {score:.3f}) not found at score_threshold 0.5"
+    finally:
+        set_threshold(-1.0)
+    pairs = _answers(contact, borderline, 4)  # lost_after 3
+    assert not pairs[-1][0].detections and not any(bytes(pairs[-1][1].data))

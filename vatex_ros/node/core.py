@@ -199,6 +199,11 @@ class NodeCore:
         if changed_expression:
             self.set_expression(params.expression)
 
+    @property
+    def predictor(self) -> Predictor:
+        """The model this core runs (one instance for the node's life)."""
+        return self._predictor
+
     def now(self) -> float:
         """Seconds on the node's clock (the time base of frame stamps: wall or sim time)."""
         return self._clock()

@@ -86,7 +86,7 @@ class NodeParams:
                                                 "another size compile on their first use)")
     score_threshold: float = _param(-1.0, "object probability from which a frame's prediction is found (and counts "
                                           "as a hit); -1 = the threshold calibrated for the weights (their "
-                                          "manifest); read when the model loads", bounds=(-1.0, 1.0))
+                                          "manifest); the rclpy node applies a change from the next frame", bounds=(-1.0, 1.0))
     max_frame_age: float = _param(1.0, "skip frames whose stamp is older than this (s); 0 = no check",
                                   bounds=(0.0, 3600.0))
     frame_age_mode: str = _param("clock", "how max_frame_age measures age: clock = node clock - stamp (camera and "

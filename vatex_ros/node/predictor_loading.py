@@ -39,11 +39,28 @@ def load_predictor(params: NodeParams):
     logger.info("loading %s model (%s) on %s in %s%s, %d CPU threads", params.preset,
                 weights or "embedded default weights", params.device, params.precision,
                 ", compiled" if params.compile else "", torch.get_num_threads())
-    threshold = None if params.score_threshold < 0 else params.score_threshold  # None: the weights' calibrated one
     predictor = Predictor.from_pretrained(weights, device=params.device, short_side=params.input_size or None,
-                                          found_threshold=threshold, precision=params.precision,
+                                          found_threshold=found_threshold(params), precision=params.precision,
                                           compile=params.compile)
+    logger.info("found threshold %.4f (%s)", predictor.found_threshold,
+                "calibrated for the weights" if params.score_threshold < 0 else "score_threshold")
     width, height = (int(n) for n in params.compile_frame_size.split("x"))
     # Compiling needs a few calls; otherwise one call pays the first-call costs (text encoder included).
     predictor.warmup((height, width), calls=3 if params.compile else 1)
     return predictor
+
+
+def found_threshold(params: NodeParams) -> float:
+    """The object probability from which a prediction is found: ``params.score_threshold``, or for -1 the one
+    calibrated for ``params.weights`` (their manifest; the embedded model's when empty)."""
+    if params.score_threshold >= 0:
+        return params.score_threshold
+    from vatex_core.weights import calibrated_threshold
+
+    return calibrated_threshold(params.weights or None)
+
+
+def set_score_threshold(predictor, params: NodeParams) -> None:
+    """Apply ``params.score_threshold`` to a running ``vatex_core.Predictor`` (read on each frame)."""
+    predictor.found_threshold = found_threshold(params)
+    logger.info("found threshold %.4f from now on", predictor.found_threshold)

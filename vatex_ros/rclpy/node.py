@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 # Parameters that need a new model, publishers or subscriptions: changed only while unconfigured, applied at
 # the next configure. The others apply to the running core from the next frame.
-CONFIGURE_TIME = ("weights", "preset", "device", "cpu_threads", "input_size", "score_threshold", "image_format",
+CONFIGURE_TIME = ("weights", "preset", "device", "cpu_threads", "input_size", "image_format",
                   "qos_depth", "publish_overlay", "use_depth", "depth_queue_size", "autostart", "diagnostics_period")
 RCLPY_OWNED = ("use_sim_time",)  # NodeParams fields rclpy declares itself
 
@@ -217,6 +217,12 @@ class VatexNode(LifecycleNode):
         except (ValueError, TypeError) as err:
             return SetParametersResult(successful=False, reason=str(err))
         if self.core is not None:
+            if params.score_threshold != self.core.params.score_threshold and self._given_predictor is None:
+                from vatex_ros.node.predictor_loading import set_score_threshold
+                try:
+                    set_score_threshold(self.core.predictor, params)
+                except ValueError as err:  # a manifest that cannot be read: refused, the old threshold stays
+                    return SetParametersResult(successful=False, reason=str(err))
             self.core.update_params(params)
         return SetParametersResult(successful=True)
 
