@@ -1,5 +1,6 @@
 """Test doubles and helpers for the ROS-side tests (imported by conftest.py and the tests)."""
 
+import functools
 import signal
 import subprocess
 import time
@@ -153,3 +154,21 @@ def stop_child(proc: subprocess.Popen, log: IO[str], title: str) -> None:
         proc.wait(timeout=5)
     log.seek(0)
     print(f"--- {title} ---\n" + log.read())
+
+
+@functools.cache
+def embedded_model_scene(max_steps: int = 40) -> tuple[np.ndarray, str, np.ndarray]:
+    """``(rgb, expression, truth mask)`` of the first demo frame that the embedded model segments right when called
+    directly (IoU > 0.5): tests of the node's tools with the real model check the tools, not the model."""
+    from training.metrics import mask_iou
+    from vatex_core import Predictor
+    from vatex_ros.tools.demo_stream import DemoConfig, build_script
+
+    scenes, steps = build_script(DemoConfig(frames=max_steps, frames_per_target=1, targets_per_scene=2))
+    predictor = Predictor.from_pretrained()
+    for step in (s for s in steps if not s.absent):
+        scene_ = scenes[step.scene]
+        rgb, truth = scene_.load_frames([step.frame])[0], scene_.load_mask(step.object_id, [step.frame])[0]
+        if truth.sum() > 50 and mask_iou(predictor.predict(rgb, step.expression).mask, truth) > 0.5:
+            return rgb, step.expression, truth
+    raise AssertionError(f"the embedded model segments none of the first {max_steps} demo frames")
