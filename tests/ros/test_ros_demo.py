@@ -1,5 +1,5 @@
-"""`vatex demo` as a user runs it: node, camera and person processes over DDS on loopback, untrained model;
-and its 3D scoring on answers made up from the generator's truth."""
+"""`vatex demo` as a user runs it: node, camera and person processes over DDS on loopback, the embedded model,
+checked against the scenes' truth; and its 3D scoring on answers made up from the generator's truth."""
 
 import json
 import subprocess
@@ -58,31 +58,36 @@ def test_demo_depth_stream_and_3d_error_against_truth():
 
 @pytest.mark.dds
 @pytest.mark.slow
-def test_demo_writes_summary_and_gif(dds_env, random_tiny_weights, tmp_path):
+def test_demo_finds_the_named_objects_and_their_3d_points(dds_env, tmp_path):
+    """The embedded model through the node (README: IoU 0.814 over 60 frames, false found on 0 of 20 not-in-view
+    frames): masks on the named objects, nothing found when the named object is not in view, target_point within
+    millimetres of the truth. Thresholds leave room for frames dropped on a loaded machine, not for a wrong node."""
     out = tmp_path / "demo"
-    done = subprocess.run([sys.executable, "-m", "vatex_ros.cli", "demo", "--frames", "12", "--fps", "6",
-                           "--weights", str(random_tiny_weights), "--out", str(out), "--seed", "3"],
+    done = subprocess.run([sys.executable, "-m", "vatex_ros.cli", "demo", "--frames", "24", "--fps", "4",
+                           "--out", str(out), "--seed", "0"],
                           cwd=tmp_path, env={**dds_env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
     print(done.stdout, done.stderr)  # shown by pytest on failure
     assert done.returncode == 0
 
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["frames_in"] == 12 and 0 < summary["frames_out"] <= 12
+    assert summary["frames_in"] == 24 and 12 <= summary["frames_out"] <= 24
     assert summary["dropped"] == summary["frames_in"] - summary["frames_out"]
     stats = summary["latency_ms"]["stamp_to_receive"]
     assert stats["n"] > 0 and 0 < stats["p50"] <= stats["p95"]
-    assert summary["iou_frames"] > 0 and 0.0 <= summary["mean_iou"] <= 1.0
-    assert 0.0 <= summary["found_rate"] <= 1.0
+    assert summary["iou_frames"] >= 8 and summary["mean_iou"] > 0.6, summary["expressions"]
+    assert summary["found_rate"] >= 0.5  # found_after 2: each expression's first frame is not yet found
+    absent = summary["absent"]
+    assert absent["frames"] >= 1 and absent["false_found"] == 0
     assert {e["expression"] for e in summary["expressions"]} and summary["config"]["size"] == "160x128"
     with Image.open(out / "demo.gif") as gif:
         assert gif.n_frames == summary["gif_frames"] == summary["frames_out"]
         assert gif.size[0] > 2 * 160 and gif.size[1] == 128  # camera | node overlay
-    target_3d = summary["target_3d"]  # an untrained model may find nothing: then only the counts are checked
+    target_3d = summary["target_3d"]
     assert target_3d["with_point"] <= target_3d["found_frames"] <= summary["iou_frames"]
+    assert target_3d["with_point"] >= 0.8 * target_3d["found_frames"] > 0
     assert target_3d["error_mm"]["n"] == target_3d["with_point"]
-    if target_3d["with_point"]:
-        assert 0.0 <= target_3d["error_mm"]["mean"] < float("inf")
-    assert "frames in 12" in done.stdout and "3D: target_point on" in done.stdout
+    assert target_3d["error_mm"]["p95"] < 10.0 and target_3d["error_mm"]["mean"] < 10.0  # mm, objects at 0.6 to 1.5 m
+    assert "frames in 24" in done.stdout and "3D: target_point on" in done.stdout
     params = yaml.safe_load((out / "node_params.yaml").read_text())["/**"]["ros__parameters"]
     assert params["use_depth"] is True
     log = (out / "node.log").read_text()
