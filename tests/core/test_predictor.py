@@ -97,16 +97,24 @@ def test_short_side_override_changes_the_model_input_not_the_mask_size(tiny_mode
     assert predictor.predict(np.zeros((120, 160, 3), np.uint8), "the cup").mask.shape == (120, 160)
 
 
-@pytest.mark.parametrize("threshold", [0.0, 1.0])
-def test_found_is_the_score_against_the_threshold_and_not_found_masks_are_empty(tiny_model, threshold):
+@pytest.mark.parametrize("offset, found", [(-1e-3, True), (0.0, True), (1e-3, False)],
+                         ids=["just_below_the_score", "at_the_score", "just_above_the_score"])
+def test_found_is_the_score_against_the_threshold_and_not_found_masks_are_empty(tiny_model, offset, found):
+    """Thresholds around this frame's own score (not only 0 and 1, which every score passes or fails): found iff
+    score >= threshold; a found mask is the model's, a not-found one empty."""
     image = np.random.default_rng(7).integers(0, 255, (40, 56, 3), dtype=np.uint8)
-    logits_mask = Predictor(tiny_model, found_threshold=0.0).predict(image, "the cup").mask
+    reference = Predictor(tiny_model, found_threshold=0.0).predict(image, "the cup")
+    assert 2e-3 < reference.score < 1 - 2e-3 and reference.mask.any(), "pick another image: the score must be inside"
+    threshold = reference.score + offset
     prediction = Predictor(tiny_model, found_threshold=threshold).predict(image, "the cup")
-    assert prediction.found == (prediction.score >= threshold)
-    if prediction.found:
-        assert np.array_equal(prediction.mask, logits_mask)
+    assert prediction.score == reference.score and prediction.found is found
+    if found:
+        assert np.array_equal(prediction.mask, reference.mask) and prediction.box is not None
     else:
         assert not prediction.mask.any() and prediction.box is None
+
+
+def test_found_threshold_outside_0_1_is_refused(tiny_model):
     with pytest.raises(ValueError, match="found_threshold"):
         Predictor(tiny_model, found_threshold=1.5)
 
