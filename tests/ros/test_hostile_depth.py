@@ -126,3 +126,33 @@ def test_undistortion_residual_above_tolerance_is_refused():
     rays = pixel_rays(wild, 48, 64)
     assert np.isfinite(rays[:, 24, 32]).all()  # at the principal point the inverse is exact
     assert not np.isfinite(rays[:, 0, 0]).any()  # the corner's fixed point oscillates: no ray
+
+
+@pytest.mark.parametrize("min_points, located", [(10, False), (5, True)])
+def test_depth_min_points_with_a_few_valid_pixels(min_points, located, caplog):
+    """README: fewer valid depth points under the target than depth_min_points: no 3D for the frame (a warning and
+    depth_no_valid_points), the 2D result unchanged; at or above it the few points give the 3D result."""
+    from vatex_ros.messages.images import array_to_image, image_to_array
+    from vatex_ros.node.depth import DEPTH_ENCODINGS
+
+    clock = lambda: STAMP  # noqa: E731
+    core = NodeCore(FakePredictor(), NodeParams(found_after=1, use_depth=True, depth_min_points=min_points),
+                    lambda r: None, clock=clock, monotonic=clock)
+    core.set_expression("the red block")
+    rgb = scene()
+    frame = frame_msg(rgb, stamp=STAMP)
+    depth, info = render_depth([np.all(rgb == COLOURS["red"], axis=2)], [0.8], frame.header)
+    pixels = image_to_array(depth, DEPTH_ENCODINGS).copy()
+    holes = np.zeros_like(pixels)
+    holes[13, 8:13] = pixels[13, 8:13]  # 5 valid pixels inside the red block's eroded core, the rest no return
+    core.submit_depth(array_to_image(holes, depth.encoding, depth.header, DEPTH_ENCODINGS))
+    core.submit_camera_info(info)
+    core.submit_frame(frame)
+    with caplog.at_level(logging.WARNING):
+        result = core.step()
+    assert result is not None and result.found and result.area == 100  # 2D is unaffected
+    if located:
+        assert result.target_3d.valid_points == 5 and abs(result.target_3d.position[2] - 0.8) < 0.002
+    else:
+        assert result.target_3d is None and core.diagnostics.counts()["depth_no_valid_points"] == 1
+        assert "depth_min_points 10" in caplog.text

@@ -60,10 +60,11 @@ class VatexNode(LifecycleNode):
     Args:
         predictor: the model; default: loaded from the parameters on each configure.
         node_name: ROS node name (remappable with ``-r __node:=...``).
+        context: the rclpy context; default: the global one (``rclpy.init()``).
     """
 
-    def __init__(self, predictor: Predictor | None = None, node_name: str = NODE_NAME):
-        super().__init__(node_name)
+    def __init__(self, predictor: Predictor | None = None, node_name: str = NODE_NAME, context: Any = None):
+        super().__init__(node_name, context=context)
         self._given_predictor = predictor
         self.core: NodeCore | None = None
         self._publishers_by_topic: dict[str, Any] = {}
