@@ -28,11 +28,14 @@ def test_bench_writes_split_and_ratio(dds_env, random_tiny_weights, tmp_path, ca
     assert depth["step_ms"] > 0 and depth["object_fraction"] == 0.1
     assert depth["share_of_in_process_frame"] == pytest.approx(depth["step_ms"] / stages["total"]["p50"])
     assert depth["share_of_node_end_to_end"] == pytest.approx(depth["step_ms"] / result["node_end_to_end_ms"]["p50"])
-    stream = result["stream"]  # frames lost to transport in a best-effort stream (a 96x64 frame: none on loopback)
-    assert stream["rate_hz"] == 15 and stream["published"] == 45 and stream["lost_frames"] == 0
+    # Frames lost in a best-effort stream: best effort promises no delivery, so the count is reported, not asserted
+    # 0; a lost 96x64 frame (two datagrams on loopback) can only be the kernel's drop, and that is counted.
+    stream = result["stream"]
+    assert stream["rate_hz"] == 15 and stream["published"] == 45 and 0 <= stream["lost_frames"] <= 45
+    assert stream["lost_frames"] == 0 or stream["kernel_dropped_datagrams"] > 0, stream
     printed = capsys.readouterr().out
     assert "node end to end / bare model call" in printed and "of the in-process frame latency" in printed
-    assert "best-effort stream at 15 Hz: 0 of 45 frames lost" in printed
+    assert f"best-effort stream at 15 Hz: {stream['lost_frames']} of 45 frames lost" in printed
 
 
 def test_bench_sizes_reports_each_size_in_one_run(dds_env, random_tiny_weights, tmp_path, capsys):

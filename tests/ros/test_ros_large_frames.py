@@ -53,12 +53,17 @@ def test_vatex_node_asks_for_large_buffers_unless_configured(monkeypatch):
     assert seen == [NODE_CYCLONEDDS_XML, "file:///etc/robot/cyclonedds.xml"]
 
 
-def test_720p_rgb8_at_15_hz_loses_no_frame(dds_env):
+def test_720p_rgb8_at_15_hz_fits_the_receive_buffer_and_no_loss_is_silent(dds_env):
+    """The node's Cyclone settings give a subscriber a receive buffer that holds a 720p rgb8 frame (2.8 MB); with it
+    30 frames at 15 Hz arrive on an idle machine. Best effort promises no delivery (a receiver starved of CPU for a
+    frame interval loses frames), so the count is not asserted exact: a frame that did not arrive must show up in
+    the kernel's drop count, which the DDS node reports (udp_datagrams_dropped)."""
     from vatex_ros.tools.bench import BenchConfig, measure_stream
 
     frame = np.random.default_rng(0).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-    published, received = measure_stream([frame], BenchConfig(width=1280, height=720, stream_frames=30))
-    assert (published, received) == (30, 30)
+    stream = measure_stream([frame], BenchConfig(width=1280, height=720, stream_frames=30))
+    assert stream.receive_buffer is not None and stream.receive_buffer >= frame.nbytes, stream
+    assert stream.published == 30 and (stream.received == 30 or stream.kernel_drops > 0), stream
 
 
 _CAMERA = """

@@ -25,7 +25,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -223,14 +223,22 @@ def measure(predictor: Any, params: NodeParams, frames: list[np.ndarray], expres
     return dict(split), bare, latencies, lost
 
 
-def measure_stream(frames: list[np.ndarray], cfg: BenchConfig) -> tuple[int, int]:
+class StreamCount(NamedTuple):
+    """What :func:`measure_stream` saw."""
+
+    published: int
+    received: int
+    kernel_drops: int  # UDP datagrams the kernel dropped on the subscriber's sockets (0 where it does not say)
+    receive_buffer: int | None  # bytes of the subscriber's largest socket receive buffer, as the kernel granted it
+
+
+def measure_stream(frames: list[np.ndarray], cfg: BenchConfig) -> StreamCount:
     """Frames published best effort at ``cfg.stream_rate`` Hz to a subscriber in another process that only counts.
 
     What it never receives was lost in transport (socket buffers): its reader keeps every sample, so a slow
-    taker loses nothing. The subscriber uses this process's Cyclone configuration (``CYCLONEDDS_URI``).
-
-    Returns:
-        (frames published, frames received).
+    taker loses nothing, and the kernel counts the datagrams it drops on the subscriber's full receive buffer
+    (:mod:`vatex_ros.dds.socket_drops`). The subscriber uses this process's Cyclone configuration
+    (``CYCLONEDDS_URI``). The stream starts once both sides have matched each other.
     """
     import multiprocessing
 
@@ -254,18 +262,20 @@ def measure_stream(frames: list[np.ndarray], cfg: BenchConfig) -> tuple[int, int
         deadline = time.monotonic() + cfg.node_timeout
         while not writer.get_publication_matched_status().current_count and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.5)  # the reader's side of the match settles
+        if _next(results, cfg.node_timeout) != "matched":  # discovery is per side: the reader has matched us too
+            raise RuntimeError("the counting subscriber did not match the stream")
         started = time.monotonic()
         for index in range(count):
             writer.write(image_msg(frames[index % len(frames)], index + 1.0))  # stamp = sequence number
             time.sleep(max(0.0, started + (index + 1) / cfg.stream_rate - time.monotonic()))
-        received = _next(results, count / cfg.stream_rate + 30.0)
+        received, kernel_drops, receive_buffer = _next(results, count / cfg.stream_rate + 30.0)
     finally:
         counter.join(timeout=30)
         if counter.is_alive():
             counter.kill()
-    logger.info("stream at %.0f Hz: %d of %d frames received", cfg.stream_rate, received, count)
-    return count, received
+    logger.info("stream at %.0f Hz: %d of %d frames received (%d datagrams dropped by the kernel)", cfg.stream_rate,
+                received, count, kernel_drops)
+    return StreamCount(count, received, kernel_drops, receive_buffer)
 
 
 _STREAM_TOPIC = "rt/vatex_bench/stream"
@@ -289,18 +299,24 @@ def _count_frames(expected: int, seconds: float, results: Any) -> None:
     from cyclonedds.topic import Topic as DdsTopic
 
     from vatex_ros.dds.participant import domain_id_from_env
+    from vatex_ros.dds.socket_drops import DropWatch, largest_udp_receive_buffer
 
     participant = DomainParticipant(domain_id_from_env())
     qos = Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(expected),  # keeps what arrives
               Policy.DataRepresentation(use_cdrv0_representation=True))
     reader = DataReader(participant, DdsTopic(participant, _STREAM_TOPIC, Image), qos=qos)
+    drops = DropWatch()
     results.put("ready")
+    deadline = time.monotonic() + 60
+    while not reader.get_subscription_matched_status().current_count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    results.put("matched")
     seen: set[int] = set()
     deadline = time.monotonic() + seconds
     while len(seen) < expected and time.monotonic() < deadline:
         seen.update(sample.header.stamp.sec for sample in reader.take(expected))
         time.sleep(0.01)
-    results.put(len(seen))
+    results.put((len(seen), drops.new_drops(), largest_udp_receive_buffer()))
 
 
 def bench_size(predictor: Any, params: NodeParams, cfg: BenchConfig) -> dict:
@@ -322,13 +338,13 @@ def bench_size(predictor: Any, params: NodeParams, cfg: BenchConfig) -> dict:
 
 
 def summarize(cfg: BenchConfig, split: dict[str, list[float]], bare: list[float], node: list[float],
-              lost: int, depth_step: float, stream: tuple[int, int] | None = None) -> dict:
+              lost: int, depth_step: float, stream: StreamCount | None = None) -> dict:
     """The benchmark's JSON: stage statistics (ms), bare model call, node end to end and their ratio, 3D step,
     frames lost in a best-effort stream.
 
     Args:
         depth_step: seconds of the 3D step for one frame (:func:`~vatex_ros.tools.depth_scene.time_3d_step`).
-        stream: (published, received) of :func:`measure_stream`; None if not measured.
+        stream: what :func:`measure_stream` saw; None if not measured.
     """
     bare_ms, node_ms = percentiles(bare), percentiles(node)
     ratio = {key: node_ms[key] / bare_ms[key] if node_ms[key] and bare_ms[key] else None for key in ("p50", "mean")}
@@ -340,8 +356,10 @@ def summarize(cfg: BenchConfig, split: dict[str, list[float]], bare: list[float]
         "node_end_to_end_ms": node_ms,
         "node_lost_frames": lost,
         "ratio_node_to_bare_model": ratio,
-        "stream": None if stream is None else {"rate_hz": cfg.stream_rate, "published": stream[0],
-                                                "lost_frames": stream[0] - stream[1]},
+        "stream": None if stream is None else {"rate_hz": cfg.stream_rate, "published": stream.published,
+                                                "lost_frames": stream.published - stream.received,
+                                                "kernel_dropped_datagrams": stream.kernel_drops,
+                                                "receive_buffer_bytes": stream.receive_buffer},
         "depth_3d": {"step_ms": step_ms, "object_fraction": cfg.depth_object_fraction,
                      "share_of_in_process_frame": step_ms / total_ms if total_ms else None,  # vs total p50
                      "share_of_node_end_to_end": step_ms / node_ms["p50"] if node_ms["p50"] else None},
