@@ -17,14 +17,16 @@ import yaml
 
 from training.criterion import LossConfig
 from training.data import AugmentConfig, RefScene, load_davis, load_grefcoco, load_refer, load_ytvos
-from training.optim import OptimConfig
 from training.independent import make_independent_scenes
-from training.synthetic import SyntheticConfig, make_scenes, make_video_scenes
+from training.optim import OptimConfig
+from training.previous_masks import PreviousMaskConfig
+from training.synthetic import SyntheticConfig, make_motion_scenes, make_scenes, make_video_scenes
 from vatex_core import VatexConfig, preset
 from vatex_core.config import dataclass_from_dict
 
 REFER_KINDS = ("refcoco", "refcoco+", "refcocog")
-DATASET_KINDS = (*REFER_KINDS, "grefcoco", "ytvos", "davis", "synthetic", "synthetic_video", "independent")
+DATASET_KINDS = (*REFER_KINDS, "grefcoco", "ytvos", "davis", "synthetic", "synthetic_video", "synthetic_motion",
+                 "independent")
 
 
 @dataclass
@@ -63,6 +65,9 @@ class DataConfig:
     synthetic_scenes: dict[str, int] = field(default_factory=lambda: {"train": 2000, "val": 200, "test": 200})
     synthetic_seed: int = 0
     absent_negative_rate: float = 0.0  # training: chance a referring anchor's negative is a no-target expression
+    # training: frames of a clip evenly spaced with one of these strides (temporal models); () = anywhere, in order
+    window_strides: tuple[int, ...] = ()
+    train_motion_scenes: int = 0  # training: motion videos (synthetic_motion) added to the training scenes
 
 
 @dataclass
@@ -74,6 +79,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    previous_mask: PreviousMaskConfig = field(default_factory=PreviousMaskConfig)  # temporal models' memory in training
     batch_size: int = 24  # global batch of triplets; each of W processes takes batch_size / W
     max_iters: int = 100_000  # optimisation steps; lr steps are fractions of this
     amp: bool = True  # mixed precision; only used when CUDA is available
@@ -141,8 +147,9 @@ def load_scenes(data: DataConfig, split: str) -> list[RefScene]:
     Raises:
         ValueError: a real dataset without ``root``, or an unknown kind.
     """
-    if data.kind in ("synthetic", "synthetic_video"):
-        make = make_video_scenes if data.kind == "synthetic_video" else make_scenes
+    if data.kind in ("synthetic", "synthetic_video", "synthetic_motion"):
+        make = {"synthetic": make_scenes, "synthetic_video": make_video_scenes,
+                "synthetic_motion": make_motion_scenes}[data.kind]
         if split not in data.synthetic_scenes:
             raise ValueError(f"no scene count for synthetic split {split!r}; have {sorted(data.synthetic_scenes)}")
         return make(data.synthetic, split, data.synthetic_scenes[split], data.synthetic_seed)
@@ -160,6 +167,16 @@ def load_scenes(data: DataConfig, split: str) -> list[RefScene]:
     if data.kind == "davis":
         return load_davis(root, split)
     raise ValueError(f"unknown dataset kind {data.kind!r}")
+
+
+def load_training_scenes(data: DataConfig) -> list[RefScene]:
+    """The training split's scenes, plus ``train_motion_scenes`` motion videos when asked for."""
+    scenes = load_scenes(data, data.split)
+    if data.train_motion_scenes:
+        if data.kind != "synthetic":
+            raise ValueError(f"train_motion_scenes adds synthetic motion videos to synthetic scenes, not to {data.kind!r}")
+        scenes += make_motion_scenes(data.synthetic, data.split, data.train_motion_scenes, data.synthetic_seed)
+    return scenes
 
 
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ later ``--resume`` continues the same run exactly.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import logging
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import safetensors.torch
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -41,11 +43,12 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from training.checkpoint import load_checkpoint, save_checkpoint
-from training.config import TrainConfig, load_config, load_scenes
+from training.config import TrainConfig, load_config, load_training_scenes
 from training.criterion import SetCriterion
 from training.data import ReferTransform, TripletDataset, collate_triplets
 from training.optim import build_optimizer, build_scheduler, clip_gradients
-from vatex_core import Vatex, build_vatex, load_weights
+from training.previous_masks import previous_masks
+from vatex_core import Vatex, build_vatex, load_weights, read_config
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +124,25 @@ def freeze(vatex: Vatex, modules: list[str]) -> None:
         logger.info("frozen %s; %d parameters train", ", ".join(modules), trainable)
 
 
+def load_init_weights(vatex: Vatex, path: str | Path) -> None:
+    """Starting weights: a file of the same config, or a per-frame model's file for a temporal model.
+
+    A temporal model started from per-frame weights (e.g. 1.3.0) takes every tensor but the motion
+    encoder's, which keeps its zero-initialised output: it starts as the per-frame model.
+    """
+    saved = read_config(path)
+    if vatex.temporal is None or saved.temporal.memory_frames:
+        load_weights(vatex, path)
+        return
+    if saved != dataclasses.replace(vatex.cfg, temporal=saved.temporal):
+        raise ValueError(f"{path} holds a per-frame model of another configuration than {vatex.cfg.name!r}")
+    missing, unexpected = vatex.load_state_dict(safetensors.torch.load_file(str(path)), strict=False)
+    if unexpected or any(not name.startswith("temporal.") for name in missing):
+        raise ValueError(f"{path} does not fit the per-frame parts of the model: missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]}")
+    logger.info("per-frame parts from %s; the temporal memory starts untrained (the per-frame model)", path)
+
+
 class TrainingModel(nn.Module):
     """Text encoding + forward in one ``forward`` so that DDP sees (and syncs) every parameter."""
 
@@ -128,9 +150,12 @@ class TrainingModel(nn.Module):
         super().__init__()
         self.vatex = vatex
 
-    def forward(self, frames: torch.Tensor, expressions: list[str]) -> dict:
-        """frames (B, T, 3, H, W), B*3 expressions -> the model's output dict."""
-        return self.vatex(frames, self.vatex.encode_text(expressions))
+    def forward(self, frames: torch.Tensor, expressions: list[str], previous: torch.Tensor | None = None) -> dict:
+        """frames (B, T, 3, H, W), B*3 expressions -> the model's output dict.
+
+        ``previous``: a temporal model's teacher-forced memory masks (B*3, T, H/4, W/4).
+        """
+        return self.vatex(frames, self.vatex.encode_text(expressions), previous_masks=previous)
 
 
 class ResumableSampler(DistributedSampler):
@@ -165,6 +190,14 @@ def triplet_batches(
         epoch, position = epoch + 1, 0
 
 
+def past_frames(steps: int) -> int:
+    """How many of a clip's last frames a temporal model's step uses: 1 .. T, uniformly (torch's RNG).
+
+    A stream's memory holds fewer frames at its start and after a reset; training sees every count.
+    """
+    return int(torch.randint(1, steps + 1, ()).item())
+
+
 def train_step(
     model: nn.Module,
     criterion: SetCriterion,
@@ -190,9 +223,16 @@ def train_step(
     """
     device = batch["frames"].device
     amp = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else nullcontext()
+    vatex = model.module.vatex if isinstance(model, DistributedDataParallel) else model.vatex
+    frames, masks, has_object, previous = batch["frames"], batch["masks"], batch["has_object"], None
+    if vatex.temporal is not None:  # the clip's last frame is decoded; the frames before it are its memory
+        frames = frames[:, -past_frames(frames.shape[1]):]
+        if frames.shape[1] > 1:
+            previous = previous_masks(masks[:, -2], cfg.previous_mask)
+        masks, has_object = masks[:, -1:], batch["frame_has_object"][:, -1]
     with amp:
-        outputs = model(batch["frames"], batch["expressions"])
-    losses = criterion(outputs, batch["masks"], batch["has_object"])  # float32, outside autocast
+        outputs = model(frames, batch["expressions"], previous)
+    losses = criterion(outputs, masks, has_object)  # float32, outside autocast
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(losses["loss"]).backward()
     scaler.unscale_(optimizer)
@@ -233,7 +273,7 @@ def _train(cfg: TrainConfig, world: Distributed, out_dir: Path, max_steps: int |
     if model_cfg.name == "paper" and not (cfg.model.init_weights or cfg.model.backbone_checkpoint):
         logger.warning("paper preset without backbone_checkpoint / init_weights: encoders start from random weights")
     if cfg.model.init_weights and resume is None:
-        load_weights(vatex, cfg.model.init_weights)
+        load_init_weights(vatex, cfg.model.init_weights)
         logger.info("initialised from %s", cfg.model.init_weights)
     freeze(vatex, cfg.model.frozen)
     optimizer = build_optimizer(vatex, cfg.optim)
@@ -246,8 +286,8 @@ def _train(cfg: TrainConfig, world: Distributed, out_dir: Path, max_steps: int |
     if cfg.batch_size % world.world_size:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {world.world_size} processes")
     dataset = TripletDataset(
-        load_scenes(cfg.data, cfg.data.split), ReferTransform(cfg.data.augment), cfg.data.num_frames, cfg.seed,
-        cfg.data.absent_negative_rate,
+        load_training_scenes(cfg.data), ReferTransform(cfg.data.augment), cfg.data.num_frames, cfg.seed,
+        cfg.data.absent_negative_rate, cfg.data.window_strides or None,
     )
     sampler = ResumableSampler(dataset, world, cfg.seed)
     loader = DataLoader(

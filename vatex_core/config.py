@@ -81,6 +81,14 @@ class HeadConfig:
 
 
 @dataclass
+class TemporalConfig:
+    """Causal memory of a video stream (``vatex_core.temporal``); 0 frames = the per-frame model."""
+
+    memory_frames: int = 0  # K past frames whose stride-4 features are kept (motion); 0 turns the memory off
+    motion_dim: int = 64  # width of the motion encoder
+
+
+@dataclass
 class InputConfig:
     """Image size the model is trained and run at (frames are then padded to a multiple of 32)."""
 
@@ -97,6 +105,7 @@ class VatexConfig:
     clip: ClipConfig = field(default_factory=ClipConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
     input: InputConfig = field(default_factory=InputConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)  # absent in files before 1.4.0: off
     # Gradient checkpointing (training memory, not architecture): parts of CHECKPOINTABLE whose
     # activations are recomputed in backward instead of kept. Left out of ``==``: a file trained
     # with it loads into a model built without it.
@@ -205,6 +214,7 @@ _BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
              "decoder_layers": (1, 32), "decoder_ffn_dim": (8, 16384), "num_queries": (1, 100),
              "groupnorm_groups": (1, 4096)},
     "input": {"short_side": (32, 4096), "max_size": (32, 8192)},
+    "temporal": {"memory_frames": (0, 16), "motion_dim": (8, 4096)},
 }
 _CHOICES = {("clip", "vision_pool"): ("tok", "avg"), ("head", "encoder_attention"): ("deformable", "dense")}
 
@@ -273,6 +283,9 @@ def _architecture_problems(cfg: VatexConfig) -> list[str]:
                         f"and head.groupnorm_groups {head.groupnorm_groups}")
     if size.max_size < size.short_side:
         problems.append(f"input.max_size {size.max_size} < input.short_side {size.short_side}")
+    if cfg.temporal.memory_frames and cfg.temporal.motion_dim % head.groupnorm_groups:
+        problems.append(f"temporal.motion_dim {cfg.temporal.motion_dim} must be a multiple of head.groupnorm_groups "
+                        f"{head.groupnorm_groups}")
     return problems
 
 

@@ -16,6 +16,7 @@ from vatex_core.cmd import ContextualMultimodalDecoder
 from vatex_core.config import VatexConfig, check_checkpointable
 from vatex_core.decoder import MaskedAttentionDecoder
 from vatex_core.noun_phrase import clip_prompt
+from vatex_core.temporal import FrameMemory, MotionEncoder
 from vatex_core.text_encoder import TextEncoder, TextFeatures
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ class Vatex(nn.Module):
 
     ``forward(frames, text)`` takes B clips and K expressions per clip (``len(text) == B * K``;
     rows ``b*K .. b*K+K-1`` of ``text`` refer to clip b). The backbone and the CLIP image tower
-    run once per frame; everything after them runs once per (clip, expression).
+    run once per frame; everything after them runs once per (clip, expression). A temporal model
+    (``temporal``, see :mod:`vatex_core.temporal`) decodes the last frame of each clip, with a memory.
     """
 
     def __init__(
@@ -37,6 +39,7 @@ class Vatex(nn.Module):
         clip_prior: ClipPrior | None,
         cmd: ContextualMultimodalDecoder,
         decoder: MaskedAttentionDecoder,
+        temporal: MotionEncoder | None = None,
     ) -> None:
         super().__init__()
         self.cfg = cfg
@@ -45,6 +48,7 @@ class Vatex(nn.Module):
         self.clip_prior = clip_prior
         self.cmd = cmd
         self.decoder = decoder
+        self.temporal = temporal
         self.tokenizer = build_tokenizer(cfg.clip)
 
     @property
@@ -88,19 +92,35 @@ class Vatex(nn.Module):
         prompt = self.text_encoder.encode_prompts(ids[len(expressions) :])
         return TextFeatures(words, padding_mask, prompt)
 
-    def forward(self, frames: torch.Tensor, text: TextFeatures) -> dict:
-        """Segments the referred object in every frame.
+    def forward(
+        self,
+        frames: torch.Tensor,
+        text: TextFeatures,
+        memory: FrameMemory | None = None,
+        previous_masks: torch.Tensor | None = None,
+    ) -> dict:
+        """Segments the referred object in every frame (per-frame model) or in the last one (temporal model).
+
+        A per-frame model (``cfg.temporal.memory_frames == 0``) decodes each clip with queries shared
+        over its T frames. A temporal model is causal: it decodes the last frame of each clip, the
+        frames before it (newest last) filling its memory as a stream's would, or ``memory`` when the
+        clip is one frame of a stream.
 
         Args:
             frames: (B, T, 3, H, W) RGB in [0, 1]; H and W multiples of 32.
             text: features of B*K expressions (see the class docstring).
+            memory: temporal model, T == 1: what each (clip, expression) pair remembers (B*K rows);
+                None = nothing (the first frame of a stream).
+            previous_masks: temporal model, T > 1: (B*K, H/4, W/4) the target mask of frame T-2
+                (in training the true one, spoiled); None = zeros.
 
         Returns:
-            dict with "pred_logits" (BK, N, 2) [object, no-object]; "pred_masks" (BK, N, T, H/4, W/4)
-            logits; "aux_outputs": the earlier predictions as dicts of the same two keys;
-            "sentence_feature" (BK, C) vision-aware sentence feature (MCC); "prior_heatmap"
-            (BK, g, g) averaged over frames (None without the CLIP Prior); "level_sentences":
-            (BK, C) per CMD level 0..4.
+            dict with "pred_logits" (BK, N, 2) [object, no-object]; "pred_masks" (BK, N, T', H/4, W/4)
+            logits (T' = T for a per-frame model, 1 for a temporal one); "aux_outputs": the earlier
+            predictions as dicts of the same two keys; "sentence_feature" (BK, C) vision-aware sentence
+            feature (MCC); "prior_heatmap" (BK, g, g) averaged over frames (None without the CLIP
+            Prior); "level_sentences": (BK, C) per CMD level 0..4; a temporal model adds
+            "frame_features" (BK, C0, H/4, W/4), the decoded frame's contribution to the memory.
         """
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
@@ -110,30 +130,73 @@ class Vatex(nn.Module):
         if len(text) % clips:
             raise ValueError(f"{len(text)} expressions cannot be split evenly over {clips} clips")
         per_clip = len(text) // clips
-        pairs = clips * per_clip
+        if self.temporal is not None:
+            return self._forward_temporal(frames, text, per_clip, memory, previous_masks)
+        if memory is not None or previous_masks is not None:
+            raise ValueError("this model has no temporal memory (cfg.temporal.memory_frames is 0)")
+        features, patches = self._encode_frames(frames, per_clip)
+        return self._decode(features, patches, text, clips * per_clip, steps)
 
+    def _encode_frames(self, frames: torch.Tensor, per_clip: int) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """Backbone levels (BK*T, C_i, h, w) and CLIP patches (BK, T, P, D) (None without the prior) of B clips."""
+        clips, steps = frames.shape[:2]
         images = frames.flatten(0, 1)  # (B*T, 3, H, W)
         # Each (clip, expression) pair gets its clip's frames: rows are clip-major, so
         # repeat_interleave (not repeat) keeps expression r paired with clip r // K.
         features = [_per_pair(f, clips, steps, per_clip) for f in self.backbone(images)]  # (BK*T, C_i, h, w)
-        if self.clip_prior is not None:
-            patches = self.clip_prior.patch_embeddings(images)  # (B*T, P, D)
-            patches = patches.view(clips, steps, *patches.shape[1:]).repeat_interleave(per_clip, dim=0)
-            prior_embed, heatmap = self.clip_prior(patches, text.prompt)  # (BK, C), (BK, g, g)
+        if self.clip_prior is None:
+            return features, None
+        patches = self.clip_prior.patch_embeddings(images)  # (B*T, P, D)
+        return features, patches.view(clips, steps, *patches.shape[1:]).repeat_interleave(per_clip, dim=0)
+
+    def _forward_temporal(self, frames: torch.Tensor, text: TextFeatures, per_clip: int,
+                          memory: FrameMemory | None, previous_masks: torch.Tensor | None) -> dict:
+        """The temporal model: the last frame of each clip, decoded with the memory of the frames before it."""
+        clips, steps = frames.shape[:2]
+        pairs = clips * per_clip
+        slots = self.cfg.temporal.memory_frames
+        features, patches = self._encode_frames(frames[:, -1:], per_clip)  # (BK, C_i, h, w), (BK, 1, P, D)
+        if steps > 1:
+            if memory is not None:
+                raise ValueError("give a stream memory or past frames, not both")
+            with torch.no_grad():  # the memory holds constants at inference too
+                past = self.backbone(frames[:, :-1].flip(1).flatten(0, 1))[0]  # (B*(T-1), C0, h0, w0), newest first
+            past = _per_pair(past, clips, steps - 1, per_clip).view(pairs, steps - 1, *past.shape[1:])
+            memory = FrameMemory.from_past(past, slots, previous_masks)
+        elif memory is None:
+            memory = FrameMemory.empty(pairs, slots, features[0][0])
+        elif len(memory) != pairs:
+            raise ValueError(f"{len(memory)} memory rows for {pairs} (clip, expression) pairs")
+        if previous_masks is not None and steps == 1:
+            raise ValueError("previous_masks go with past frames (T > 1)")
+        features[1] = features[1] + self.temporal(features[0], memory)
+        out = self._decode(features, patches, text, pairs, 1)
+        out["frame_features"] = features[0]
+        return out
+
+    def _decode(
+        self, features: list[torch.Tensor], patches: torch.Tensor | None, text: TextFeatures, pairs: int, steps: int
+    ) -> dict:
+        """CLIP Prior, CMD and decoder for ``pairs`` clips of ``steps`` frames.
+
+        features: per level (pairs*steps, C_i, h, w); patches: (pairs, steps, P, D) or None; text: pairs rows.
+        """
+        if patches is not None:
+            prior_embed, heatmap = self.clip_prior(patches, text.prompt)  # (pairs, C), (pairs, g, g)
         else:
             prior_embed, heatmap = text.tokens.new_zeros(pairs, self.cfg.head.hidden_dim), None
 
-        words = text.tokens.repeat_interleave(steps, dim=0)  # (BK*T, L, C): every frame sees its words
+        words = text.tokens.repeat_interleave(steps, dim=0)  # (pairs*T, L, C): every frame sees its words
         padding = text.padding_mask.repeat_interleave(steps, dim=0)
         cmd = self.cmd(features, words, padding)
 
-        def per_clip_mean(x: torch.Tensor) -> torch.Tensor:  # (BK*T, ...) -> (BK, ...)
+        def per_clip_mean(x: torch.Tensor) -> torch.Tensor:  # (pairs*T, ...) -> (pairs, ...)
             return x.view(pairs, steps, *x.shape[1:]).mean(1)
 
-        words = per_clip_mean(cmd.words)  # (BK, L, C)
+        words = per_clip_mean(cmd.words)  # (pairs, L, C)
         sentences = [per_clip_mean(s) for s in cmd.level_sentences]
-        queries = sentences[-1][:, None, :].expand(-1, self.cfg.head.num_queries, -1)  # (BK, N, C)
-        pyramid = [p.view(pairs, steps, *p.shape[1:]) for p in cmd.pyramid]  # (BK, T, C, h, w)
+        queries = sentences[-1][:, None, :].expand(-1, self.cfg.head.num_queries, -1)  # (pairs, N, C)
+        pyramid = [p.view(pairs, steps, *p.shape[1:]) for p in cmd.pyramid]  # (pairs, T, C, h, w)
         mask_features = cmd.mask_features.view(pairs, steps, *cmd.mask_features.shape[1:])
         predictions = self.decoder(queries, prior_embed, pyramid, mask_features, words, text.padding_mask)
 
@@ -178,6 +241,8 @@ def build_vatex(
         clip_prior=ClipPrior(clip.visual, cfg.clip, cfg.head) if cfg.head.use_clip_prior else None,
         cmd=ContextualMultimodalDecoder(backbone.channels, cfg.head),
         decoder=MaskedAttentionDecoder(cfg.head),
+        temporal=(MotionEncoder(backbone.channels[0], backbone.channels[1], cfg.temporal, cfg.head.groupnorm_groups)
+                  if cfg.temporal.memory_frames else None),
     )
     model.set_grad_checkpointing(cfg.grad_checkpointing)
     logger.debug("built VATEX %s: %.1fM parameters", cfg.name, sum(p.numel() for p in model.parameters()) / 1e6)

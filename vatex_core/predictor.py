@@ -1,7 +1,8 @@
 """Inference API: ``Predictor.predict(image, expression)`` and streaming sessions for camera frames.
 
 Text features (words and the CLIP-prior prompt) depend only on the expression, so they are
-computed once per expression and cached; a ``StreamSession`` holds them for a stream of frames.
+computed once per expression and cached; a ``StreamSession`` (:mod:`vatex_core.stream`) holds them
+for a stream of frames, with the temporal memory of a temporal model and the target id.
 
 "Found" has one rule, used by evaluation, the CLI and the node alike: the object probability of
 the chosen query is at least ``found_threshold`` (the weights' calibrated value, see
@@ -11,6 +12,7 @@ the chosen query is at least ``found_threshold`` (the weights' calibrated value,
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import time
 from collections.abc import Sequence
@@ -24,6 +26,8 @@ from PIL import Image
 from vatex_core.image_input import mask_to_input_size, prepare_frames, to_rgb_uint8
 from vatex_core.model import Vatex
 from vatex_core.runtime import ModelRunner, precision_dtype
+from vatex_core.stream import DEFAULT_MAX_GAP, StreamSession
+from vatex_core.temporal import FrameMemory
 from vatex_core.text_encoder import TextFeatures
 from vatex_core.weights import DEFAULT_FOUND_THRESHOLD, calibrated_threshold, load_vatex
 
@@ -42,6 +46,7 @@ class Prediction:
     heatmap: np.ndarray | None  # (g, g) float32 CLIP-prior heatmap (center crop); None without a prior
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     found: bool = True  # score >= the predictor's found_threshold: the named object is there
+    target_id: int = 0  # streams: the followed object's id (same object, same id); 0 = not found / no stream
 
 
 def mask_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
@@ -99,6 +104,7 @@ class Predictor:
         # keep the trained aspect-ratio cap when running at another size
         self.max_size = round(trained.max_size * self.short_side / trained.short_side)
         self._encode_cached = functools.lru_cache(maxsize=text_cache_size)(self._encode)
+        self._target_ids = itertools.count(1)
 
     @classmethod
     def from_pretrained(
@@ -150,17 +156,32 @@ class Predictor:
         """Segments the object that ``expression`` names in ``image`` (any size; gray/RGBA converted)."""
         return self.predict_clip([image], expression)[0]
 
-    def stream(self, expression: str) -> StreamSession:
-        """A session that segments ``expression`` in frame after frame, encoding the text once."""
-        return StreamSession(self, expression)
+    def stream(self, expression: str, max_gap: float = DEFAULT_MAX_GAP) -> StreamSession:
+        """A session that segments ``expression`` in frame after frame, encoding the text once.
+
+        ``max_gap``: seconds between frame stamps beyond which a temporal model's memory resets.
+        """
+        return StreamSession(self, expression, max_gap)
+
+    def next_target_id(self) -> int:
+        """A target id no session of this predictor has used (1, 2, ...)."""
+        return next(self._target_ids)
 
     @torch.inference_mode()
     def predict_clip(
         self, frames: Sequence[np.ndarray | Image.Image], expression: str | TextFeatures
     ) -> list[Prediction]:
-        """Segments the referred object in a clip of frames that share the queries (video mode)."""
+        """Segments the referred object in a clip of frames (video mode).
+
+        A temporal model runs the clip as a stream, frame after frame, each frame seeing only its
+        past (the same computation as the node's). A per-frame model decodes the clip at once with
+        queries shared over its frames.
+        """
         if len(frames) == 0:
             raise ValueError("no frames given")
+        if self.model.temporal is not None:
+            session = StreamSession(self, expression)
+            return [session.step(frame) for frame in frames]
         start = time.perf_counter()
         text = expression if isinstance(expression, TextFeatures) else self.encode(expression)
         encoded = time.perf_counter()
@@ -199,7 +220,10 @@ class Predictor:
 
     @torch.inference_mode()
     def step_batch(
-        self, sessions: Sequence[StreamSession], images: Sequence[np.ndarray | Image.Image]
+        self,
+        sessions: Sequence[StreamSession],
+        images: Sequence[np.ndarray | Image.Image],
+        stamps: Sequence[float | None] | None = None,
     ) -> list[Prediction]:
         """One frame for each of several sessions (N cameras, or N expressions on one camera), in shared forwards.
 
@@ -210,6 +234,8 @@ class Predictor:
         Args:
             sessions: streams of this predictor.
             images: ``images[i]`` is the frame for ``sessions[i]`` (any size; gray/RGBA converted).
+            stamps: ``stamps[i]`` is that frame's time in seconds, or None (no time checks); see
+                :mod:`vatex_core.stream` for the resets they cause.
 
         Returns:
             one Prediction per session, in order; ``timings["model"]`` is the shared forward's time.
@@ -218,7 +244,13 @@ class Predictor:
             raise ValueError(f"{len(sessions)} sessions but {len(images)} images")
         if any(session.predictor is not self for session in sessions):
             raise ValueError("every session must belong to this predictor")
+        if stamps is not None and len(stamps) != len(sessions):
+            raise ValueError(f"{len(sessions)} sessions but {len(stamps)} stamps")
+        if len({id(session) for session in sessions}) != len(sessions):
+            raise ValueError("a session can take one frame per call")
         rgb = [to_rgb_uint8(image) for image in images]
+        for session, frame, stamp in zip(sessions, rgb, stamps or [None] * len(rgb)):
+            session.before_frame(frame.shape[:2], stamp)
         groups: dict[tuple[int, int], list[int]] = {}
         for row, frame in enumerate(rgb):
             groups.setdefault(frame.shape[:2], []).append(row)
@@ -238,35 +270,52 @@ class Predictor:
         batch, resized = prepare_frames(clip_frames, self.short_side, self.max_size)  # (1, B, 3, Hp, Wp)
         frames = batch.transpose(0, 1)  # (B, 1, 3, Hp, Wp): each frame is a clip of one frame
         text = TextFeatures.cat([sessions[row].text for row in rows])
+        memory = self._group_memory([sessions[row] for row in rows], frames.shape[-2:])
         prepared = time.perf_counter()
-        out = self._runner(frames, text)
+        out = self._runner(frames, text, memory)
         inferred = time.perf_counter()
         probabilities = out["pred_logits"].softmax(-1)[..., 0]  # (N_rows, queries) object probability
         best = probabilities.argmax(-1)  # (N_rows,)
-        picked = out["pred_masks"][torch.arange(len(rows), device=best.device), best, 0].float()  # (N_rows, H4, W4)
-        logits = mask_to_input_size(picked, resized, rgb[rows[0]].shape[:2])  # (N_rows, H, W)
+        picked = out["pred_masks"][torch.arange(len(rows), device=best.device), best, 0]  # (N_rows, H4, W4)
+        logits = mask_to_input_size(picked.float(), resized, rgb[rows[0]].shape[:2])  # (N_rows, H, W)
         masks = (logits > 0).cpu().numpy()
         scores = probabilities.gather(1, best[:, None])[:, 0].float().cpu().tolist()
         heatmaps = None if out["prior_heatmap"] is None else out["prior_heatmap"].float().cpu().numpy()
+        found = [score >= self.found_threshold for score in scores]
+        if self.model.temporal is not None:
+            self._remember([sessions[row] for row in rows], memory, out["frame_features"], picked, found)
         done = time.perf_counter()
         timings = {"text": 0.0, "preprocess": prepared - start, "model": inferred - prepared,
                    "postprocess": done - inferred}
-        found = [score >= self.found_threshold for score in scores]
         masks = [mask if hit else np.zeros_like(mask) for mask, hit in zip(masks, found)]
-        return [
+        predictions = [
             Prediction(mask, score, mask_box(mask), None if heatmaps is None else heatmaps[index], dict(timings), hit)
             for index, (mask, score, hit) in enumerate(zip(masks, scores, found))
         ]
+        for row, prediction in zip(rows, predictions):
+            sessions[row].after_frame(prediction)
+        return predictions
 
+    def _group_memory(self, sessions: list[StreamSession], padded: torch.Size) -> FrameMemory | None:
+        """The sessions' memories stacked for one forward; None when the model has none or no session remembers."""
+        if self.model.temporal is None or all(session.memory is None for session in sessions):
+            return None
+        like = next(session.memory for session in sessions if session.memory is not None)
+        empty = FrameMemory.empty(1, like.features.shape[1], like.features[0, 0])
+        if like.features.shape[-2:] != (padded[0] // 4, padded[1] // 4):
+            raise RuntimeError("a session's memory does not fit its frame size (the frame_size reset should have run)")
+        return FrameMemory.cat([session.memory or empty for session in sessions])
 
-class StreamSession:
-    """Segments one expression in a stream of frames; the expression's text features are computed once."""
+    def _remember(self, sessions: list[StreamSession], memory: FrameMemory | None, features: torch.Tensor,
+                  mask_logits: torch.Tensor, found: list[bool]) -> None:
+        """Each session's memory after this frame: its stride-4 features and its target mask if found.
 
-    def __init__(self, predictor: Predictor, expression: str) -> None:
-        self.predictor = predictor
-        self.expression = check_expression(expression)
-        self.text = predictor.encode(self.expression)
-
-    def step(self, image: np.ndarray | Image.Image) -> Prediction:
-        """Segments the session's expression in one frame."""
-        return self.predictor.predict_clip([image], self.text)[0]
+        features: (N_rows, C0, H4, W4); mask_logits: (N_rows, H4, W4) of the chosen queries.
+        """
+        if memory is None:
+            memory = FrameMemory.empty(len(sessions), self.model.cfg.temporal.memory_frames, features[0])
+        hits = torch.tensor(found, device=mask_logits.device, dtype=mask_logits.dtype)[:, None, None]
+        target = (mask_logits.sigmoid() * hits)[:, None]  # (N_rows, 1, H4, W4); zeros where not found
+        updated = memory.pushed(features.clone(), target.clone())  # clone: a CUDA-graph run reuses its outputs
+        for row, session in enumerate(sessions):
+            session.memory = updated.index(slice(row, row + 1))

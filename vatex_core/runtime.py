@@ -18,6 +18,7 @@ import time
 import torch
 
 from vatex_core.model import Vatex
+from vatex_core.temporal import FrameMemory
 from vatex_core.text_encoder import TextFeatures
 
 logger = logging.getLogger(__name__)
@@ -55,18 +56,21 @@ class ModelRunner:
             self._forward = torch.compile(self.model, mode=mode, dynamic=False)
             logger.info("model compiled lazily with torch.compile(mode=%r) for fixed input shapes", mode)
 
-    def __call__(self, frames: torch.Tensor, text: TextFeatures) -> dict:
-        """``model(frames, text)`` with the frames (B, T, 3, H, W) moved and cast to the model's device and dtype."""
+    def __call__(self, frames: torch.Tensor, text: TextFeatures, memory: FrameMemory | None = None) -> dict:
+        """``model(frames, text, memory)`` with the frames (B, T, 3, H, W) moved and cast to the model's device and dtype.
+
+        ``memory``: a temporal model's stream memory (see ``Vatex.forward``); None for a per-frame model.
+        """
         frames = frames.to(self.model.device, self.dtype)
         if not self.compiled:
-            return self._forward(frames, text)
+            return self._forward(frames, text, memory)
         text = text.padded(self.model.cfg.clip.context_length)
-        shape = (tuple(frames.shape), len(text))
+        shape = (tuple(frames.shape), len(text), memory is None)
         if shape not in self._shapes:  # the first call of a shape compiles: say so, it takes long
             logger.info("compiling the model for frames %s and %d expressions", tuple(frames.shape), len(text))
             started = time.perf_counter()
-            out = self._forward(frames, text)
+            out = self._forward(frames, text, memory)
             self._shapes.add(shape)
             logger.info("compiled in %.1f s", time.perf_counter() - started)
             return out
-        return self._forward(frames, text)
+        return self._forward(frames, text, memory)

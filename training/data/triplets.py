@@ -50,6 +50,22 @@ def sample_frame_indices(num_available: int, num_frames: int, rng: np.random.Gen
     return sorted(int(i) for i in rng.choice(num_available, size=num_frames, replace=replace))
 
 
+def sample_window(num_available: int, num_frames: int, strides: tuple[int, ...],
+                  rng: np.random.Generator) -> list[int]:
+    """``num_frames`` evenly spaced frame indices (a stretch of video as a stream sees it).
+
+    The stride is drawn from ``strides`` among those that fit (1 if none does; an image gives
+    ``[0] * num_frames``), then the start uniformly.
+    """
+    if num_available == 1:
+        return [0] * num_frames
+    fitting = [s for s in strides if (num_frames - 1) * s < num_available] or [1]
+    stride = int(fitting[rng.integers(len(fitting))])
+    span = min((num_frames - 1) * stride, num_available - 1)
+    start = int(rng.integers(num_available - span))
+    return [min(start + i * stride, num_available - 1) for i in range(num_frames)]
+
+
 def _expression_index(scenes: Sequence[RefScene]) -> list[tuple[int, int, int]]:
     """(scene, object, expression) index triples, one per expression."""
     return [(s, o, e) for s, scene in enumerate(scenes) for o, obj in enumerate(scene.objects)
@@ -60,7 +76,8 @@ class TripletDataset(Dataset):
     """One MCC triplet per (scene, object, expression); sampling is a function of (seed, epoch, index)."""
 
     def __init__(self, scenes: Sequence[RefScene], transform: Transform | None = None,
-                 num_frames: int = 1, seed: int = 0, absent_negative_rate: float = 0.0) -> None:
+                 num_frames: int = 1, seed: int = 0, absent_negative_rate: float = 0.0,
+                 window_strides: tuple[int, ...] | None = None) -> None:
         """Index every expression of ``scenes``.
 
         Args:
@@ -70,6 +87,9 @@ class TripletDataset(Dataset):
             seed: base seed of every random choice.
             absent_negative_rate: chance that a referring anchor's negative is a no-target
                 expression of its scene (when the scene has one).
+            window_strides: None = ``num_frames`` distinct frames anywhere in the scene, in order;
+                else evenly spaced frames with a stride drawn from these (temporal models: the
+                clip looks like a stream at some frame rate).
         """
         if num_frames < 1:
             raise ValueError(f"num_frames must be >= 1, got {num_frames}")
@@ -79,6 +99,7 @@ class TripletDataset(Dataset):
         self.scenes = list(scenes)
         self.transform = transform
         self.num_frames = num_frames
+        self.window_strides = window_strides
         self.seed = seed
         self.epoch = 0
         self.items = _expression_index(self.scenes)
@@ -97,7 +118,8 @@ class TripletDataset(Dataset):
         Returns:
             dict with "frames" (T, 3, H, W) float32 in [0, 1]; "expressions" [anchor, positive,
             negative]; "masks" (3, T, H, W) float32 0/1; "has_object" (3,) bool (False: empty
-            target, nothing referred); "scene_id" str.
+            target, nothing referred); "frame_has_object" (3, T) bool (the referred object is in
+            view on that frame: hidden or outside the picture, it is not); "scene_id" str.
         """
         scene_idx, obj_idx, exp_idx = self.items[index]
         scene = self.scenes[scene_idx]
@@ -116,18 +138,23 @@ class TripletDataset(Dataset):
                     and not obj.no_target for e in obj.expressions]
             negative_id, negative = pool[rng.integers(len(pool))] if pool else (None, NO_OBJECT)
 
-        indices = sample_frame_indices(scene.num_frames, self.num_frames, rng)
+        if self.window_strides:
+            indices = sample_window(scene.num_frames, self.num_frames, self.window_strides, rng)
+        else:
+            indices = sample_frame_indices(scene.num_frames, self.num_frames, rng)
         frames = scene.load_frames(indices)  # (T, H, W, 3)
         target_mask = scene.load_mask(target.object_id, indices)  # (T, H, W)
         negative_mask = (scene.load_mask(negative_id, indices) if negative_id is not None
                          else np.zeros_like(target_mask))
         masks = np.stack([target_mask, target_mask, negative_mask])  # (3, T, H, W)
         video, labels = self.transform(frames, masks, rng) if self.transform else to_tensors(frames, masks)
+        has_object = torch.tensor([not target.no_target, not target.no_target, negative_id is not None])
         return {
             "frames": video,
             "expressions": [anchor, positive, negative],
             "masks": labels,
-            "has_object": torch.tensor([not target.no_target, not target.no_target, negative_id is not None]),
+            "has_object": has_object,
+            "frame_has_object": has_object[:, None] & (labels > 0.5).flatten(2).any(-1),  # (3, T): in view there
             "scene_id": scene.scene_id,
         }
 
@@ -143,6 +170,7 @@ def collate_triplets(batch: list[dict]) -> dict:
     Returns:
         dict with "frames" (B, T, 3, Hp, Wp); "masks" (B*3, T, Hp, Wp) ordered
         [b0 anchor, b0 positive, b0 negative, b1 anchor, ...]; "has_object" (B*3,) bool;
+        "frame_has_object" (B*3, T) bool;
         "expressions" list of B*3 str in the same order; "image_sizes" list of B (H, W)
         before padding; "scene_ids" list of B str.
     """
@@ -153,6 +181,7 @@ def collate_triplets(batch: list[dict]) -> dict:
         "frames": torch.stack([_pad_to(item["frames"], height, width) for item in batch]),
         "masks": torch.cat([_pad_to(item["masks"], height, width) for item in batch]),  # (B*3, T, Hp, Wp)
         "has_object": torch.cat([item["has_object"] for item in batch]),
+        "frame_has_object": torch.cat([item["frame_has_object"] for item in batch]),
         "expressions": [e for item in batch for e in item["expressions"]],
         "image_sizes": sizes,
         "scene_ids": [item["scene_id"] for item in batch],

@@ -5,7 +5,7 @@ from training.synthetic.config import SyntheticConfig
 from training.synthetic.export import export_refer, export_ytvos
 from training.synthetic.language import Expression, parse, picks_exactly, referents
 from training.synthetic.layout import ObjectTruth
-from training.synthetic.scenes import SyntheticScene, make_scenes, make_video_scenes
+from training.synthetic.scenes import SyntheticScene, make_motion_scenes, make_scenes, make_video_scenes
 
 __all__ = [
     "Expression",
@@ -14,6 +14,7 @@ __all__ = [
     "SyntheticScene",
     "export_refer",
     "export_ytvos",
+    "make_motion_scenes",
     "make_scenes",
     "make_video_scenes",
     "parse",

@@ -79,6 +79,22 @@ class RandomizeConfig:
 
 
 @dataclass
+class MotionConfig:
+    """Motion videos (``training.synthetic.motion``): what makes time matter."""
+
+    num_frames: int = 12  # frames per motion video
+    still_prob: float = 0.35  # chance an object does not move
+    axis_prob: float = 0.8  # chance a moving object heads along an axis (+- 12 degrees), else anywhere
+    speed: tuple[float, float] = (0.015, 0.06)  # displacement per frame of moving objects, fraction of the short side
+    lookalike_prob: float = 0.6  # chance an object copies an earlier one's shape and colour
+    exit_prob: float = 0.5  # chance one moving object enters or leaves the view during the clip
+    occluder_prob: float = 0.3  # chance of a static band in front of everything (objects pass behind it)
+    shake_prob: float = 0.3  # chance of camera shake
+    shake: float = 0.015  # largest shake offset, fraction of the short side
+    motion_expressions: int = 3  # motion expressions kept per object (the rest are image kinds)
+
+
+@dataclass
 class SyntheticConfig:
     """Parameters of the generator (sizes are fractions of the shorter image side unless noted)."""
 
@@ -97,6 +113,7 @@ class SyntheticConfig:
     max_expressions: int = 5  # expressions kept per object
     no_target_rate: float = 0.0  # chance per target expression of one more no-target expression in the scene
     num_frames: int = 8  # frames of video scenes
+    motion: MotionConfig = field(default_factory=MotionConfig)  # motion videos only
     motion_speed: float = 0.03  # object displacement per frame (fraction of the shorter side)
     max_attempts: int = 50  # layouts tried before giving up on a scene
     randomize: RandomizeConfig = field(default_factory=RandomizeConfig)  # domain randomization, off by default

@@ -3,10 +3,13 @@
 Grammar (every generated expression is an instance; ``parse`` accepts exactly this)::
 
     expression  := "the" [superlative] description [spatial] [relation "the" description]
+                 | "the" [speed] description | "the" description motion
     description := [size] [colour] [texture] noun          noun := a shape name | "shape"
     superlative := biggest | smallest | leftmost | rightmost | topmost | bottommost
     spatial     := on the left | on the right | at the top | at the bottom | in the middle
     relation    := next to | above | below | to the left of | to the right of
+    speed       := fastest | slowest
+    motion      := moving left | moving right | moving up | moving down | that is moving | that is not moving
 
 Meaning, evaluated on one frame's geometry (centres and analytic areas of ``ObjectTruth``):
 the description filters objects by attributes; a relation keeps those standing in it to the
@@ -15,6 +18,12 @@ word then keeps the extreme object (a superlative needs at least two candidates)
 grey zone: a near-tie or a borderline case adds ``UNSURE`` to the result, so the expression
 never counts as picking exactly one object. With a single candidate, a spatial word is
 checked against the image (left = left part of the image, middle = near the centre).
+
+Motion words (videos) are read from each object's velocity over the whole clip (its centres on the
+first and last frame, in scene coordinates: camera shake does not move anything), with grey zones
+as above: "not moving" is a speed below ``STILL_SPEED``, "moving" one above ``MOVING_SPEED``; a
+direction also needs the motion to lie mostly along that axis; "fastest"/"slowest" must beat the
+runner-up by a factor ``SPEED_MARGIN``. In a single image nothing moves.
 """
 
 from __future__ import annotations
@@ -31,11 +40,16 @@ SPATIAL = {"left": "on the left", "right": "on the right", "top": "at the top", 
            "middle": "in the middle"}
 RELATIONS = {"next_to": "next to", "above": "above", "below": "below", "left_of": "to the left of",
              "right_of": "to the right of"}
+SPEEDS = ("fastest", "slowest")
+MOTIONS = {"left": "moving left", "right": "moving right", "up": "moving up", "down": "moving down",
+           "moving": "that is moving", "still": "that is not moving"}
 UNSURE = "?"  # added to a result when a near-tie or borderline geometry makes the reading uncertain
 
 POSITION_MARGIN = 0.08  # extremes must beat the runner-up by this fraction of the image side
 AREA_MARGIN = math.log(1.3)  # "biggest"/"smallest" must beat the runner-up by 30% in area
 NEAR_GAP, FAR_GAP = 0.12, 0.2  # "next to": edge gap (fraction of side) surely near / surely not
+STILL_SPEED, MOVING_SPEED = 0.002, 0.01  # speed per frame (fraction of side): surely still / surely moving
+SPEED_MARGIN = 1.5  # "fastest"/"slowest": speed ratio to the runner-up
 
 
 @dataclass(frozen=True)
@@ -64,9 +78,12 @@ class Expression:
     spatial: str | None = None  # key of SPATIAL
     relation: str | None = None  # key of RELATIONS
     landmark: Description | None = None
+    motion: str | None = None  # key of MOTIONS
 
     def text(self) -> str:
         words = ["the"] + ([self.superlative] if self.superlative else []) + self.head.words()
+        if self.motion:
+            words.append(MOTIONS[self.motion])
         if self.spatial:
             words.append(SPATIAL[self.spatial])
         if self.relation:
@@ -90,9 +107,16 @@ def parse(text: str) -> Expression:
     words = text.split()
     if not words or words.pop(0) != "the":
         raise ValueError(f"expression must start with 'the': {text!r}")
-    superlative = words.pop(0) if words and words[0] in SUPERLATIVES else None
+    superlative = words.pop(0) if words and words[0] in (*SUPERLATIVES, *SPEEDS) else None
     head, words = _parse_description(words)
     rest = " ".join(words)
+    motion = next((key for key, phrase in MOTIONS.items() if rest == phrase), None)
+    if motion is not None:
+        if superlative:
+            raise ValueError(f"a superlative and a motion phrase cannot be combined: {text!r}")
+        return Expression(head, motion=motion)
+    if superlative in SPEEDS and rest:
+        raise ValueError(f"'{superlative}' takes no further phrase: {text!r}")
     if superlative and any(rest == p or rest.startswith(p + " ") for p in SPATIAL.values()):
         raise ValueError(f"a superlative and a spatial phrase cannot be combined: {text!r}")
     spatial = next((key for key, phrase in SPATIAL.items() if rest == phrase or rest.startswith(phrase + " ")), None)
@@ -160,6 +184,36 @@ def _position_keys(width: int, height: int, frame: int) -> dict[str, tuple[Calla
     }
 
 
+def _velocity(obj: ObjectTruth) -> tuple[float, float]:
+    """Mean displacement per frame (x, y) over the clip; (0, 0) for a single image."""
+    steps = len(obj.centers) - 1
+    if steps < 1:
+        return 0.0, 0.0
+    dx, dy = (obj.centers[-1] - obj.centers[0]) / steps
+    return float(dx), float(dy)
+
+
+def _speed(obj: ObjectTruth, side: float) -> float:
+    """Speed per frame as a fraction of the image side."""
+    return math.hypot(*_velocity(obj)) / side
+
+
+def _moves(obj: ObjectTruth, motion: str, side: float) -> bool | None:
+    """Does ``obj`` move as ``motion`` says (a key of MOTIONS); None in a grey zone."""
+    speed = _speed(obj, side)
+    still = _graded(speed, STILL_SPEED, MOVING_SPEED)  # True: still, False: moving, None: unclear
+    if motion == "still":
+        return still
+    moving = None if still is None else not still
+    if motion == "moving" or not moving:
+        return moving
+    dx, dy = _velocity(obj)
+    along, across = {"left": (-dx, dy), "right": (dx, dy), "up": (-dy, dx), "down": (dy, dx)}[motion]
+    if along <= abs(across):
+        return False
+    return True if along >= 2 * abs(across) else None
+
+
 def referents(expression: str | Expression, objects: Sequence[ObjectTruth], image_size: tuple[int, int],
               frame: int = 0) -> frozenset[str]:
     """Ids of the objects the expression picks out on one frame (``UNSURE`` marks an unclear reading).
@@ -185,9 +239,16 @@ def referents(expression: str | Expression, objects: Sequence[ObjectTruth], imag
         return frozenset({UNSURE} if unsure else ())
     chosen = {o.object_id for o in candidates}
     positions = _position_keys(width, height, frame)
+    if expr.motion:
+        verdicts = {o.object_id: _moves(o, expr.motion, side) for o in candidates}
+        unsure |= any(v is None for v in verdicts.values())
+        chosen = {i for i, v in verdicts.items() if v}
     if expr.superlative and len(candidates) < 2:
         return frozenset()  # "the biggest X" presupposes several X
-    if expr.superlative in ("biggest", "smallest"):
+    if expr.superlative in SPEEDS:
+        sign = -1.0 if expr.superlative == "fastest" else 1.0
+        chosen = _extreme(candidates, lambda o: sign * math.log(_speed(o, side) + STILL_SPEED), math.log(SPEED_MARGIN))
+    elif expr.superlative in ("biggest", "smallest"):
         sign = -1.0 if expr.superlative == "biggest" else 1.0
         chosen = _extreme(candidates, lambda o: sign * math.log(o.area), AREA_MARGIN)
     elif expr.superlative:

@@ -102,12 +102,16 @@ def visible_masks(cfg: SyntheticConfig, objects: list[_Attributes], centers: np.
 
 def build_truth(objects: list[_Attributes], centers: np.ndarray, full: np.ndarray,
                 visible: np.ndarray) -> tuple[ObjectTruth, ...]:
-    """Per-object truth records from attributes and rendered masks (every visible mask non-empty)."""
+    """Per-object truth records from attributes and rendered masks (an empty mask: NaN centroid, empty box)."""
     records = []
     for n, obj in enumerate(objects):
         centroids, bboxes = [], []
         for mask in visible[n]:
             ys, xs = np.nonzero(mask)
+            if xs.size == 0:  # hidden or out of view on this frame (motion videos)
+                centroids.append((np.nan, np.nan))
+                bboxes.append((0, 0, 0, 0))
+                continue
             centroids.append((xs.mean() + 0.5, ys.mean() + 0.5))
             bboxes.append((xs.min(), ys.min(), xs.max() + 1, ys.max() + 1))
         fraction = visible[n].sum(axis=(1, 2)) / np.maximum(full[n].sum(axis=(1, 2)), 1)

@@ -118,3 +118,21 @@ def make_video_scenes(cfg: SyntheticConfig, split: str, count: int, seed: int = 
     Every expression holds on every frame (the checker runs per frame).
     """
     return _make(cfg, split, count, seed, num_frames=cfg.num_frames, kind=1)
+
+
+def make_motion_scenes(cfg: SyntheticConfig, split: str, count: int, seed: int = 0) -> list[SyntheticScene]:
+    """``count`` motion videos of ``cfg.motion.num_frames`` frames (see :mod:`training.synthetic.motion`).
+
+    Scene ``i`` is drawn from ``SeedSequence([seed, split code, 2, i])``: disjoint from image (kind 0)
+    and gliding-video (kind 1) scenes.
+    """
+    from training.synthetic.motion import generate_motion_scene
+
+    if split not in SPLIT_CODES:
+        raise ValueError(f"unknown split {split!r}; expected one of {tuple(SPLIT_CODES)}")
+    scenes = [generate_motion_scene(cfg, f"synthetic-motion/{split}/{seed}/{i:06d}",
+                                    np.random.SeedSequence([seed, SPLIT_CODES[split], 2, i])) for i in range(count)]
+    logger.info("synthetic-motion %s: %d scenes, %d expressions (%d no-target)", split, len(scenes),
+                sum(len(o.expressions) for s in scenes for o in s.objects),
+                sum(len(o.expressions) for s in scenes for o in s.objects if o.no_target))
+    return scenes

@@ -1,0 +1,128 @@
+"""A stream of frames for one expression: the text encoded once, the temporal memory, resets and target ids.
+
+A :class:`StreamSession` belongs to a :class:`~vatex_core.predictor.Predictor`. With a temporal model
+(``cfg.temporal.memory_frames > 0``) it carries a :class:`~vatex_core.temporal.FrameMemory` from frame
+to frame; with a per-frame model it only holds the text. The memory starts empty and is emptied
+again (a *reset*, counted in ``resets`` by reason) when
+
+- ``time_gap``: the frame's stamp is more than ``max_gap`` seconds after the previous frame's;
+- ``stamp_backwards``: the stamp is earlier than the previous frame's (a bag played in a loop);
+- ``frame_size``: the frame's size differs from the previous frame's.
+
+A new expression is a new session, so it starts with an empty memory too.
+
+Target ids: each found prediction carries ``target_id``, an integer that stays the same while the
+session believes it follows one object. A new id is drawn (from a counter shared by the
+predictor's sessions, so ids never repeat in a process) on the first found frame of a session,
+after each reset, and when the found mask jumps: its centroid is farther from the previous found
+mask's than ``JUMP_FACTOR`` times the sum of both masks' sizes (square roots of their areas). A
+frame where the target is not found keeps the id for the frames after it: an object that is
+hidden for a while and comes back keeps its id. Not-found predictions carry ``target_id`` 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from vatex_core.temporal import FrameMemory
+from vatex_core.text_encoder import TextFeatures
+
+if TYPE_CHECKING:
+    from vatex_core.predictor import Prediction, Predictor
+
+JUMP_FACTOR = 1.5  # centroid distance over (sqrt(area) + sqrt(area')) from which a found mask is another object
+DEFAULT_MAX_GAP = 1.0  # seconds between stamps from which the memory is no longer the same scene
+RESET_REASONS = ("time_gap", "stamp_backwards", "frame_size")
+
+
+class StreamSession:
+    """Segments one expression in a stream of frames; the text features are computed once."""
+
+    def __init__(
+        self, predictor: Predictor, expression: str | TextFeatures, max_gap: float = DEFAULT_MAX_GAP
+    ) -> None:
+        """Starts a stream.
+
+        Args:
+            predictor: the predictor whose model runs the frames.
+            expression: the referring expression, or its features (``predictor.encode``; then
+                ``self.expression`` is None).
+            max_gap: seconds between two frames' stamps beyond which the memory resets (> 0).
+        """
+        from vatex_core.predictor import check_expression
+
+        if not max_gap > 0:
+            raise ValueError(f"max_gap must be > 0 seconds, got {max_gap}")
+        self.predictor = predictor
+        if isinstance(expression, TextFeatures):
+            self.expression, self.text = None, expression
+        else:
+            self.expression = check_expression(expression)
+            self.text = predictor.encode(self.expression)
+        self.max_gap = max_gap
+        self.memory: FrameMemory | None = None  # None: nothing remembered (also for a per-frame model)
+        self.resets: Counter[str] = Counter()  # reason -> how often the memory was emptied
+        self._last_stamp: float | None = None
+        self._frame_size: tuple[int, int] | None = None
+        self._target_id = 0  # 0: no object followed yet (or since the last reset)
+        self._last_found: tuple[float, float, float] | None = None  # (x, y, sqrt(area)) of the last found mask
+
+    @property
+    def temporal(self) -> bool:
+        """Whether the model remembers past frames."""
+        return self.predictor.model.temporal is not None
+
+    def step(self, image: np.ndarray | Image.Image, stamp: float | None = None) -> Prediction:
+        """Segments the session's expression in the next frame.
+
+        Args:
+            image: the frame (any size; gray/RGBA converted).
+            stamp: the frame's time in seconds (e.g. its header stamp); None = no time checks.
+        """
+        return self.predictor.step_batch([self], [image], [stamp])[0]
+
+    def reset(self, reason: str) -> None:
+        """Forgets the past frames (and the followed object); counts ``reason`` (one of RESET_REASONS)."""
+        if reason not in RESET_REASONS:
+            raise ValueError(f"unknown reset reason {reason!r}; expected one of {RESET_REASONS}")
+        self.resets[reason] += 1
+        self.memory = None
+        self._last_stamp = None
+        self._target_id = 0
+        self._last_found = None
+
+    def before_frame(self, frame_size: tuple[int, int], stamp: float | None) -> None:
+        """Resets the memory if this frame does not continue the stream (called by the predictor)."""
+        if self._frame_size is not None and frame_size != self._frame_size:
+            self.reset("frame_size")
+        elif stamp is not None and self._last_stamp is not None:
+            if stamp < self._last_stamp:
+                self.reset("stamp_backwards")
+            elif stamp - self._last_stamp > self.max_gap:
+                self.reset("time_gap")
+        self._frame_size = frame_size
+        if stamp is not None:
+            self._last_stamp = stamp
+
+    def after_frame(self, prediction: Prediction) -> None:
+        """Gives the prediction its target id (called by the predictor once the memory is updated)."""
+        if not prediction.found or not prediction.mask.any():
+            prediction.target_id = 0
+            return
+        ys, xs = np.nonzero(prediction.mask)
+        found = (float(xs.mean()), float(ys.mean()), math.sqrt(len(xs)))
+        if self._target_id == 0 or self._jumped(found):
+            self._target_id = self.predictor.next_target_id()
+        self._last_found = found
+        prediction.target_id = self._target_id
+
+    def _jumped(self, found: tuple[float, float, float]) -> bool:
+        if self._last_found is None:
+            return False
+        x, y, size = self._last_found
+        return math.hypot(found[0] - x, found[1] - y) > JUMP_FACTOR * (size + found[2])

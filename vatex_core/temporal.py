@@ -1,0 +1,113 @@
+"""Causal temporal memory for video streams: motion from the last K frames and the target's last mask.
+
+A frame sees only its past. For frame t the motion encoder reads, at stride 4:
+- the backbone features of frame t and their differences with the K frames kept in memory
+  (t-1 .. t-K, newest first): where something moved, which way (the side of an object where it
+  appears now and was not before) and how far;
+- the target mask of frame t-1 (the chosen query's mask probability when it was found, else
+  zeros): which of several look-alikes the stream has been following;
+- one flag per memory slot saying whether it holds a frame (the first frames of a stream, and
+  every frame after a reset, have fewer).
+Its output is added to the stride-8 features before the Contextual Multimodal Decoder, so the
+expression's words meet motion where the image features meet them (the BAT fusion and the
+multi-scale encoder carry it to every level). The last layer starts at zero: before training,
+a temporal model computes exactly what the per-frame model computes.
+
+Offline clips use the same mechanism, run frame after frame (``Predictor.predict_clip``). In training
+a clip of T frames is a stream's recent past and its present: the last frame is decoded with the
+memory the frames before it give (``FrameMemory.from_past``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from vatex_core.config import TemporalConfig
+
+
+@dataclass
+class FrameMemory:
+    """What one or more streams remember of their past frames; row i belongs to stream i."""
+
+    features: torch.Tensor  # (S, K, C0, h0, w0) stride-4 backbone features of frames t-1 .. t-K
+    valid: torch.Tensor  # (S, K) bool: the slot holds a frame
+    target: torch.Tensor  # (S, 1, h0, w0) target mask probability of frame t-1; zeros when not found
+
+    def __len__(self) -> int:
+        return self.features.shape[0]
+
+    @staticmethod
+    def empty(rows: int, slots: int, like: torch.Tensor) -> FrameMemory:
+        """A memory holding no frame, for ``rows`` streams whose frames give stride-4 features like ``like`` (C0, h0, w0)."""
+        features = like.new_zeros(rows, slots, *like.shape)
+        target = like.new_zeros(rows, 1, *like.shape[-2:])
+        return FrameMemory(features, torch.zeros(rows, slots, dtype=torch.bool, device=like.device), target)
+
+    def pushed(self, features: torch.Tensor, target: torch.Tensor) -> FrameMemory:
+        """The memory after one more frame: its features (S, C0, h0, w0) enter first, the oldest slot leaves."""
+        slots = self.features.shape[1]
+        return FrameMemory(
+            torch.cat([features[:, None], self.features[:, : slots - 1]], dim=1),
+            torch.cat([self.valid.new_ones(len(self), 1), self.valid[:, : slots - 1]], dim=1),
+            target,
+        )
+
+    @staticmethod
+    def cat(memories: list[FrameMemory]) -> FrameMemory:
+        """Memories of several streams stacked row after row (for a batched forward)."""
+        return FrameMemory(
+            torch.cat([m.features for m in memories]),
+            torch.cat([m.valid for m in memories]),
+            torch.cat([m.target for m in memories]),
+        )
+
+    def index(self, rows: slice | torch.Tensor) -> FrameMemory:
+        return FrameMemory(self.features[rows], self.valid[rows], self.target[rows])
+
+    @staticmethod
+    def from_past(past: torch.Tensor, slots: int, target: torch.Tensor | None) -> FrameMemory:
+        """The memory a stream has after the frames ``past`` (S, P, C0, h0, w0), newest first.
+
+        The K newest fill the slots (empty slots when P < K); ``target`` (S, h0, w0) is the mask of
+        the newest past frame (training: the true one, spoiled), None for zeros.
+        """
+        rows, count = past.shape[:2]
+        kept = past[:, :slots]
+        missing = slots - kept.shape[1]
+        features = torch.cat([kept, kept.new_zeros(rows, missing, *past.shape[2:])], dim=1)  # (S, K, C0, h0, w0)
+        valid = torch.arange(slots, device=past.device)[None].expand(rows, -1) < count  # (S, K)
+        if target is None:
+            target = past.new_zeros(rows, *past.shape[-2:])
+        return FrameMemory(features, valid, target.to(past.dtype)[:, None])
+
+
+class MotionEncoder(nn.Module):
+    """Stride-4 features, their differences with the memory, the last target mask -> a stride-8 residual."""
+
+    def __init__(self, in_channels: int, out_channels: int, cfg: TemporalConfig, groups: int) -> None:
+        """Args: in_channels C0 (stride 4), out_channels C1 (stride 8), the temporal config, GroupNorm groups."""
+        super().__init__()
+        slots, width = cfg.memory_frames, cfg.motion_dim
+        inputs = in_channels * (1 + slots) + 1 + slots  # current, K differences, last target, K flags
+        self.body = nn.Sequential(
+            nn.Conv2d(inputs, width, 3, stride=2, padding=1),
+            nn.GroupNorm(groups, width),
+            nn.GELU(),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.GroupNorm(groups, width),
+            nn.GELU(),
+        )
+        self.out = nn.Conv2d(width, out_channels, 1)
+        nn.init.zeros_(self.out.weight)  # untrained, the model is the per-frame model
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, current: torch.Tensor, memory: FrameMemory) -> torch.Tensor:
+        """current (S, C0, h0, w0) and its memory (S rows) -> (S, C1, h0/2, w0/2) residual for the stride-8 map."""
+        present = memory.valid.to(current.dtype)[..., None, None, None]  # (S, K, 1, 1, 1)
+        differences = (current[:, None] - memory.features) * present  # (S, K, C0, h0, w0); empty slots give 0
+        flags = present[:, :, 0].expand(-1, -1, *current.shape[-2:])  # (S, K, h0, w0)
+        target = memory.target.to(current.dtype)
+        return self.out(self.body(torch.cat([current, differences.flatten(1, 2), target, flags], dim=1)))
