@@ -259,8 +259,10 @@ def test_same_expression_resent_at_1_hz_keeps_found_steady(world):
             world.publishers["expression"].publish(world.ros.String(data=expression))
             next_say += 1.0
         _publish(world, time.time())
-        time.sleep(0.2)
-    time.sleep(1.0)
+        time.sleep(0.2)  # the camera's rate, 5 Hz
+    sent_before = time.time()  # then keep the camera going until a frame sent after the loop is answered
+    _stream_until(world, lambda: any(_seconds(d.header.stamp) >= sent_before
+                                     for d in world.client.messages("/vatex/detections")), 30)
     after = [d for d in world.client.messages("/vatex/detections") if _seconds(d.header.stamp) >= start]
     assert len(after) >= 5, f"only {len(after)} answers in 5 s"
     assert all(d.detections for d in after), [bool(d.detections) for d in after]  # never lost: no re-activation
