@@ -23,6 +23,7 @@ from training.previous_masks import PreviousMaskConfig
 from training.synthetic import SyntheticConfig, make_motion_scenes, make_scenes, make_video_scenes
 from vatex_core import VatexConfig, preset
 from vatex_core.config import dataclass_from_dict
+from vatex_core.encoders import FETCHED, fetched_encoders
 
 REFER_KINDS = ("refcoco", "refcoco+", "refcocog")
 DATASET_KINDS = (*REFER_KINDS, "grefcoco", "ytvos", "davis", "synthetic", "synthetic_video", "synthetic_motion",
@@ -35,14 +36,29 @@ class ModelSpec:
 
     preset: str = "tiny"  # vatex_core preset name
     overrides: dict[str, Any] = field(default_factory=dict)  # nested, e.g. {"head": {"decoder_layers": 3}}
-    backbone_checkpoint: str | None = None  # local timm Swin weights (ImageNet); None = random init
-    clip_checkpoint: str | None = None  # local open_clip / OpenAI CLIP weights; None = random init
+    # local timm Swin weights (ImageNet); "fetched" = those of `vatex fetch-encoders`; None = random init
+    backbone_checkpoint: str | None = None
+    # local open_clip / OpenAI CLIP weights; "fetched" = those of `vatex fetch-encoders`; None = random init
+    clip_checkpoint: str | None = None
     init_weights: str | None = None  # VATEX .safetensors to start from (Ref-YTVOS starts from RefCOCO)
     # top-level modules of the model kept fixed (requires_grad False, no backward through them),
     # e.g. [backbone, text_encoder, cmd] to fine-tune only the decoder; [] = train everything
     frozen: list[str] = field(default_factory=list)
     # parts (backbone, cmd, decoder) whose activations are recomputed in backward: less memory, ~30% more time
     grad_checkpointing: tuple[str, ...] = ()
+
+    def encoder_checkpoints(self) -> tuple[str | None, str | None]:
+        """(backbone, CLIP) checkpoint files, with "fetched" resolved to the files of ``vatex fetch-encoders``.
+
+        Raises:
+            FileNotFoundError: "fetched" but nothing was fetched for this preset (the message gives the command).
+            ValueError: the fetched files do not match their manifest.
+        """
+        if FETCHED not in (self.backbone_checkpoint, self.clip_checkpoint):
+            return self.backbone_checkpoint, self.clip_checkpoint
+        files = fetched_encoders(self.preset)
+        return tuple(str(getattr(files, part)) if value == FETCHED else value  # type: ignore[return-value]
+                     for part, value in (("backbone", self.backbone_checkpoint), ("clip", self.clip_checkpoint)))
 
     def build_config(self) -> VatexConfig:
         """The preset with ``overrides`` merged in, and the gradient checkpointing switch."""

@@ -4,7 +4,8 @@ Run commands::
 
     vatex train --config training/configs/tiny-1.2.0/synthetic_tiny.yaml   # CPU, about an hour
     vatex train --config training/configs/refcoco.yaml --max-steps 2 --out /tmp/dry \
-        --set data.root=/path/to/refer batch_size=2 model.preset=tiny data.augment.short_side=64
+        --set data.root=/path/to/refer batch_size=2 model.preset=tiny data.augment.short_side=64 \
+        model.backbone_checkpoint=null model.clip_checkpoint=null
     vatex train --config training/configs/tiny-1.2.0/synthetic_tiny.yaml --resume runs/synthetic_tiny
     torchrun --nproc_per_node 2 -m training.train --config training/configs/refcoco.yaml
 
@@ -265,7 +266,7 @@ def _train(cfg: TrainConfig, world: Distributed, out_dir: Path, max_steps: int |
     """The body of :func:`train`."""
     seed_everything(cfg.seed + world.rank)
     model_cfg = cfg.model.build_config()
-    vatex = build_vatex(model_cfg, cfg.model.backbone_checkpoint, cfg.model.clip_checkpoint).to(world.device)
+    vatex = build_vatex(model_cfg, *cfg.model.encoder_checkpoints()).to(world.device)
     if (cfg.data.augment.short_side, cfg.data.augment.max_size) != (model_cfg.input.short_side, model_cfg.input.max_size):
         logger.warning("training at short side %d / max %d, but the model config (used at inference) says %d / %d",
                        cfg.data.augment.short_side, cfg.data.augment.max_size,

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "bench": "vatex_ros.commands.bench",
     "ros-interfaces": "vatex_ros.commands.ros_interfaces",
     "soak": "vatex_ros.commands.soak",
+    "fetch-encoders": "vatex_ros.commands.fetch_encoders",
 }
 
 

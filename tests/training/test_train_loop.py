@@ -81,7 +81,8 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path):
 def test_dry_run_with_each_reader(config, kind, fixture, split, request, tmp_path):
     root = request.getfixturevalue(fixture)["root"]
     overrides = [f"data.kind={kind}", f"data.root={root}", f"data.split={split}", "batch_size=1",
-                 "model.preset=tiny", "model.init_weights=null", "data.augment.short_side=64",
+                 "model.preset=tiny", "model.init_weights=null", "model.backbone_checkpoint=null",
+                 "model.clip_checkpoint=null", "data.augment.short_side=64",
                  "data.augment.max_size=96", "num_workers=0", "loss.num_points=256"]
     code = main(["train", "--config", str(CONFIGS / config), "--max-steps", "2", "--out", str(tmp_path / "run"),
                  "--set", *overrides])
