@@ -25,22 +25,23 @@ class _Prediction:
     score: float
     found: bool
     timings: dict = field(default_factory=dict)
+    target_id: int = 0
 
 
 class _RedSession:
-    def __init__(self, expression: str):
-        self.expression = expression
+    def __init__(self, expression: str, max_gap: float):
+        self.expression, self.max_gap, self.resets = expression, max_gap, {}
 
-    def step(self, rgb: np.ndarray) -> _Prediction:
+    def step(self, rgb: np.ndarray, stamp: float | None = None) -> _Prediction:
         mask = np.all(rgb == RED, axis=2) if "red" in self.expression else np.zeros(rgb.shape[:2], bool)
-        return _Prediction(mask, 0.9 if mask.any() else 0.1, bool(mask.any()))
+        return _Prediction(mask, 0.9 if mask.any() else 0.1, bool(mask.any()), target_id=int(mask.any()))
 
 
 class _RedPredictor:
-    """``stream(expression).step(rgb)``: the red pixels when the expression says red."""
+    """``stream(expression, max_gap).step(rgb, stamp)``: the red pixels when the expression says red."""
 
-    def stream(self, expression: str) -> _RedSession:
-        return _RedSession(expression)
+    def stream(self, expression: str, max_gap: float = 1.0) -> _RedSession:
+        return _RedSession(expression, max_gap)
 
 
 @dataclass

@@ -186,7 +186,9 @@ def test_named_object_is_segmented_with_standard_messages(world):
 
     (detection,) = found.detections
     ys, xs = np.nonzero(got)
-    assert detection.id == expression and 0.5 <= detection.results[0].hypothesis.score <= 1.0
+    hypothesis = detection.results[0].hypothesis
+    assert hypothesis.class_id == expression and 0.5 <= hypothesis.score <= 1.0
+    assert int(detection.id) > 0  # the followed object's target id
     assert detection.bbox.center.position.x == pytest.approx((xs.min() + xs.max()) / 2)
     assert detection.bbox.size_x == xs.max() - xs.min() + 1 and detection.bbox.size_y == ys.max() - ys.min() + 1
 
@@ -241,7 +243,7 @@ def test_target_in_3d_with_use_depth(world):
     assert (cloud.point_step, [f.name for f in cloud.fields]) == (12, ["x", "y", "z"]) and len(xyz) == cloud.width
     assert np.allclose(np.median(xyz[:, 2]), scene.depth_m, atol=0.005)
     detection = world.client.messages("/vatex/detections_3d")[-1].detections[0]
-    assert detection.id == scene.expression
+    assert detection.results[0].hypothesis.class_id == scene.expression and int(detection.id) > 0
     assert np.abs(np.array([detection.bbox.center.position.x, detection.bbox.center.position.y,
                             detection.bbox.center.position.z]) - truth).max() < 0.02
     assert detection.bbox.size.x > 0 and detection.bbox.size.y > 0

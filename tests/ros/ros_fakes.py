@@ -1,9 +1,11 @@
 """Test doubles and helpers for the ROS-side tests (imported by conftest.py and the tests)."""
 
 import functools
+import itertools
 import signal
 import subprocess
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -20,37 +22,55 @@ class FakePrediction:
     heatmap: np.ndarray = field(default_factory=lambda: np.zeros((4, 4), np.float32))
     timings: dict = field(default_factory=lambda: {"model": 0.001})
     found: bool = True
+    target_id: int = 0
 
 
 class FakeSession:
-    """Segments the pixels of the colour named in the expression (red, green or blue)."""
+    """Segments the pixels of the colour named in the expression (red, green or blue).
 
-    def __init__(self, predictor: "FakePredictor", expression: str):
-        self.predictor, self.expression = predictor, expression
+    Like a temporal ``StreamSession``: its found predictions carry the session's target id (1, 2, ...
+    per predictor), and a stamp going back resets it (counted in ``resets``; the next found frame gets a new id).
+    """
+
+    def __init__(self, predictor: "FakePredictor", expression: str, max_gap: float):
+        self.predictor, self.expression, self.max_gap = predictor, expression, max_gap
         self.colour = next((c for name, c in COLOURS.items() if name in expression), None)
+        self.resets: Counter[str] = Counter()
+        self.stamps: list[float | None] = []
+        self._target_id = 0
 
-    def step(self, image: np.ndarray) -> FakePrediction:
+    def step(self, image: np.ndarray, stamp: float | None = None) -> FakePrediction:
         assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
         self.predictor.frames.append(image.shape)
+        if stamp is not None and self.stamps and self.stamps[-1] is not None and stamp < self.stamps[-1]:
+            self.resets["stamp_backwards"] += 1
+            self._target_id = 0
+        self.stamps.append(stamp)
         if self.predictor.delay:
             time.sleep(self.predictor.delay)
         mask = np.all(image == self.colour, axis=2) if self.colour else np.zeros(image.shape[:2], bool)
-        return FakePrediction(mask=mask, score=0.9 if mask.any() else 0.05, found=bool(mask.any()))
+        if mask.any() and not self._target_id:
+            self._target_id = next(self.predictor.target_ids)
+        return FakePrediction(mask=mask, score=0.9 if mask.any() else 0.05, found=bool(mask.any()),
+                              target_id=self._target_id if mask.any() else 0)
 
 
 class FakePredictor:
-    """Stands in for vatex_core.Predictor: ``stream(expression).step(rgb)``."""
+    """Stands in for vatex_core.Predictor: ``stream(expression, max_gap).step(rgb, stamp)``."""
 
     def __init__(self, delay: float = 0.0):
         self.delay = delay
         self.streams: list[str] = []
+        self.sessions: list[FakeSession] = []
         self.frames: list[tuple] = []
+        self.target_ids = itertools.count(1)
 
-    def stream(self, expression: str) -> FakeSession:
+    def stream(self, expression: str, max_gap: float = 1.0) -> FakeSession:
         if not expression.strip():
             raise ValueError("empty expression")
         self.streams.append(expression)
-        return FakeSession(self, expression)
+        self.sessions.append(FakeSession(self, expression, max_gap))
+        return self.sessions[-1]
 
 
 class FakeClock:

@@ -165,7 +165,9 @@ def test_bag_with_depth_gets_target_point_and_cloud(tmp_path, fake_predictor):
         assert np.allclose(np.median(xyz, axis=0), truth, atol=0.001)
     for (_, point), (_, detections) in zip(result["/vatex/target_point"], result["/vatex/detections_3d"]):
         (detection,) = detections.detections
-        assert detection.bbox.center.position == point.point and detection.id == "the red block"
+        assert detection.bbox.center.position == point.point
+        assert detection.results[0].hypothesis.class_id == "the red block"
+        assert int(detection.id) > 0  # the followed object's target id
         assert detection.bbox.size.x > 0 and detection.bbox.size.z == pytest.approx(0.0, abs=0.002)
 
 

@@ -49,7 +49,7 @@ def test_mask_detections_overlay_and_expression_switch(dds_pair):
     values = np.asarray(mask.data, np.uint8).reshape(48, 64)
     assert set(np.unique(values)) == {0, 255} and (values[10:20, 5:15] == 255).all() and values.sum() == 100 * 255
     detection = probe.detections_for("the red block")[-1]
-    assert detection.header == msg.header and detection.id == "the red block"
+    assert detection.header == msg.header and detection.id == "1"  # the stream's target id: its first object
     assert (detection.bbox.center.position.x, detection.bbox.size_x) == (9.5, 10.0)
     assert wait_until(lambda: probe.received["overlay"]) and probe.received["overlay"][-1].encoding == "rgb8"
     assert probe.received["active_expression"][-1].data == "the red block"

@@ -169,7 +169,9 @@ def test_dds_node_publishes_target_point_cloud_and_detections_3d(dds_env):
         xyz = np.frombuffer(bytes(cloud.data), "<f4").reshape(-1, 3)
         assert np.allclose(xyz[:, 2], 0.8) and [f.name for f in cloud.fields] == ["x", "y", "z"]
         detection = probe.received["detections_3d"][-1].detections[0]
-        assert detection.bbox.center.position == point.point and detection.id == "the red block"
+        assert detection.bbox.center.position == point.point
+        assert detection.results[0].hypothesis.class_id == "the red block"
+        assert int(detection.id) > 0  # the followed object's target id
     finally:
         probe.close()
         node.close()

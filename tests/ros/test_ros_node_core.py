@@ -151,3 +151,38 @@ def test_expression_normalised(fake_predictor, fake_clock, raw, expected):
     assert core.set_expression(raw)
     core.step()
     assert expressions == [expected]
+
+
+def test_frames_reach_the_stream_with_their_stamps_and_memory_resets_are_counted(fake_predictor, fake_clock):
+    core, results, _ = make_core(fake_predictor, fake_clock, found_after=1, memory_max_gap=0.5)
+    core.set_expression("the red block")
+    for offset in (-0.3, -0.2, -0.25):  # the third frame goes back in time: a bag played in a loop
+        core.submit_frame(frame_msg(scene(), stamp=fake_clock.now + offset))
+        core.step()
+    session = fake_predictor.sessions[-1]
+    assert session.stamps == pytest.approx([fake_clock.now - 0.3, fake_clock.now - 0.2, fake_clock.now - 0.25])
+    assert session.max_gap == 0.5 and core.diagnostics.counts()["memory_resets_stamp_backwards"] == 1
+    assert [r.target_id for r in results] == [1, 1, 2]  # after the reset the stream follows a new object
+    core.set_expression("the blue block")
+    core.submit_frame(frame_msg(scene(), stamp=fake_clock.now - 0.1))
+    core.step()
+    assert core.diagnostics.counts()["memory_resets_expression"] == 1
+
+
+def test_target_id_is_published_only_while_found(fake_predictor, fake_clock):
+    core, results, _ = make_core(fake_predictor, fake_clock, found_after=1, lost_after=1)
+    core.set_expression("the red block")
+    core.submit_frame(frame_msg(scene(), stamp=fake_clock.now - 0.1))
+    core.step()
+    core.submit_frame(frame_msg(np.zeros((48, 64, 3), np.uint8), stamp=fake_clock.now - 0.05))
+    core.step()
+    assert [(r.found, r.target_id) for r in results] == [(True, 1), (False, 0)]
+
+
+def test_memory_max_gap_change_reaches_the_running_stream(fake_predictor, fake_clock):
+    core, _, _ = make_core(fake_predictor, fake_clock)
+    core.set_expression("the red block")
+    core.submit_frame(frame_msg(scene(), stamp=fake_clock.now - 0.1))
+    core.step()
+    core.update_params(NodeParams.from_dict({"memory_max_gap": 2.5}))
+    assert fake_predictor.sessions[-1].max_gap == 2.5

@@ -1,7 +1,8 @@
 """Transport-independent node logic: frames and expressions in, per-frame results out.
 
 The core owns the temporal state of a stream: one predictor session per expression (its text
-features and CLIP-prior prompt are computed once), a one-slot frame buffer where the newest
+features and CLIP-prior prompt are computed once; a temporal model's memory of past frames, reset
+on a time gap or a stamp going back, and the target id), a one-slot frame buffer where the newest
 frame wins, a frame-age check, EMA score smoothing and found/lost hysteresis. With the
 ``use_depth`` parameter a found target is also located in 3D from the depth image and
 CameraInfo paired with the frame by stamp. Inference runs on the core's own worker thread, so
@@ -15,6 +16,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -34,15 +36,22 @@ _DRAFT_FACTOR = 64  # JPEG decodes at 1/8 scale at most: 64 times fewer pixels
 
 
 class Session(Protocol):
-    """A predictor stream bound to one expression (``vatex_core`` ``Predictor.stream``)."""
+    """A predictor stream bound to one expression (``vatex_core`` ``Predictor.stream``).
 
-    def step(self, image: np.ndarray) -> Any: ...
+    ``resets`` counts the times its temporal memory started afresh, by reason; predictions carry
+    ``found``, ``score``, ``mask``, ``timings`` and ``target_id``.
+    """
+
+    max_gap: float
+    resets: Mapping[str, int]
+
+    def step(self, image: np.ndarray, stamp: float | None = None) -> Any: ...
 
 
 class Predictor(Protocol):
     """What the core needs from ``vatex_core.Predictor``."""
 
-    def stream(self, expression: str) -> Session: ...
+    def stream(self, expression: str, max_gap: float) -> Session: ...
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,8 @@ class FrameResult:
             ``depth`` (the 3D step). The node's keys never collide with the predictor's.
         rgb: (H, W, 3) uint8 source frame, for the overlay.
         target_3d: the target in the frame's optical frame, or None (not found, depth off or unusable).
+        target_id: the followed object's id while found (the same object keeps it; a new one when the
+            stream believes the target changed, see ``vatex_core.stream``), 0 when not found.
     """
 
     header: Any
@@ -78,6 +89,7 @@ class FrameResult:
     timings: dict[str, float]
     rgb: np.ndarray
     target_3d: Target3D | None = None
+    target_id: int = 0
 
 
 @dataclass
@@ -120,6 +132,8 @@ class NodeCore:
         self._stopping = False
         # Stream state, touched by the worker only.
         self._session: Session | None = None
+        self._resets: dict[str, int] = {}  # the session's reset counts already reported
+        self._target_id = 0  # the id of the object last found
         self._active = ""
         self._score = 0.0
         self._found = False
@@ -196,6 +210,9 @@ class NodeCore:
         self._depth_config = _depth_config(params)
         if params.frame_age_mode != self._frame_age.mode:
             self._frame_age = FrameAge(params.frame_age_mode)
+        session = self._session
+        if session is not None:
+            session.max_gap = params.memory_max_gap  # from its next frame
         if changed_expression:
             self.set_expression(params.expression)
 
@@ -264,13 +281,15 @@ class NodeCore:
         if self._session is not None and expression == self._active:
             return  # re-sent (e.g. `ros2 topic pub` at 1 Hz): same stream, hysteresis kept
         try:
-            session = self._predictor.stream(expression)
+            session = self._predictor.stream(expression, max_gap=self.params.memory_max_gap)
         except ValueError as err:
             self.diagnostics.warn("expression_rejected", f"model rejected expression {shorten(repr(expression))}: "
                                   f"{shorten(err)}")
             return
-        self._session, self._active = session, expression
-        self._score, self._found, self._hits, self._misses = 0.0, False, 0, 0
+        if self._session is not None:
+            self.diagnostics.count("memory_resets_expression")  # a new stream: nothing of the old one is kept
+        self._session, self._active, self._resets = session, expression, dict(session.resets)
+        self._score, self._found, self._hits, self._misses, self._target_id = 0.0, False, 0, 0, 0
         logger.info("active expression: %s", shorten(repr(expression)))
         self._on_expression(expression)
 
@@ -301,10 +320,13 @@ class NodeCore:
         if rgb is None:
             return None
         decoded = self._monotonic()
-        prediction = self._session.step(rgb)  # the predictor resizes for the model; the mask comes back at rgb's size
+        # the predictor resizes for the model; the mask comes back at rgb's size
+        prediction = self._session.step(rgb, stamp if stamp > 0 else None)
         predicted = self._monotonic()
+        self._count_resets()
         mask = np.asarray(prediction.mask, dtype=bool)
         found = self._track(float(prediction.score), bool(prediction.found))
+        self._target_id = prediction.target_id or self._target_id
         if not found:
             mask = np.zeros_like(mask)
         box, centroid, area = _geometry(mask)
@@ -317,7 +339,16 @@ class NodeCore:
         return FrameResult(header=pending.msg.header, expression=self._active, found=found, score=self._score,
                            mask=mask, box=box, centroid=centroid, area=area,
                            latency=self._monotonic() - pending.arrival, timings=timings, rgb=rgb,
-                           target_3d=target_3d)
+                           target_3d=target_3d, target_id=self._target_id if found else 0)
+
+    def _count_resets(self) -> None:
+        """Counts the memory resets the session made since the last frame (``memory_resets_<reason>``)."""
+        for reason, count in self._session.resets.items():
+            new = count - self._resets.get(reason, 0)
+            if new:
+                self.diagnostics.count(f"memory_resets_{reason}", new)
+                logger.info("temporal memory reset (%s)", reason.replace("_", " "))
+                self._resets[reason] = count
 
     def _decode(self, msg: Any) -> np.ndarray | None:
         """RGB of a frame, after its size (read from the header) passed ``max_input_pixels``; None if skipped."""

@@ -19,7 +19,8 @@ from vatex_ros.messages.idl import DiagnosticArray, DiagnosticStatus, Header, Ke
 # Counters a DiagnosticArray always carries (0 until they happen), so a monitor sees every one of them.
 # Faults among them turn the status to WARN for the period in which they grew.
 TRAFFIC_COUNTERS = ("frames_in", "frames_out", "frames_replaced", "expressions_in", "depth_in", "camera_info_in",
-                    "targets_3d")
+                    "targets_3d", "memory_resets_expression", "memory_resets_time_gap",
+                    "memory_resets_stamp_backwards", "memory_resets_frame_size")
 FAULT_COUNTERS = ("frame_too_old", "frame_clock_mismatch", "frame_without_expression", "bad_image",
                   "image_too_large", "image_downscaled", "inference_error", "publish_error", "expression_not_utf8",
                   "expression_empty", "expression_truncated", "expression_rejected", "bad_depth", "depth_missing",

@@ -56,7 +56,7 @@ def build_outputs(result: FrameResult, with_overlay: bool) -> Outputs:
         hypothesis = ObjectHypothesisWithPose(hypothesis=ObjectHypothesis(class_id=result.expression,
                                                                           score=result.score))
         detections.detections.append(Detection2D(header=result.header, results=[hypothesis], bbox=bbox,
-                                                 id=result.expression))
+                                                 id=str(result.target_id)))
     point = cloud = detections_3d = None
     if result.target_3d is not None:
         located = result.target_3d
@@ -75,7 +75,7 @@ def _detection_3d(result: FrameResult, position: Point) -> Detection3D:
     hypothesis = ObjectHypothesisWithPose(hypothesis=ObjectHypothesis(class_id=result.expression, score=result.score),
                                           pose=PoseWithCovariance(pose=pose))
     box = BoundingBox3D(center=pose, size=Vector3(*result.target_3d.extent.tolist()))
-    return Detection3D(header=result.header, results=[hypothesis], bbox=box, id=result.expression)
+    return Detection3D(header=result.header, results=[hypothesis], bbox=box, id=str(result.target_id))
 
 
 def point_cloud(points: np.ndarray, header: Header) -> PointCloud2:

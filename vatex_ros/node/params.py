@@ -97,6 +97,9 @@ class NodeParams:
     found_after: int = _param(2, "consecutive hits before the target is reported found", bounds=(1, 1000))
     lost_after: int = _param(3, "consecutive misses before a found target is reported lost", bounds=(1, 1000))
     score_smoothing: float = _param(0.6, "EMA weight of the newest score; 1 = no smoothing", bounds=(0.01, 1.0))
+    memory_max_gap: float = _param(1.0, "temporal model: seconds between two frames' stamps from which its memory "
+                                   "of past frames starts afresh (a stamp going back always resets it)",
+                                   bounds=(0.01, 3600.0))
     max_expression_length: int = _param(1000, "longer expressions are truncated (with a warning)",
                                         bounds=(1, 100_000))
     image_format: str = _param("raw", "type on the image topic: raw = sensor_msgs/Image, "

@@ -67,16 +67,28 @@ class _TimedPredictor:
         self._predictor = predictor
         self.seconds = 0.0  # wall time of the last step
 
-    def stream(self, expression: str) -> _TimedPredictor._Session:
-        return self._Session(self, self._predictor.stream(expression))
+    def stream(self, expression: str, max_gap: float) -> _TimedPredictor._Session:
+        return self._Session(self, self._predictor.stream(expression, max_gap))
 
     class _Session:
         def __init__(self, owner: _TimedPredictor, session: Any):
             self._owner, self._session = owner, session
 
-        def step(self, image: np.ndarray) -> Any:
+        @property
+        def resets(self) -> Any:
+            return self._session.resets
+
+        @property
+        def max_gap(self) -> float:
+            return self._session.max_gap
+
+        @max_gap.setter
+        def max_gap(self, seconds: float) -> None:
+            self._session.max_gap = seconds
+
+        def step(self, image: np.ndarray, stamp: float | None = None) -> Any:
             started = time.perf_counter()
-            prediction = self._session.step(image)
+            prediction = self._session.step(image, stamp)
             self._owner.seconds = time.perf_counter() - started
             return prediction
 

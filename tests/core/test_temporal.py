@@ -1,0 +1,137 @@
+"""The temporal memory: causal, the same in training and in a stream, reset when a stream breaks, target ids."""
+
+import numpy as np
+import pytest
+import torch
+
+from vatex_core import Predictor, build_vatex, preset
+from vatex_core.temporal import FrameMemory
+
+SIZE = (128, 192)  # (H, W) of the test frames: the tiny model's own size, so the predictor does not resize
+
+
+def _temporal_model(seed: int = 0, trained_look: bool = True):
+    """A tiny temporal model; ``trained_look`` gives the motion encoder's zero-initialised output weights."""
+    torch.manual_seed(seed)
+    cfg = preset("tiny")
+    cfg.temporal.memory_frames = 2
+    model = build_vatex(cfg).eval()
+    if trained_look:  # untrained, the memory adds exactly zero and nothing could be seen
+        torch.nn.init.normal_(model.temporal.out.weight, std=0.2)
+    return model
+
+
+def _frames(count: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (*SIZE, 3), dtype=np.uint8) for _ in range(count)]
+
+
+def test_untrained_memory_is_the_per_frame_model():
+    torch.manual_seed(0)
+    per_frame = build_vatex(preset("tiny")).eval()
+    temporal = _temporal_model(trained_look=False)
+    missing = temporal.load_state_dict(per_frame.state_dict(), strict=False).missing_keys
+    assert missing and all(name.startswith("temporal.") for name in missing)
+    frames = [torch.from_numpy(f).permute(2, 0, 1).float()[None] / 255 for f in _frames(3)]
+    clip = torch.stack(frames, dim=1)  # (1, 3, 3, H, W)
+    text = per_frame.encode_text(["the red circle"])
+    with torch.no_grad():
+        expected = per_frame(clip[:, -1:], text)["pred_masks"]
+        got = temporal(clip, text)["pred_masks"]
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_stream_is_causal_and_equals_the_training_path():
+    """A stream's frame t does not depend on later frames, and equals the clip forward used in training."""
+    model = _temporal_model()
+    predictor = Predictor(model, found_threshold=0.0)
+    frames = _frames(4)
+    session = predictor.stream("the red circle")
+    streamed = [session.step(frame) for frame in frames[:3]]
+    altered = predictor.predict_clip([*frames[:2], frames[3]], "the red circle")
+    assert [p.score for p in altered[:2]] == pytest.approx([p.score for p in streamed[:2]], abs=1e-6)
+
+    # the training path: the third frame decoded with frames 1 and 0 as memory and the stream's mask of frame 1
+    replay = predictor.stream("the red circle")
+    replay.step(frames[0])
+    replay.step(frames[1])
+    previous = replay.memory.target[:, 0]  # (1, H/4, W/4): the mask the stream remembers of frame 1
+    clip = torch.stack([torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in frames[:3]])[None]
+    with torch.no_grad():
+        out = model(clip, model.encode_text(["the red circle"]), previous_masks=previous)
+    assert out["pred_logits"].softmax(-1)[0, :, 0].max().item() == pytest.approx(streamed[2].score, abs=1e-5)
+
+
+def test_memory_keeps_the_newest_frames_and_the_found_mask():
+    predictor = Predictor(_temporal_model(), found_threshold=0.0)
+    session = predictor.stream("the red circle")
+    for frame in _frames(3):
+        session.step(frame)
+    memory = session.memory
+    assert memory.features.shape[:2] == (1, 2) and memory.valid.tolist() == [[True, True]]
+    assert memory.target.shape == (1, 1, 32, 48) and memory.target.max() > 0  # found: its mask is remembered
+    unfound = Predictor(_temporal_model(), found_threshold=1.0).stream("the red circle")
+    unfound.step(_frames(1)[0])
+    assert unfound.memory.valid.tolist() == [[True, False]] and unfound.memory.target.abs().max() == 0
+
+
+@pytest.mark.parametrize(("stamps", "reason"), [((0.0, 0.1, 0.05), "stamp_backwards"),
+                                                ((0.0, 0.1, 5.0), "time_gap")])
+def test_a_broken_stream_forgets_its_past(stamps, reason):
+    predictor = Predictor(_temporal_model(), found_threshold=0.0)
+    frames = _frames(3)
+    session = predictor.stream("the red circle", max_gap=1.0)
+    results = [session.step(frame, stamp) for frame, stamp in zip(frames, stamps)]
+    assert dict(session.resets) == {reason: 1}
+    assert session.memory.valid.tolist() == [[True, False]]  # only the frame after the reset
+    fresh = predictor.stream("the red circle").step(frames[2])
+    assert results[2].score == pytest.approx(fresh.score, abs=1e-6)  # as if the stream started there
+    assert results[2].target_id != results[1].target_id  # and it may follow another object
+
+
+def test_frame_size_change_resets_and_mixed_batches_work():
+    predictor = Predictor(_temporal_model(), found_threshold=0.0)
+    moving, fresh = predictor.stream("the red circle"), predictor.stream("the blue square")
+    small = np.zeros((48, 64, 3), np.uint8)
+    for frame in _frames(2):
+        moving.step(frame)
+    moving.step(small)
+    assert dict(moving.resets) == {"frame_size": 1}
+    frame = _frames(1, seed=5)[0]
+    both = predictor.step_batch([moving, fresh], [frame, frame])  # one session remembers, one does not
+    assert moving.resets["frame_size"] == 2 and both[1].score == pytest.approx(
+        predictor.stream("the blue square").step(frame).score, abs=1e-5)
+
+
+def test_target_ids_follow_one_object_and_change_on_a_jump():
+    predictor = Predictor(_temporal_model(), found_threshold=0.0)
+    session = predictor.stream("the red circle")
+    prediction = session.step(_frames(1)[0])
+    first = prediction.target_id
+    assert first > 0
+    # a found mask far from the last one is another object: feed the session's bookkeeping directly
+    shifted = type(prediction)(np.zeros(SIZE, bool), 0.9, None, None, found=True)
+    shifted.mask[0:4, 0:4] = True
+    session._last_found = (180.0, 120.0, 4.0)
+    session.after_frame(shifted)
+    assert shifted.target_id not in (0, first)
+    near = type(prediction)(np.zeros(SIZE, bool), 0.9, None, None, found=True)
+    near.mask[1:5, 1:5] = True
+    session.after_frame(near)
+    assert near.target_id == shifted.target_id  # the same object a frame later
+    missing = type(prediction)(np.zeros(SIZE, bool), 0.1, None, None, found=False)
+    session.after_frame(missing)
+    assert missing.target_id == 0
+    session.after_frame(near)
+    assert near.target_id == shifted.target_id  # hidden for a frame, then back: the same id
+
+
+def test_memory_rows_must_match_the_pairs():
+    model = _temporal_model()
+    clip = torch.rand(2, 1, 3, *SIZE)
+    text = model.encode_text(["a", "b"])
+    memory = FrameMemory.empty(1, 2, torch.zeros(32, SIZE[0] // 4, SIZE[1] // 4))
+    with pytest.raises(ValueError, match="memory rows"):
+        model(clip, text, memory=memory)
+    with pytest.raises(ValueError, match="no temporal memory"):
+        build_vatex(preset("tiny")).eval()(clip, text, memory=memory)
