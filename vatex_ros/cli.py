@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "ros-interfaces": "vatex_ros.commands.ros_interfaces",
     "soak": "vatex_ros.commands.soak",
     "fetch-encoders": "vatex_ros.commands.fetch_encoders",
+    "data": "vatex_ros.commands.data",
 }
 
 

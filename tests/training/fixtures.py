@@ -207,3 +207,22 @@ def write_grefcoco(root: Path) -> dict:
     empty = np.zeros((IMAGE_H, IMAGE_W), dtype=bool)
     corner = _rect(IMAGE_H, IMAGE_W, slice(0, 10), slice(0, 10))
     return {"root": root, "masks": {"ref0": left, "ref1": left | right, "ref2": empty, "ref3": corner, "ref4": empty}}
+
+
+def complete_refer_splits(root: Path) -> None:
+    """Adds the splits :func:`write_refer` leaves out (RefCOCO testB, RefCOCOg val) and a gRefCOCO testA/testB,
+    each on an image already there, so that every split a release has is present (``vatex data check`` passes)."""
+    for dataset, refs_name, extra in (("refcoco", "refs(unc).p", [_ref(6, 30, 3, "testB", ["blue corner again"])]),
+                                      ("refcocog", "refs(umd).p", [_ref(2, 30, 3, "val", ["a corner"])])):
+        path = root / dataset / refs_name
+        if not path.is_file():
+            continue
+        with open(path, "rb") as f:
+            refs = pickle.load(f)
+        with open(path, "wb") as f:
+            pickle.dump(refs + extra, f, protocol=2)
+    grefs = root / "grefcoco" / "grefs(unc).json"
+    if grefs.is_file():
+        refs = json.loads(grefs.read_text())
+        refs += [_gref(5, [20], 2, "testA", ["the box in the corner"]), _gref(6, [-1], 2, "testB", ["a red bus"])]
+        grefs.write_text(json.dumps(refs))
