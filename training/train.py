@@ -252,6 +252,8 @@ def train(cfg: TrainConfig, max_steps: int | None = None, resume: str | Path | N
         resume: checkpoint to continue from (weights, optimizer, scheduler, RNG, data position).
     """
     world = setup_distributed()
+    if not world.is_main:  # one process speaks: the others log warnings and errors only (and show no progress bar)
+        logging.getLogger().setLevel(logging.WARNING)
     out_dir = Path(cfg.out_dir)
     log_handler = _setup_run_dir(out_dir, cfg) if world.is_main else None
     try:
@@ -389,7 +391,18 @@ def _log_metrics(out_dir: Path, record: dict) -> None:
     logger.info("step %d lr %.2e %s (%.2fs/step)", record["step"], record["lr"], losses, record["sec_per_step"])
 
 
-if __name__ == "__main__":  # torchrun -m training.train --config ...
-    from vatex_ros.cli import main
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.train`` (what torchrun starts): ``vatex train`` without the ROS package's CLI."""
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=HELP)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args)
+    except (OSError, ValueError) as error:  # bad input (files, values, environment): one line, no traceback
+        logger.error("%s", " ".join(str(error).split())[:1000])
+        return 2
 
-    sys.exit(main(["train", *sys.argv[1:]]))
+
+if __name__ == "__main__":  # torchrun --nproc_per_node N -m training.train --config ...
+    sys.exit(main())
