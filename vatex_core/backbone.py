@@ -66,6 +66,11 @@ class Backbone(nn.Module):
         return [f.permute(0, 3, 1, 2).contiguous() for f in features]
 
 
+    def encode_clip(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """(B, T, 3, H, W) clips -> 4 maps (B*T, C_i, H / s_i, W / s_i): each frame on its own."""
+        return self(frames.flatten(0, 1))
+
+
 class _WindowMaskCache:
     """Stands in for a timm Swin block's ``get_attn_mask``: the shifted-window attention mask depends only on
     the padded map size, so it is made once per size (timm's ``dynamic_mask`` makes it on every call, ~15

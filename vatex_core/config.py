@@ -36,6 +36,9 @@ class BackboneConfig:
     num_heads: tuple[int, ...] | None = None
     window_size: int | None = None
     drop_path_rate: float = 0.3  # stochastic depth, as Mask2Former uses for Swin-B
+    # True: Video Swin-B (torchvision swin3d_b) over each clip, as the paper does for video (Table 3);
+    # timm_name and the size overrides above are then unused
+    video: bool = False
 
 
 @dataclass
@@ -273,6 +276,10 @@ def _architecture_problems(cfg: VatexConfig) -> list[str]:
         value = getattr(cfg.backbone, key)
         if value is not None and len(value) != 4:
             problems.append(f"backbone.{key} must have 4 stages, got {len(value)}")
+    if cfg.backbone.video and any(getattr(cfg.backbone, key) is not None
+                                  for key in ("embed_dim", "depths", "num_heads", "window_size")):
+        problems.append("backbone.video builds Video Swin-B as it is: embed_dim, depths, num_heads and window_size "
+                        "must be null")
     clip, head, size = cfg.clip, cfg.head, cfg.input
     if clip.image_size % clip.patch_size:
         problems.append(f"clip.image_size {clip.image_size} is not a multiple of clip.patch_size {clip.patch_size}")

@@ -18,6 +18,7 @@ from vatex_core.decoder import MaskedAttentionDecoder
 from vatex_core.noun_phrase import clip_prompt
 from vatex_core.temporal import FrameMemory, MotionEncoder
 from vatex_core.text_encoder import TextEncoder, TextFeatures
+from vatex_core.video_backbone import VideoBackbone
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class Vatex(nn.Module):
     def __init__(
         self,
         cfg: VatexConfig,
-        backbone: Backbone,
+        backbone: Backbone | VideoBackbone,
         text_encoder: TextEncoder,
         clip_prior: ClipPrior | None,
         cmd: ContextualMultimodalDecoder,
@@ -143,7 +144,7 @@ class Vatex(nn.Module):
         images = frames.flatten(0, 1)  # (B*T, 3, H, W)
         # Each (clip, expression) pair gets its clip's frames: rows are clip-major, so
         # repeat_interleave (not repeat) keeps expression r paired with clip r // K.
-        features = [_per_pair(f, clips, steps, per_clip) for f in self.backbone(images)]  # (BK*T, C_i, h, w)
+        features = [_per_pair(f, clips, steps, per_clip) for f in self.backbone.encode_clip(frames)]  # (BK*T, C_i, h, w)
         if self.clip_prior is None:
             return features, None
         patches = self.clip_prior.patch_embeddings(images)  # (B*T, P, D)
@@ -160,8 +161,8 @@ class Vatex(nn.Module):
             if memory is not None:
                 raise ValueError("give a stream memory or past frames, not both")
             with torch.no_grad():  # the memory holds constants at inference too
-                past = self.backbone(frames[:, :-1].flip(1).flatten(0, 1))[0]  # (B*(T-1), C0, h0, w0), newest first
-            past = _per_pair(past, clips, steps - 1, per_clip).view(pairs, steps - 1, *past.shape[1:])
+                past = self.backbone.encode_clip(frames[:, :-1])[0]  # (B*(T-1), C0, h0, w0), oldest first
+            past = _per_pair(past, clips, steps - 1, per_clip).view(pairs, steps - 1, *past.shape[1:]).flip(1)
             memory = FrameMemory.from_past(past, slots, previous_masks)
         elif memory is None:
             memory = FrameMemory.empty(pairs, slots, features[0][0])
@@ -226,13 +227,15 @@ def build_vatex(
 
     Args:
         cfg: model config, e.g. ``preset("paper")``.
-        backbone_checkpoint: local timm checkpoint of the Swin backbone (ImageNet weights).
+        backbone_checkpoint: local timm checkpoint of the Swin backbone (ImageNet weights), or with
+            ``cfg.backbone.video`` a torchvision swin3d_b checkpoint (Kinetics weights).
         clip_checkpoint: local open_clip/OpenAI checkpoint of the CLIP model.
     Nothing is downloaded: without checkpoint files the encoders start from random weights.
     """
     if backbone_checkpoint is not None and not Path(backbone_checkpoint).is_file():
         raise FileNotFoundError(f"backbone checkpoint not found: {backbone_checkpoint}")
-    backbone = Backbone(cfg.backbone, str(backbone_checkpoint) if backbone_checkpoint else None)
+    encoder = VideoBackbone if cfg.backbone.video else Backbone
+    backbone = encoder(cfg.backbone, str(backbone_checkpoint) if backbone_checkpoint else None)
     clip = build_clip(cfg.clip, clip_checkpoint)
     model = Vatex(
         cfg,

@@ -28,7 +28,7 @@ def _count(name: str, module: nn.Module) -> ParameterCount:
 def parameter_counts(model: Vatex) -> list[ParameterCount]:
     """Counts for the encoders as the paper names them, VATEX's own heads, and the whole model (last)."""
     parts = [
-        _count("visual backbone (Swin)", model.backbone),
+        _count("visual backbone (Video Swin)" if model.cfg.backbone.video else "visual backbone (Swin)", model.backbone),
         _count("CLIP text tower", model.text_encoder.clip),
         _count("text projection FFN", model.text_encoder.project),
         _count("CMD", model.cmd),
@@ -37,6 +37,8 @@ def parameter_counts(model: Vatex) -> list[ParameterCount]:
     if model.clip_prior is not None:
         parts[1:1] = [_count("CLIP image tower (prior)", model.clip_prior.clip_visual)]
         parts.insert(4, _count("CLIP-prior FFN", model.clip_prior.embed))
+    if model.temporal is not None:
+        parts.append(_count("temporal memory (motion)", model.temporal))
     whole = _count("total", model)
     assert sum(p.total for p in parts) == whole.total, "a component is missing from the breakdown"
     return [*parts, whole]
