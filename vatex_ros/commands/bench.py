@@ -4,6 +4,7 @@ Example::
 
     vatex bench --size 640x480 --frames 20 --out runs/bench.json
     vatex bench --sizes 320x240,640x480,1280x720,1920x1080 --out runs/bench_sizes.json
+    vatex bench --temporal --size 640x480 --frames 40    # what the temporal memory costs a frame
 """
 
 from __future__ import annotations
@@ -31,10 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="uncounted frames first (default 3)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench.json"),
                         help="JSON result (default runs/bench.json)")
+    parser.add_argument("--temporal", action="store_true",
+                        help="per-frame cost of the temporal memory: a stream step with it / the same frame without")
     add_model_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.temporal:
+        return run_temporal(args)
     if args.model_only or args.preset:  # the bare model call: no node, no DDS (vatex_ros.tools.model_bench)
         return run_model_only(args)
     import torch
@@ -72,6 +77,22 @@ def run(args: argparse.Namespace) -> int:
     args.out.write_text(json.dumps(written, indent=2) + "\n")
     if args.sizes is not None:
         print(format_sizes(results))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def run_temporal(args: argparse.Namespace) -> int:
+    """``--temporal``: a temporal stream's step against the same weights' single-image call (tools.temporal_bench)."""
+    from vatex_ros.tools.temporal_bench import TemporalBenchConfig, format_temporal, measure_temporal_cost
+
+    if args.weights is not None and not args.weights.is_file():
+        raise FileNotFoundError(f"weights file {args.weights} not found")
+    width, height = args.size
+    result = measure_temporal_cost(TemporalBenchConfig(str(args.weights) if args.weights else None, width, height,
+                                                       args.frames, args.warmup))
+    print(format_temporal(result))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
 
