@@ -103,7 +103,8 @@ def built(monkeypatch) -> list[tuple[Any, bool]]:
     calls: list[tuple[Any, bool]] = []
     real = node_module.build_outputs
     monkeypatch.setattr(node_module, "build_outputs",
-                        lambda result, with_overlay: calls.append((result, with_overlay)) or real(result, with_overlay))
+                        lambda result, with_overlay, **labels: calls.append((result, with_overlay))
+                        or real(result, with_overlay, **labels))
     return calls
 
 

@@ -63,6 +63,7 @@ class FakePredictor:
         self.streams: list[str] = []
         self.sessions: list[FakeSession] = []
         self.frames: list[tuple] = []
+        self.batches: list[list] = []  # step_batch calls (a single session is stepped alone)
         self.target_ids = itertools.count(1)
 
     def stream(self, expression: str, max_gap: float = 1.0) -> FakeSession:
@@ -71,6 +72,12 @@ class FakePredictor:
         self.streams.append(expression)
         self.sessions.append(FakeSession(self, expression, max_gap))
         return self.sessions[-1]
+
+    def step_batch(self, sessions: list, images: list, stamps: list) -> list[FakePrediction]:
+        """Like ``Predictor.step_batch``: records each call as ``batches[i]`` = [(session, id(image)), ...]."""
+        assert len(sessions) == len(images) == len(stamps) and len({id(s) for s in sessions}) == len(sessions)
+        self.batches.append([(session, id(image)) for session, image in zip(sessions, images)])
+        return [session.step(image, stamp) for session, image, stamp in zip(sessions, images, stamps)]
 
 
 class FakeClock:

@@ -67,7 +67,7 @@ def test_rejected_expressions_keep_the_active_one(core, raw, counter):
 def test_huge_expression_is_truncated(core):
     assert core.set_expression("red " * 1000)
     core.step()
-    assert len(core._active) == 1000 and core.diagnostics.counts()["expression_truncated"] == 1
+    assert len(core.active_expressions()[0]) == 1000 and core.diagnostics.counts()["expression_truncated"] == 1
     assert _serves(core)
 
 
@@ -80,7 +80,7 @@ def test_frame_before_any_expression(core):
 def test_model_failure_is_survived(core, monkeypatch):
     core.set_expression("red")
     core.step()
-    monkeypatch.setattr(core._session, "step", lambda image: 1 / 0)
+    monkeypatch.setattr(core.predictor.sessions[-1], "step", lambda image, stamp=None: 1 / 0)
     core.submit_frame(frame_msg(scene()))
     assert core.step() is None and core.diagnostics.counts()["inference_error"] == 1
     monkeypatch.undo()  # the model works again: the same session goes on (re-sending "red" changes nothing)

@@ -62,7 +62,8 @@ def test_found_target_located_in_3d_and_published(depth_core):
     assert outputs.detections_3d.header is frame.header and detection.header is frame.header
     assert detection.bbox.center.position == point.point and detection.results[0].pose.pose.position == point.point
     assert detection.bbox.size.x > 0 and detection.bbox.size.z == 0.0  # a flat face at 0.8 m
-    assert (detection.id, detection.results[0].hypothesis.class_id) == ("the red block", "the red block")
+    assert result.target_id > 0  # id = the followed object's target id (issue 28), class_id = the expression
+    assert (detection.id, detection.results[0].hypothesis.class_id) == (str(result.target_id), "the red block")
     assert detection.results[0].hypothesis.score == result.score
     cloud = outputs.target_cloud
     assert cloud.header is frame.header and cloud.width == 100 and cloud.row_step == 1200
@@ -89,7 +90,7 @@ def test_lost_target_gets_no_3d_and_no_warning(depth_core):
     assert not result.found and result.target_3d is None
     assert build_outputs(result, with_overlay=False).detections_3d is None
     assert set(depth_core.diagnostics.counts()) == {"expressions_in", "depth_in", "camera_info_in", "frames_in",
-                                                    "frames_out"}
+                                                    "frames_out", "batches"}
 
 
 @pytest.mark.parametrize("case, kind", [

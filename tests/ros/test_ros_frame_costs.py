@@ -42,7 +42,8 @@ def test_dds_node_builds_and_sends_only_what_is_subscribed(dds_env, monkeypatch)
     overlays = []
     build = transport.build_outputs
     monkeypatch.setattr(transport, "build_outputs",
-                        lambda result, with_overlay: overlays.append(with_overlay) or build(result, with_overlay))
+                        lambda result, with_overlay, **labels: overlays.append(with_overlay)
+                        or build(result, with_overlay, **labels))
     node = DdsNode(FakePredictor(), NodeParams(found_after=1, max_frame_age=0.0, publish_overlay=True),
                    participant=DomainParticipant(domain_id_from_env()))
     written = []

@@ -7,7 +7,10 @@ which makes Cyclone match Fast DDS endpoints by type name (see there why that is
 Like rmw_cyclonedds, the domain comes from ``ROS_DOMAIN_ID`` (default 0) and Cyclone honours
 ``CYCLONEDDS_URI``.
 
-Frames are taken from the image reader (keep last 1) only when the core is ready for one, so a frame that a
+With the ``cameras`` parameter every camera has its own readers (``<camera>/image``, ``<camera>/depth``,
+``<camera>/camera_info``) and writers (``<camera>/mask``, ...); the expression topics, ``active_expression`` and
+``/diagnostics`` stay on the node's namespace. Frames are taken from an image reader (keep last 1) only when the
+core is ready for one, so a frame that a
 newer one replaces is never deserialized. The expression is read by two readers, volatile and transient
 local, because DDS matches a transient-local reader only with transient-local writers: a latched expression
 publisher's last sample reaches a (re)started node, a plain one's samples arrive as before. Every
@@ -96,24 +99,33 @@ class DdsNode:
         self._seen_expressions: deque[tuple[int, int]] = deque(maxlen=_SEEN_EXPRESSIONS)
         self._seen_lock = threading.Lock()
         self._volatile: set[str] = set()  # output topics whose samples only reach readers matched at the time
-        self._writers = {topic.name: self._writer(topic) for topic in (
-            topics.MASK, topics.DETECTIONS, topics.ACTIVE_EXPRESSION, topics.DIAGNOSTICS)}
-        if params.publish_overlay:
-            self._writers[topics.OVERLAY.name] = self._writer(topics.OVERLAY)
-        if params.use_depth:
-            self._writers.update({t.name: self._writer(t) for t in topics.DEPTH_OUTPUTS})
-        self.image_topic_name = "rt" + topics.input_image_name(
-            topics.resolve(topics.IMAGE.name, namespace, self._remappings), params.image_format)
-        self._image_reader = self._reader(topics.image_topic(params.image_format), self._image_cb, drain=False,
-                                          dds_name=self.image_topic_name)
+        self._writers = {topic.name: self._writer(topic) for topic in (topics.ACTIVE_EXPRESSION, topics.DIAGNOSTICS)}
+        outputs = [topics.MASK, topics.DETECTIONS, topics.LABELS]
+        outputs += [topics.OVERLAY] if params.publish_overlay else []
+        outputs += list(topics.DEPTH_OUTPUTS) if params.use_depth else []
+        for camera in self.core.cameras:
+            self._writers.update({topics.camera_name(t.name, camera): self._writer(t, camera) for t in outputs})
+        self._image_readers: dict[str, DataReader] = {}
+        self.image_topic_names: list[str] = []  # DDS names of the cameras' image topics, in camera order
         self._readers = [
-            self._image_reader,
             self._reader(topics.EXPRESSION, self._expression_cb),
             self._reader(replace(topics.EXPRESSION, transient_local=True, depth=1), self._expression_cb),
+            self._reader(topics.EXPRESSIONS, self._expressions_cb),
+            self._reader(replace(topics.EXPRESSIONS, transient_local=True, depth=1), self._expressions_cb),
         ]
-        if params.use_depth:
-            self._readers += [self._reader(topics.DEPTH, self._depth_cb),
-                              self._reader(topics.CAMERA_INFO, self._camera_info_cb)]
+        for camera in self.core.cameras:
+            name = "rt" + topics.input_image_name(topics.resolve(topics.camera_name(topics.IMAGE.name, camera),
+                                                                 namespace, self._remappings), params.image_format)
+            reader = self._reader(topics.image_topic(params.image_format),
+                                  lambda r, c=camera: self._image_cb(r, c), drain=False, dds_name=name)
+            self._image_readers[camera] = reader
+            self.image_topic_names.append(name)
+            self._readers.append(reader)
+            if params.use_depth:
+                self._readers += [self._reader(topics.DEPTH, lambda r, c=camera: self._depth_cb(r, c), camera=camera),
+                                  self._reader(topics.CAMERA_INFO, lambda r, c=camera: self._camera_info_cb(r, c),
+                                               camera=camera)]
+        self.image_topic_name = self.image_topic_names[0]  # the (first) camera's
         if params.use_sim_time:  # frame age on the simulated clock, as rclpy's node clock
             self._readers.append(self._reader(topics.CLOCK, self._clock_cb))
         self._drops = DropWatch()
@@ -123,7 +135,7 @@ class DdsNode:
         self.core.start()
         self._diagnostics_thread.start()
         logger.info("DDS node up on domain %d: %s -> %s", self.participant.domain_id,
-                    self.image_topic_name, ", ".join(self.topic_name(n) for n in self._writers))
+                    ", ".join(self.image_topic_names), ", ".join(self.topic_name(n) for n in self._writers))
         _announce_receive_buffer()
 
     def topic_name(self, name: str) -> str:
@@ -161,16 +173,19 @@ class DdsNode:
         self._writers[topics.DIAGNOSTICS.name].write(diagnostic_array(counts, stamp, name, previous=previous))
         return counts
 
-    def _writer(self, topic: topics.Topic) -> DataWriter:
+    def _writer(self, topic: topics.Topic, camera: str = "") -> DataWriter:
+        name = topics.camera_name(topic.name, camera)
         if not topic.transient_local:
-            self._volatile.add(topic.name)
+            self._volatile.add(name)
         qos = dds_qos(topic, self._params.qos_depth)
-        return DataWriter(self.participant, DdsTopic(self.participant, self.topic_name(topic.name), dds_type(topic)),
+        return DataWriter(self.participant, DdsTopic(self.participant, self.topic_name(name), dds_type(topic)),
                           qos=qos)
 
-    def _reader(self, topic: topics.Topic, callback, drain: bool = True, dds_name: str | None = None) -> DataReader:
+    def _reader(self, topic: topics.Topic, callback, drain: bool = True, dds_name: str | None = None,
+                camera: str = "") -> DataReader:
         qos = dds_qos(topic, self._params.qos_depth)
-        dds_topic = DdsTopic(self.participant, dds_name or self.topic_name(topic.name), dds_type(topic))
+        name = dds_name or self.topic_name(topics.camera_name(topic.name, camera))
+        dds_topic = DdsTopic(self.participant, name, dds_type(topic))
         reader = DataReader(self.participant, dds_topic, qos=qos)
         # Listener attached after construction: during it, Cyclone may call back before the Python
         # reader exists. Then drain what arrived meanwhile (a camera's next frame does that for images).
@@ -220,18 +235,18 @@ class DdsNode:
             samples.extend(s for s in taken if s.sample_info.valid_data)
         return samples
 
-    def _image_cb(self, reader: DataReader) -> None:
-        if reader is not None:
-            self.core.submit_frame_source(self._newest_frame)  # deserialized only if the core gets to it
+    def _image_cb(self, reader: DataReader, camera: str) -> None:
+        if reader is not None:  # deserialized only if the core gets to it
+            self.core.submit_frame_source(lambda: self._newest_frame(camera), camera)
 
-    def _newest_frame(self) -> Any:
-        """The newest frame in the image reader (keep last 1), deserialized now; None if there is none.
+    def _newest_frame(self, camera: str) -> Any:
+        """The newest frame in ``camera``'s image reader (keep last 1), deserialized now; None if there is none.
 
         One take only: at a high rate a newer frame arrives while this one deserializes, and taking until the
         reader is empty would deserialize frame after frame without ever processing one.
         """
         try:
-            taken = self._image_reader.take(N=1)
+            taken = self._image_readers[camera].take(N=1)
         except Exception as err:  # noqa: BLE001 - cyclonedds raises whatever its decoder raised
             self.core.diagnostics.warn("image_undecodable", f"dropped an undecodable image sample: {err!r}")
             return None
@@ -247,30 +262,40 @@ class DdsNode:
                 self._seen_expressions.append(key)
             self.core.set_expression(sample.data)
 
+    def _expressions_cb(self, reader: DataReader) -> None:
+        for sample in self._take(reader, "expression"):
+            key = (sample.sample_info.publication_handle, sample.sample_info.source_timestamp)
+            with self._seen_lock:
+                if key in self._seen_expressions:  # a transient-local writer's sample reaches both readers
+                    continue
+                self._seen_expressions.append(key)
+            self.core.set_expressions(sample.data)
+
     def _clock_cb(self, reader: DataReader) -> None:
         samples = self._take(reader, "clock")
         if samples:
             clock = samples[-1].clock
             self._sim_time = clock.sec + clock.nanosec * 1e-9
 
-    def _depth_cb(self, reader: DataReader) -> None:
+    def _depth_cb(self, reader: DataReader, camera: str) -> None:
         for sample in self._take(reader, "depth"):
-            self.core.submit_depth(sample)
+            self.core.submit_depth(sample, camera)
 
-    def _camera_info_cb(self, reader: DataReader) -> None:
+    def _camera_info_cb(self, reader: DataReader, camera: str) -> None:
         for sample in self._take(reader, "camera_info"):
-            self.core.submit_camera_info(sample)
+            self.core.submit_camera_info(sample, camera)
 
     def _publish_result(self, result: FrameResult) -> None:
         # A volatile sample written with no matched reader reaches nobody: neither serialize nor send it, and
-        # draw the overlay (milliseconds per frame) only for a matched subscriber.
-        unread = {name for name, writer in self._writers.items()
-                  if name in self._volatile and writer.get_publication_matched_status().current_count == 0}
-        outputs = build_outputs(result, with_overlay=topics.OVERLAY.name in self._writers
-                                and topics.OVERLAY.name not in unread)
+        # draw the overlay and the label image (a full-size image each) only for a matched subscriber.
+        writers = {topic.name: self._writers[name] for topic in topics.CAMERA_OUTPUTS
+                   if (name := topics.camera_name(topic.name, result.camera)) in self._writers}
+        unread = {name for name, writer in writers.items() if writer.get_publication_matched_status().current_count == 0}
+        overlay = topics.OVERLAY.name in writers and topics.OVERLAY.name not in unread
+        outputs = build_outputs(result, with_overlay=overlay, with_labels=topics.LABELS.name not in unread)
         for name, msg in outputs.by_topic().items():
             if name not in unread:
-                self._writers[name].write(msg)
+                writers[name].write(msg)
 
     def _publish_expression(self, expression: str) -> None:
         self._writers[topics.ACTIVE_EXPRESSION.name].write(idl.String(data=expression))

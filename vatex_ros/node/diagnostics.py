@@ -19,12 +19,12 @@ from vatex_ros.messages.idl import DiagnosticArray, DiagnosticStatus, Header, Ke
 # Counters a DiagnosticArray always carries (0 until they happen), so a monitor sees every one of them.
 # Faults among them turn the status to WARN for the period in which they grew.
 TRAFFIC_COUNTERS = ("frames_in", "frames_out", "frames_replaced", "expressions_in", "depth_in", "camera_info_in",
-                    "targets_3d", "memory_resets_expression", "memory_resets_time_gap",
+                    "batches", "targets_3d", "memory_resets_expression", "memory_resets_time_gap",
                     "memory_resets_stamp_backwards", "memory_resets_frame_size")
 FAULT_COUNTERS = ("frame_too_old", "frame_clock_mismatch", "frame_without_expression", "bad_image",
                   "image_too_large", "image_downscaled", "inference_error", "publish_error", "expression_not_utf8",
-                  "expression_empty", "expression_truncated", "expression_rejected", "bad_depth", "depth_missing",
-                  "depth_out_of_tolerance", "depth_size_mismatch", "depth_no_valid_points", "depth_not_finite",
+                  "expression_empty", "expression_truncated", "expression_rejected", "expressions_dropped",
+                  "bad_depth", "depth_missing", "depth_out_of_tolerance", "depth_size_mismatch", "depth_no_valid_points", "depth_not_finite",
                   "camera_info_missing", "camera_info_invalid", "camera_info_distortion",
                   "camera_info_size_mismatch", "image_undecodable", "expression_undecodable", "depth_undecodable",
                   "camera_info_undecodable", "clock_undecodable", "samples_lost", "samples_rejected",
@@ -91,8 +91,8 @@ def diagnostic_array(counts: Mapping[str, int], stamp: Time, name: str, hardware
     """
     values = {**dict.fromkeys(TRAFFIC_COUNTERS + FAULT_COUNTERS, 0), **counts}
     before = previous or {}
-    grown = sorted(k for k, v in values.items() if k not in TRAFFIC_COUNTERS and k not in _QUIET_FAULTS
-                   and v > before.get(k, 0))
+    grown = sorted(k for k, v in values.items() if k.rsplit(".", 1)[-1] not in TRAFFIC_COUNTERS  # "head.frames_in"
+                   and k not in _QUIET_FAULTS and v > before.get(k, 0))
     level = DiagnosticStatus.WARN if grown else DiagnosticStatus.OK
     summary = f"{values['frames_in']} frames in, {values['frames_out']} answered"
     if grown:

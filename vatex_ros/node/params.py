@@ -57,6 +57,8 @@ def read_yaml(path: str | Path) -> Any:
         problem = getattr(err, "problem", None) or str(err)
         raise ValueError(f"{path}: not a valid parameters file{line}: {shorten(problem)}") from None
 _FRAME_SIZE = re.compile(r"^[1-9]\d{0,4}x[1-9]\d{0,4}$")
+_CAMERA_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")  # one ROS name token: it becomes a sub-namespace
+MAX_CAMERAS = 16
 
 
 def _param(default: Any, doc: str, *, bounds: tuple[float, float] | None = None,
@@ -104,6 +106,10 @@ class NodeParams:
                                         bounds=(1, 100_000))
     image_format: str = _param("raw", "type on the image topic: raw = sensor_msgs/Image, "
                                       "compressed = sensor_msgs/CompressedImage", choices=("raw", "compressed"))
+    cameras: tuple[str, ...] = _param((), "camera names, each a sub-namespace with its own inputs (`<name>/image`, "
+                                          "`<name>/depth`, `<name>/camera_info`) and outputs (`<name>/mask`, ...); "
+                                          "frames of the cameras that are ready together share one batched forward; "
+                                          "empty = one camera on the node's own topics")
     qos_depth: int = _param(10, "history depth of the reliable output topics", bounds=(1, 1000))
     warn_interval: float = _param(5.0, "minimum seconds between two warnings of the same kind",
                                   bounds=(0.0, 3600.0))
@@ -141,6 +147,8 @@ class NodeParams:
             problems.append(f"input_size must be 0 or >= 32, got {self.input_size}")
         if isinstance(self.compile_frame_size, str) and not _FRAME_SIZE.match(self.compile_frame_size):
             problems.append(f"compile_frame_size must be WxH, e.g. 640x480, got {self.compile_frame_size!r}")
+        if isinstance(self.cameras, tuple):
+            problems += _camera_problems(self.cameras)
         if isinstance(self.device, str) and not _DEVICE.match(self.device):
             problems.append(f"device must be cpu, cuda, cuda:N or mps, got {shorten(repr(self.device))}")
         if problems:
@@ -153,7 +161,9 @@ class NodeParams:
         if unknown:
             raise ValueError(f"unknown vatex_node parameter(s) {shorten(unknown)}; known: {sorted(cls.names())}")
         floats = {f.name for f in dataclasses.fields(cls) if type(f.default) is float}
-        return cls(**{k: float(v) if k in floats and type(v) is int else v for k, v in values.items()})
+        lists = {f.name for f in dataclasses.fields(cls) if type(f.default) is tuple}
+        return cls(**{k: float(v) if k in floats and type(v) is int else tuple(v) if k in lists and
+                      isinstance(v, list) else v for k, v in values.items()})
 
     @classmethod
     def names(cls) -> list[str]:
@@ -164,13 +174,26 @@ class NodeParams:
         return self.from_dict({**dataclasses.asdict(self), **changes})
 
 
+def _camera_problems(cameras: tuple) -> list[str]:
+    """What is wrong with a ``cameras`` list: names that are no ROS name token, repeats, too many."""
+    problems = [f"cameras: {shorten(repr(name))} is not a camera name (a letter, then letters, digits or _)"
+                for name in cameras if not (isinstance(name, str) and _CAMERA_NAME.match(name))]
+    repeated = sorted({name for name in cameras if isinstance(name, str) and cameras.count(name) > 1})
+    if repeated:
+        problems.append(f"cameras: {shorten(repeated)} named more than once")
+    if len(cameras) > MAX_CAMERAS:
+        problems.append(f"cameras: {len(cameras)} names, at most {MAX_CAMERAS}")
+    return problems
+
+
 def _check(f: dataclasses.Field, value: Any) -> str | None:
     """Type/range/choice problem of one field value, or None."""
     kind = type(f.default)
     ok_type = (isinstance(value, (int, float)) and not isinstance(value, bool)) if kind is float else (
         type(value) is kind)
     if not ok_type:
-        return f"{f.name} must be {kind.__name__}, got {type(value).__name__} {shorten(repr(value))}"
+        expected = "a list" if kind is tuple else kind.__name__
+        return f"{f.name} must be {expected}, got {type(value).__name__} {shorten(repr(value))}"
     low_high, choices = f.metadata["range"], f.metadata["choices"]
     if low_high and not low_high[0] <= value <= low_high[1]:
         return f"{f.name} must be in [{low_high[0]}, {low_high[1]}], got {value!r}"

@@ -32,8 +32,13 @@ IMAGE = Topic("image", "sensor_msgs/msg/Image", reliable=False, depth=1)  # sens
 COMPRESSED_IMAGE = Topic("image", "sensor_msgs/msg/CompressedImage", reliable=False, depth=1)
 COMPRESSED_SUFFIX = "/compressed"
 EXPRESSION = Topic("expression", "std_msgs/msg/String", reliable=True)
+# Several expressions at once: one String holding them separated by `;` or new lines (see node.expressions).
+EXPRESSIONS = Topic("expressions", "std_msgs/msg/String", reliable=True)
 MASK = Topic("mask", "sensor_msgs/msg/Image", reliable=True)
 DETECTIONS = Topic("detections", "vision_msgs/msg/Detection2DArray", reliable=True)
+# mono8 label image: pixel = 1-based index of the expression whose target covers it, 0 = none; drawn only while
+# someone subscribes.
+LABELS = Topic("labels", "sensor_msgs/msg/Image", reliable=True)
 OVERLAY = Topic("overlay", "sensor_msgs/msg/Image", reliable=True, depth=1)  # RViz2/rqt subscribe reliable
 ACTIVE_EXPRESSION = Topic("active_expression", "std_msgs/msg/String", reliable=True, depth=1, transient_local=True)
 # With the use_sim_time parameter only (ROS's clock QoS: best effort, keep last 1):
@@ -46,8 +51,17 @@ TARGET_CLOUD = Topic("target_cloud", "sensor_msgs/msg/PointCloud2", reliable=Tru
 DETECTIONS_3D = Topic("detections_3d", "vision_msgs/msg/Detection3DArray", reliable=True)
 # Published with use_depth; a frame without a 3D result publishes none of them.
 DEPTH_OUTPUTS = (TARGET_POINT, TARGET_CLOUD, DETECTIONS_3D)
+# Per camera (the `cameras` parameter): these under `<camera>/`; the others stay on the node's namespace.
+CAMERA_INPUTS = (IMAGE, DEPTH, CAMERA_INFO)
+CAMERA_OUTPUTS = (MASK, DETECTIONS, LABELS, OVERLAY, *DEPTH_OUTPUTS)
 # ROS-wide counters (absolute name).
 DIAGNOSTICS = Topic("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", reliable=True)
+
+
+def camera_name(name: str, camera: str) -> str:
+    """A camera topic's relative name: ``mask`` of camera ``head`` -> ``head/mask``; camera ``""`` (no
+    ``cameras`` parameter) -> ``mask``, the node's own topic."""
+    return f"{camera}/{name}" if camera else name
 
 
 def image_topic(image_format: str) -> Topic:

@@ -20,7 +20,9 @@ import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.exceptions import ParameterUninitializedException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from vatex_ros.messages import idl
@@ -40,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 # Parameters that need a new model, publishers or subscriptions: changed only while unconfigured, applied at
 # the next configure. The others apply to the running core from the next frame.
-CONFIGURE_TIME = ("weights", "preset", "device", "cpu_threads", "input_size", "image_format",
+CONFIGURE_TIME = ("weights", "preset", "device", "cpu_threads", "input_size", "image_format", "cameras",
                   "qos_depth", "publish_overlay", "use_depth", "depth_queue_size", "autostart", "diagnostics_period")
 RCLPY_OWNED = ("use_sim_time",)  # NodeParams fields rclpy declares itself
 
@@ -94,11 +96,13 @@ class VatexNode(LifecycleNode):
         clock = self.get_clock()  # ROS time: /clock when use_sim_time is true
         self.core = NodeCore(predictor, params, self._publish_result_cb, self._publish_expression_cb,
                              clock=lambda: clock.now().nanoseconds * 1e-9)
-        outputs = [topics.MASK, topics.DETECTIONS, topics.ACTIVE_EXPRESSION]
+        outputs = [topics.MASK, topics.DETECTIONS, topics.LABELS]
         outputs += [topics.OVERLAY] if params.publish_overlay else []
         outputs += list(topics.DEPTH_OUTPUTS) if params.use_depth else []
-        self._publishers_by_topic = {t.name: self.create_lifecycle_publisher(
-            ros_class(t.ros_type), t.name, _qos(t, params.qos_depth)) for t in outputs}
+        self._publishers_by_topic = {topics.ACTIVE_EXPRESSION.name: self._lifecycle_publisher(topics.ACTIVE_EXPRESSION)}
+        for camera in self.core.cameras:  # "" = the node's own topics
+            self._publishers_by_topic.update({topics.camera_name(t.name, camera): self._lifecycle_publisher(t, camera)
+                                              for t in outputs})
         if params.diagnostics_period:  # a plain publisher: counters matter in every state, not only when active
             publisher = self.create_publisher(ros_class(topics.DIAGNOSTICS.ros_type), topics.DIAGNOSTICS.name,
                                               _qos(topics.DIAGNOSTICS, params.qos_depth))
@@ -114,26 +118,37 @@ class VatexNode(LifecycleNode):
         result = super().on_activate(state)  # enables the lifecycle publishers
         params = self.core.params
         self.core.start()
-        # `image` remapped first, then image_transport's `/compressed` appended (topics.input_image_name)
-        image_topic = dataclasses.replace(topics.image_topic(params.image_format), name=topics.input_image_name(
-            self.resolve_topic_name(topics.IMAGE.name), params.image_format))
-        self._image_type = getattr(idl, image_topic.ros_type.rsplit("/", 1)[1])
+        self._image_type = getattr(idl, topics.image_topic(params.image_format).ros_type.rsplit("/", 1)[1])
         # Frames and expressions in separate groups; inference runs on the core's worker thread, so neither an
         # expression nor a parameter update ever waits for a running frame.
         expression_group = MutuallyExclusiveCallbackGroup()
-        self._subscribe_counting_lost(image_topic, self.image_cb, MutuallyExclusiveCallbackGroup())
-        self._subscribe(topics.EXPRESSION, self.expression_cb, expression_group)
-        # A second, transient-local reader on `expression`: a volatile reader gets no history from a latched
-        # (transient-local) publisher. A sample both readers get is a re-sent expression: it changes nothing.
-        # Volatile publishers do not match this reader; that is expected, so no QoS warning for it.
-        self._subscribe(topics.EXPRESSION, self.expression_cb, expression_group, transient_local=True,
-                        event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda event: None))
+        for topic, callback in ((topics.EXPRESSION, self.expression_cb), (topics.EXPRESSIONS, self.expressions_cb)):
+            self._subscribe(topic, callback, expression_group)
+            # A second, transient-local reader: a volatile reader gets no history from a latched (transient-local)
+            # publisher. A sample both readers get is a re-sent expression: it changes nothing. Volatile
+            # publishers do not match this reader; that is expected, so no QoS warning for it.
+            self._subscribe(topic, callback, expression_group, transient_local=True,
+                            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda event: None))
+        images = [self._subscribe_camera(camera) for camera in self.core.cameras]
+        self.get_logger().info(f"active: subscribed to {', '.join(images)} and {topics.EXPRESSION.name}, "
+                               f"{topics.EXPRESSIONS.name}")
+        return result
+
+    def _subscribe_camera(self, camera: str) -> str:
+        """Subscribe to one camera's inputs, each in its own group (a busy camera never delays another's
+        callbacks); returns the image topic's name."""
+        params = self.core.params
+        # `image` remapped first, then image_transport's `/compressed` appended (topics.input_image_name)
+        image_topic = dataclasses.replace(topics.image_topic(params.image_format), name=topics.input_image_name(
+            self.resolve_topic_name(topics.camera_name(topics.IMAGE.name, camera)), params.image_format))
+        self._subscribe_counting_lost(image_topic, lambda msg: self.image_cb(msg, camera),
+                                      MutuallyExclusiveCallbackGroup())
         if params.use_depth:  # depth and intrinsics only buffer; pairing happens on the inference worker
             depth_group = MutuallyExclusiveCallbackGroup()
-            self._subscribe_counting_lost(topics.DEPTH, self.depth_cb, depth_group)
-            self._subscribe_counting_lost(topics.CAMERA_INFO, self.camera_info_cb, depth_group)
-        self.get_logger().info(f"active: subscribed to {image_topic.name} and {topics.EXPRESSION.name}")
-        return result
+            for topic, callback in ((topics.DEPTH, self.depth_cb), (topics.CAMERA_INFO, self.camera_info_cb)):
+                self._subscribe_counting_lost(dataclasses.replace(topic, name=topics.camera_name(topic.name, camera)),
+                                              lambda msg, cb=callback: cb(msg, camera), depth_group)
+        return image_topic.name
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Unsubscribe and stop inference (the model stays loaded)."""
@@ -185,6 +200,9 @@ class VatexNode(LifecycleNode):
             if f.name in CONFIGURE_TIME:
                 constraints.append("applied at configure: change it while unconfigured")
             descriptor = ParameterDescriptor(description=f.metadata["help"], additional_constraints="; ".join(constraints))
+            if isinstance(f.default, tuple):  # rclpy cannot tell an empty list's type: declared by type, no value
+                self.declare_parameter(f.name, Parameter.Type.STRING_ARRAY, descriptor)
+                continue
             bounds = f.metadata["range"]
             if bounds and isinstance(f.default, float):
                 descriptor.floating_point_range = [FloatingPointRange(from_value=float(bounds[0]),
@@ -194,7 +212,13 @@ class VatexNode(LifecycleNode):
             self.declare_parameter(f.name, f.default, descriptor)
 
     def _read_parameters(self) -> NodeParams:
-        return NodeParams.from_dict({name: self.get_parameter(name).value for name in NodeParams.names()})
+        values = {}
+        for name in NodeParams.names():
+            try:
+                values[name] = self.get_parameter(name).value
+            except ParameterUninitializedException:  # a list declared by type only and given no value
+                continue
+        return NodeParams.from_dict(values)
 
     def parameters_cb(self, parameters: list) -> SetParametersResult:
         """Validate an update as a whole; apply it to the running core only if valid.
@@ -202,7 +226,8 @@ class VatexNode(LifecycleNode):
         Parameters the node does not own (rclpy's own, e.g. ``qos_overrides.*``) are accepted untouched;
         ``use_sim_time`` is checked as a NodeParams field and rclpy switches the clock itself.
         """
-        ours = {p.name: p.value for p in parameters if p.name in NodeParams.names()}
+        ours = {p.name: tuple(p.value) if isinstance(p.value, list) else p.value  # lists: NodeParams keeps tuples
+                for p in parameters if p.name in NodeParams.names()}
         if not ours:
             return SetParametersResult(successful=True)
         try:
@@ -228,6 +253,10 @@ class VatexNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
     # --- topics ------------------------------------------------------------------------
+
+    def _lifecycle_publisher(self, topic: topics.Topic, camera: str = "") -> Any:
+        return self.create_lifecycle_publisher(ros_class(topic.ros_type), topics.camera_name(topic.name, camera),
+                                               _qos(topic, self.core.params.qos_depth))
 
     def _subscribe(self, topic: topics.Topic, callback, group, transient_local: bool | None = None,
                    **kwargs: Any) -> None:
@@ -256,25 +285,32 @@ class VatexNode(LifecycleNode):
             self.destroy_subscription(subscription)
         self._subscriptions_made = []
 
-    def image_cb(self, msg: Any) -> None:
-        self.core.submit_frame(from_ros(msg, self._image_type))
+    def image_cb(self, msg: Any, camera: str = "") -> None:
+        self.core.submit_frame(from_ros(msg, self._image_type), camera)
 
     def expression_cb(self, msg: Any) -> None:
         self.core.set_expression(msg.data)
 
-    def depth_cb(self, msg: Any) -> None:
-        self.core.submit_depth(from_ros(msg, idl.Image))
+    def expressions_cb(self, msg: Any) -> None:
+        self.core.set_expressions(msg.data)
 
-    def camera_info_cb(self, msg: Any) -> None:
-        self.core.submit_camera_info(from_ros(msg, idl.CameraInfo))
+    def depth_cb(self, msg: Any, camera: str = "") -> None:
+        self.core.submit_depth(from_ros(msg, idl.Image), camera)
+
+    def camera_info_cb(self, msg: Any, camera: str = "") -> None:
+        self.core.submit_camera_info(from_ros(msg, idl.CameraInfo), camera)
 
     def _publish_result_cb(self, result: FrameResult) -> None:
-        overlay = self._publishers_by_topic.get(topics.OVERLAY.name)
-        # Drawing and converting the overlay costs milliseconds per frame: only for a subscriber.
-        outputs = build_outputs(result, with_overlay=overlay is not None and overlay.get_subscription_count() > 0)
+        publishers = {topic.name: self._publishers_by_topic[name] for topic in topics.CAMERA_OUTPUTS
+                      if (name := topics.camera_name(topic.name, result.camera)) in self._publishers_by_topic}
+        # Drawing and converting the overlay or the label image costs milliseconds per frame: only for a subscriber.
+        wanted = {name for name in (topics.OVERLAY.name, topics.LABELS.name)
+                  if name in publishers and publishers[name].get_subscription_count() > 0}
+        outputs = build_outputs(result, with_overlay=topics.OVERLAY.name in wanted,
+                                with_labels=topics.LABELS.name in wanted)
         for name, msg in outputs.by_topic().items():
-            if name in self._publishers_by_topic:
-                self._publishers_by_topic[name].publish(to_ros(msg))
+            if name in publishers:
+                publishers[name].publish(to_ros(msg))
 
     def diagnostics_cb(self) -> None:
         """Publish the core's counters on /diagnostics (diagnostic_msgs/DiagnosticArray)."""
