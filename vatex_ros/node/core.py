@@ -404,7 +404,7 @@ class NodeCore:
             target_3d = None
             if self.params.use_depth and found:
                 located = self._monotonic()
-                target_3d = self._locate(frame.camera, frame.msg.header, mask)
+                target_3d = self._locate(frame.camera, frame.msg.header, mask, box)
                 depth_seconds += self._monotonic() - located
             targets.append(TargetResult(track.expression, found, track.score, mask, box, centroid, area,
                                         track.target_id if found else 0, target_3d))
@@ -434,11 +434,12 @@ class NodeCore:
                                   f"at {rgb.shape[1]}x{rgb.shape[0]} (the mask has that size)")
         return rgb
 
-    def _locate(self, camera: _Camera, header: Any, mask: np.ndarray) -> Target3D | None:
+    def _locate(self, camera: _Camera, header: Any, mask: np.ndarray,
+                box: tuple[float, float, float, float]) -> Target3D | None:
         """The found target in 3D; None with a rate-limited warning and a counter when depth is unusable."""
         try:
             depth, camera_info = camera.depth.pair(stamp_seconds(header))
-            target_3d = locate_target(mask, depth, camera_info, self._depth_config)
+            target_3d = locate_target(mask, depth, camera_info, self._depth_config, box)
         except DepthError as err:
             self.diagnostics.warn(err.kind, f"no 3D for this frame: {err}")
             return None

@@ -100,10 +100,11 @@ def time_3d_step(width: int = 640, height: int = 480, object_fraction: float = 0
     mask[top:top + side_y, left:left + side_x] = True
     depth_msg, info = render_depth([mask], [1.0], Header())
     config = DepthConfig()
-    point_cloud(locate_target(mask, depth_msg, info, config).points, Header())  # warm-up: fills the ray cache
+    box = (left, top, left + side_x - 1, top + side_y - 1)  # the node passes the box it has from the 2D step
+    point_cloud(locate_target(mask, depth_msg, info, config, box).points, Header())  # warm-up: fills the ray cache
     seconds = []
     for _ in range(repeats):
         started = time.perf_counter()
-        point_cloud(locate_target(mask, depth_msg, info, config).points, Header())
+        point_cloud(locate_target(mask, depth_msg, info, config, box).points, Header())
         seconds.append(time.perf_counter() - started)
     return float(np.median(seconds))
