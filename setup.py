@@ -44,6 +44,10 @@ ROS_EXTRA = [
     "colcon-common-extensions==0.3.0",
 ]
 
+# `vatex export --format onnx`: the exporter (torch.onnx's dynamo path needs onnxscript) and onnxruntime (CPU)
+# to check the graph against PyTorch. In the test extra too: the export tests run in the README's test command.
+EXPORT_EXTRA = ["onnx==1.23.2", "onnxscript==0.7.2", "onnxruntime==1.32.0"]
+
 setup(
     name=PACKAGE,
     version="0.1.0",
@@ -64,7 +68,8 @@ setup(
         (f"lib/{PACKAGE}", ["scripts/vatex_node"]),  # where `ros2 run` / launch_ros look for executables
     ],
     install_requires=_requirements(),
-    extras_require={"test": ["pytest==9.2.0", "pytest-rerunfailures==16.7"], "ros": ROS_EXTRA},
+    extras_require={"test": ["pytest==9.2.0", "pytest-rerunfailures==16.7", *EXPORT_EXTRA], "ros": ROS_EXTRA,
+                    "export": EXPORT_EXTRA},
     entry_points={"console_scripts": ["vatex = vatex_ros.cli:main"]},
     zip_safe=False,
 )

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "soak": "vatex_ros.commands.soak",
     "fetch-encoders": "vatex_ros.commands.fetch_encoders",
     "data": "vatex_ros.commands.data",
+    "export": "vatex_ros.commands.export",
 }
 
 
