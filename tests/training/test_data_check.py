@@ -91,3 +91,10 @@ def test_davis_requires_valid(davis_data, missing):
     (root / missing).unlink()
     errors = check_dataset("davis", root).errors
     assert len(errors) == 1 and ("not found" in errors[0] or "bike/00002.jpg" in errors[0])
+
+
+def test_the_command_offers_every_dataset_the_check_knows():
+    from training.data import check
+    from vatex_ros.commands import data
+
+    assert data.DATASETS == check.DATASETS  # the command lists them without importing training at start-up
