@@ -227,8 +227,10 @@ class Predictor:
     ) -> list[Prediction]:
         """One frame for each of several sessions (N cameras, or N expressions on one camera), in shared forwards.
 
-        Frames of one size share one forward (B = N clips). When every session is given the same
-        image object, the backbone and the CLIP image tower run once for all the expressions.
+        Frames of one size share one forward. Sessions given the same image object share it: when every
+        image object of a size is given to the same number of sessions (N expressions on each of M cameras),
+        the forward has M clips of N expressions each, so the backbone and the CLIP image tower run once per
+        image, not once per session.
         Results equal ``session.step(image)`` one by one, up to float rounding.
 
         Args:
@@ -256,17 +258,18 @@ class Predictor:
             groups.setdefault(frame.shape[:2], []).append(row)
         results: list[Prediction | None] = [None] * len(rgb)
         for rows in groups.values():
-            shared = all(images[row] is images[rows[0]] for row in rows)  # N expressions on one frame
-            for row, prediction in zip(rows, self._forward_group(sessions, rgb, rows, shared)):
+            rows, per_clip = _clip_major(rows, images)
+            for row, prediction in zip(rows, self._forward_group(sessions, rgb, rows, per_clip)):
                 results[row] = prediction
         return results
 
     def _forward_group(
-        self, sessions: Sequence[StreamSession], rgb: list[np.ndarray], rows: list[int], shared: bool
+        self, sessions: Sequence[StreamSession], rgb: list[np.ndarray], rows: list[int], per_clip: int
     ) -> list[Prediction]:
-        """One forward for the sessions ``rows`` whose frames have one size (one clip when ``shared``)."""
+        """One forward for the sessions ``rows`` whose frames have one size: clips of ``per_clip`` consecutive
+        rows that share one image (see :func:`_clip_major`)."""
         start = time.perf_counter()
-        clip_frames = [rgb[rows[0]]] if shared else [rgb[row] for row in rows]
+        clip_frames = [rgb[rows[first]] for first in range(0, len(rows), per_clip)]
         batch, resized = prepare_frames(clip_frames, self.short_side, self.max_size)  # (1, B, 3, Hp, Wp)
         frames = batch.transpose(0, 1)  # (B, 1, 3, Hp, Wp): each frame is a clip of one frame
         text = TextFeatures.cat([sessions[row].text for row in rows])
@@ -308,7 +311,7 @@ class Predictor:
 
     def _remember(self, sessions: list[StreamSession], memory: FrameMemory | None, features: torch.Tensor,
                   mask_logits: torch.Tensor, found: list[bool]) -> None:
-        """Each session's memory after this frame: its stride-4 features and its target mask if found.
+        """Each session's memory after this frame: its target mask if found, its stride-4 features if kept.
 
         features: (N_rows, C0, H4, W4); mask_logits: (N_rows, H4, W4) of the chosen queries.
         """
@@ -316,6 +319,25 @@ class Predictor:
             memory = FrameMemory.empty(len(sessions), self.model.cfg.temporal.memory_frames, features[0])
         hits = torch.tensor(found, device=mask_logits.device, dtype=mask_logits.dtype)[:, None, None]
         target = (mask_logits.sigmoid() * hits)[:, None]  # (N_rows, 1, H4, W4); zeros where not found
-        updated = memory.pushed(features.clone(), target.clone())  # clone: a CUDA-graph run reuses its outputs
+        target = target.clone()  # clone: a CUDA-graph run reuses its outputs
+        pushed = memory.pushed(features.clone(), target)
         for row, session in enumerate(sessions):
-            session.memory = updated.index(slice(row, row + 1))
+            rows, kept = slice(row, row + 1), session.keeps_frame()
+            session.remember(pushed.index(rows) if kept else
+                             FrameMemory(memory.features[rows], memory.valid[rows], target[rows]), kept)
+
+
+def _clip_major(rows: list[int], images: Sequence[object]) -> tuple[list[int], int]:
+    """``rows`` ordered as the model pairs clips and expressions (clip-major), and the expressions per clip.
+
+    Rows given the same image object form one clip. When every clip has the same number K of rows, returns
+    them clip by clip and K (the model encodes each image once and pairs row r with clip r // K); otherwise
+    ``rows`` unchanged and 1 (one clip per row).
+    """
+    clips: dict[int, list[int]] = {}
+    for row in rows:
+        clips.setdefault(id(images[row]), []).append(row)
+    sizes = {len(clip) for clip in clips.values()}
+    if len(sizes) != 1:
+        return rows, 1
+    return [row for clip in clips.values() for row in clip], sizes.pop()
