@@ -89,6 +89,9 @@ class TemporalConfig:
 
     memory_frames: int = 0  # K past frames whose stride-4 features are kept (motion); 0 turns the memory off
     motion_dim: int = 64  # width of the motion encoder
+    # seconds between the frames the memory keeps, whatever the camera's rate (a frame that comes sooner
+    # updates only the target mask); the synthetic training videos are 10 frames a second
+    frame_interval: float = 0.1
 
 
 @dataclass
@@ -217,7 +220,7 @@ _BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
              "decoder_layers": (1, 32), "decoder_ffn_dim": (8, 16384), "num_queries": (1, 100),
              "groupnorm_groups": (1, 4096)},
     "input": {"short_side": (32, 4096), "max_size": (32, 8192)},
-    "temporal": {"memory_frames": (0, 16), "motion_dim": (8, 4096)},
+    "temporal": {"memory_frames": (0, 16), "motion_dim": (8, 4096), "frame_interval": (0.0, 10.0)},
 }
 _CHOICES = {("clip", "vision_pool"): ("tok", "avg"), ("head", "encoder_attention"): ("deformable", "dense")}
 

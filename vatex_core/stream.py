@@ -11,6 +11,10 @@ again (a *reset*, counted in ``resets`` by reason) when
 
 A new expression is a new session, so it starts with an empty memory too.
 
+The memory keeps frames ``cfg.temporal.frame_interval`` seconds apart (by their stamps), so a camera
+at 30 frames a second shows the model the motion of the time scale it was trained on; a frame that
+comes sooner only updates the remembered target mask. Without stamps every frame is kept.
+
 Target ids: each found prediction carries ``target_id``, an integer that stays the same while the
 session believes it follows one object. A new id is drawn (from a counter shared by the
 predictor's sessions, so ids never repeat in a process) on the first found frame of a session,
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
 JUMP_FACTOR = 1.5  # centroid distance over (sqrt(area) + sqrt(area')) from which a found mask is another object
 DEFAULT_MAX_GAP = 1.0  # seconds between stamps from which the memory is no longer the same scene
 RESET_REASONS = ("time_gap", "stamp_backwards", "frame_size")
+KEEP_TOLERANCE = 0.75  # a frame enters the memory from this fraction of frame_interval on (camera jitter)
 
 
 class StreamSession:
@@ -68,7 +73,9 @@ class StreamSession:
         self.memory: FrameMemory | None = None  # None: nothing remembered (also for a per-frame model)
         self.resets: Counter[str] = Counter()  # reason -> how often the memory was emptied
         self._last_stamp: float | None = None
+        self._kept_stamp: float | None = None  # stamp of the newest frame in the memory
         self._frame_size: tuple[int, int] | None = None
+        self._stamp: float | None = None  # the current frame's
         self._target_id = 0  # 0: no object followed yet (or since the last reset)
         self._last_found: tuple[float, float, float] | None = None  # (x, y, sqrt(area)) of the last found mask
 
@@ -92,7 +99,7 @@ class StreamSession:
             raise ValueError(f"unknown reset reason {reason!r}; expected one of {RESET_REASONS}")
         self.resets[reason] += 1
         self.memory = None
-        self._last_stamp = None
+        self._last_stamp = self._kept_stamp = None
         self._target_id = 0
         self._last_found = None
 
@@ -106,8 +113,21 @@ class StreamSession:
             elif stamp - self._last_stamp > self.max_gap:
                 self.reset("time_gap")
         self._frame_size = frame_size
-        if stamp is not None:
-            self._last_stamp = stamp
+        self._last_stamp = stamp if stamp is not None else self._last_stamp
+        self._stamp = stamp
+
+    def keeps_frame(self) -> bool:
+        """Whether this frame's features enter the memory (called by the predictor after the forward)."""
+        if self.memory is None or self._stamp is None or self._kept_stamp is None:
+            return True
+        interval = self.predictor.model.cfg.temporal.frame_interval
+        return self._stamp - self._kept_stamp >= KEEP_TOLERANCE * interval
+
+    def remember(self, memory: FrameMemory, kept: bool) -> None:
+        """The memory after this frame (the predictor builds it); ``kept``: the frame's features entered it."""
+        self.memory = memory
+        if kept:
+            self._kept_stamp = self._stamp
 
     def after_frame(self, prediction: Prediction) -> None:
         """Gives the prediction its target id (called by the predictor once the memory is updated)."""

@@ -135,3 +135,22 @@ def test_memory_rows_must_match_the_pairs():
         model(clip, text, memory=memory)
     with pytest.raises(ValueError, match="no temporal memory"):
         build_vatex(preset("tiny")).eval()(clip, text, memory=memory)
+
+
+def test_memory_keeps_frames_a_frame_interval_apart():
+    """At 30 frames a second the memory holds frames 0.1 s apart; the target mask follows every frame."""
+    predictor = Predictor(_temporal_model(), found_threshold=0.0)
+    assert predictor.model.cfg.temporal.frame_interval == 0.1
+    session = predictor.stream("the red circle")
+    frames = _frames(7)
+    for index, frame in enumerate(frames):  # stamps 0, 1/30, ... 0.2 s: frames 0, 3 and 6 are kept
+        session.step(frame, stamp=index / 30)
+    replay = predictor.stream("the red circle")
+    for index in (0, 3):  # frames 0.1 s apart: the ones the memory kept
+        replay.step(frames[index], stamp=index / 30)
+    assert torch.allclose(session.memory.features[0, 1], replay.memory.features[0, 0])  # frame 3, then frame 6
+    assert not torch.equal(session.memory.target, replay.memory.target)  # the mask is frame 6's, not 3's
+    unstamped = predictor.stream("the red circle")
+    for frame in frames[:3]:
+        unstamped.step(frame)
+    assert unstamped.memory.valid.tolist() == [[True, True]]  # without stamps every frame is kept
