@@ -2,12 +2,14 @@
 
 import dataclasses
 import hashlib
+import math
 
 import numpy as np
 import pytest
 
-from training.synthetic import SyntheticConfig, make_scenes, make_video_scenes, referents
+from training.synthetic import SyntheticConfig, make_motion_scenes, make_scenes, make_video_scenes, referents
 from training.synthetic.config import RandomizeConfig
+from training.synthetic.layout import POINTED, sample_attributes
 from training.synthetic.randomize import hsv_to_rgb, rgb_to_hsv
 from training.synthetic.render import AREA_FACTOR, shape_mask
 
@@ -132,3 +134,50 @@ def test_shape_pose_keeps_the_area(shape):
     assert np.array_equal(plain, shape_mask(shape, (50.3, 49.7), 30.0, 100, 100, angle=0.0, stretch=1.0))
     posed = shape_mask(shape, (50.3, 49.7), 30.0, 100, 100, angle=0.2, stretch=1.15)
     assert abs(int(posed.sum()) - int(plain.sum())) <= 0.03 * plain.sum()
+
+
+def test_shape_poses_are_drawn_within_their_bounds_on_their_own_stream():
+    cfg = SyntheticConfig(randomize=RandomizeConfig(shape_prob=0.5), min_objects=5, max_objects=5)
+    plain_rng, posed_rng = np.random.default_rng(4), np.random.default_rng(4)
+    poses = np.random.default_rng(99)
+    plain = [a for _ in range(40) for a in sample_attributes(cfg, plain_rng)]
+    posed = [a for _ in range(40) for a in sample_attributes(cfg, posed_rng, poses)]
+    # the layout's own stream makes the same draws: only the pose differs
+    assert [dataclasses.replace(a, angle=0.0, stretch=1.0) for a in posed] == plain
+    assert plain_rng.random() == posed_rng.random()
+    turned = [a for a in posed if a.angle != 0.0]
+    assert 0.3 < len(turned) / len(posed) < 0.7  # one coin per object at shape_prob
+    low, high = cfg.randomize.stretch
+    for a in turned:
+        limit = cfg.randomize.pointed_rotation_deg if a.shape in POINTED else cfg.randomize.rotation_deg
+        assert abs(math.degrees(a.angle)) <= limit and low <= a.stretch <= high
+    assert max(abs(math.degrees(a.angle)) for a in turned if a.shape in ("square", "diamond")) <= 12.0
+    assert all(a.angle == 0.0 and a.stretch == 1.0 for a in posed if a not in turned)
+
+
+@pytest.mark.parametrize("make, count", [(make_scenes, 30), (make_motion_scenes, 8)])
+def test_shape_variants_change_masks_not_layouts_or_expressions(make, count):
+    plain = make(SyntheticConfig(no_target_rate=0.3), "val", count, 2)
+    posed = make(SyntheticConfig(no_target_rate=0.3, randomize=RandomizeConfig(shape_prob=1.0)), "val", count, 2)
+    same_layout = 0
+    for a, b in zip(plain, posed):
+        masks_differ = any(not np.array_equal(a.load_mask(o.object_id), b.load_mask(o.object_id))
+                           for o in b.truth if o.object_id in {p.object_id for p in a.truth})
+        assert masks_differ, a.scene_id
+        for obj in b.objects:  # every mask still is the object's visible pixels, and its phrases still pick it
+            assert b.load_mask(obj.object_id).any() != obj.no_target
+            if not obj.no_target:
+                for text in obj.expressions:
+                    assert referents(text, b.truth, b.image_size) == {obj.object_id}
+        if len(a.truth) == len(b.truth) and all(np.allclose(p.centers, q.centers) for p, q in zip(a.truth, b.truth)):
+            same_layout += 1  # same layout (the occlusion check may reject a posed attempt): same words
+            assert [o.expressions for o in a.objects] == [o.expressions for o in b.objects]
+    assert same_layout >= 0.8 * count
+
+
+def test_shape_variants_off_leave_scenes_unchanged_whatever_their_ranges():
+    cfg = SyntheticConfig(height=64, width=64, no_target_rate=0.3)
+    other = dataclasses.replace(cfg, randomize=RandomizeConfig(rotation_deg=30.0, stretch=(0.5, 2.0), noise_prob=0.0))
+    assert _digest(make_motion_scenes(cfg, "test", 3, 4)) == _digest(make_motion_scenes(other, "test", 3, 4))
+    with pytest.raises(ValueError, match="rotations"):
+        RandomizeConfig(rotation_deg=45.0)

@@ -27,7 +27,8 @@ class RandomizeConfig:
     Every chance is 0 by default, and then scenes are pixel-identical to those of a generator
     without this config. Each effect draws from an RNG stream of its own (``training.synthetic.randomize``),
     so switching one on or off changes neither the layouts and expressions nor the other effects'
-    draws (only a random image size changes the layout, which is drawn at that size).
+    draws (only a random image size changes the layout, which is drawn at that size; shape variants
+    change the masks, and so which layout attempts pass the occlusion check).
     """
 
     size_prob: float = 0.0  # chance of a random image size instead of (height, width)
@@ -63,6 +64,10 @@ class RandomizeConfig:
     noise_sigma: tuple[float, float] = (2.0, 12.0)  # grey levels
     jpeg_prob: float = 0.0  # JPEG compression artefacts
     jpeg_quality: tuple[int, int] = (25, 90)
+    shape_prob: float = 0.0  # per object: its shape rotated and stretched (masks follow; area kept)
+    rotation_deg: float = 12.0  # squares, diamonds, rings, circles: rotation in [-x, x] (at 45 a square is a diamond)
+    pointed_rotation_deg: float = 20.0  # triangles and stars: in [-x, x] (a triangle's apex stays up)
+    stretch: tuple[float, float] = (0.9, 1.12)  # width factor, log-uniform; the height is divided by it
 
     def __post_init__(self) -> None:
         chances = {name: value for name, value in vars(self).items() if name.endswith("_prob")}
@@ -71,6 +76,9 @@ class RandomizeConfig:
             raise ValueError(f"chances must be in [0, 1], got {bad}")
         if self.flat_prob + self.photo_prob > 1:
             raise ValueError(f"flat_prob + photo_prob must be <= 1, got {self.flat_prob} + {self.photo_prob}")
+        if not (0 <= self.rotation_deg < 45 and 0 <= self.pointed_rotation_deg < 60):
+            raise ValueError("rotations must stay below 45 (squares) and 60 (triangles) degrees: "
+                             f"got {self.rotation_deg}, {self.pointed_rotation_deg}")
 
     @property
     def enabled(self) -> bool:

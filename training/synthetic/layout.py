@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from training.synthetic.config import SyntheticConfig
+from training.synthetic.config import RandomizeConfig, SyntheticConfig
 from training.synthetic.render import AREA_FACTOR, shape_mask
 
 
@@ -36,10 +37,28 @@ class _Attributes:
     texture: str
     radius: float
     texture_angle: float
+    angle: float = 0.0  # rotation of the shape, radians (domain randomization only; else 0)
+    stretch: float = 1.0  # width factor of the shape, area kept (domain randomization only; else 1)
 
 
-def sample_attributes(cfg: SyntheticConfig, rng: np.random.Generator) -> list[_Attributes]:
-    """Draw 2..N objects; with ``cfg.repeat_prob`` one copies an earlier object's shape and colour."""
+POINTED = ("triangle", "star")  # shapes with an apex up: they may rotate further than squares
+
+
+def _pose(cfg: RandomizeConfig, shape: str, rng: np.random.Generator) -> tuple[float, float]:
+    """One object's (angle radians, stretch); three draws every time, the identity when its coin fails."""
+    limit = cfg.pointed_rotation_deg if shape in POINTED else cfg.rotation_deg
+    angle = math.radians(rng.uniform(-limit, limit))
+    stretch = math.exp(rng.uniform(math.log(cfg.stretch[0]), math.log(cfg.stretch[1])))
+    return (angle, stretch) if rng.random() < cfg.shape_prob else (0.0, 1.0)
+
+
+def sample_attributes(cfg: SyntheticConfig, rng: np.random.Generator,
+                      poses: np.random.Generator | None = None) -> list[_Attributes]:
+    """Draw 2..N objects; with ``cfg.repeat_prob`` one copies an earlier object's shape and colour.
+
+    ``poses`` (``SceneStyle.shape_stream``, own stream; None = upright, unstretched shapes) draws
+    each object's rotation and stretch; ``rng`` makes the same draws either way.
+    """
     side = min(cfg.height, cfg.width)
     objects: list[_Attributes] = []
     for k in range(int(rng.integers(cfg.min_objects, cfg.max_objects + 1))):
@@ -50,8 +69,9 @@ def sample_attributes(cfg: SyntheticConfig, rng: np.random.Generator) -> list[_A
             shape, colour = str(rng.choice(cfg.shapes)), str(rng.choice(cfg.colours))
         size = "big" if rng.random() < 0.5 else "small"
         radius = rng.uniform(*(cfg.big_radius if size == "big" else cfg.small_radius)) * side
+        angle, stretch = (0.0, 1.0) if poses is None else _pose(cfg.randomize, shape, poses)
         objects.append(_Attributes(shape, colour, size, str(rng.choice(cfg.textures)), float(radius),
-                                   float(rng.uniform(0, np.pi))))
+                                   float(rng.uniform(0, np.pi)), angle, stretch))
     return objects
 
 
@@ -90,7 +110,8 @@ def visible_masks(cfg: SyntheticConfig, objects: list[_Attributes], centers: np.
         full (N, T, H, W) bool and visible (N, T, H, W) bool.
     """
     num_frames = centers.shape[1]
-    full = np.stack([np.stack([shape_mask(obj.shape, tuple(centers[n, t]), obj.radius, cfg.height, cfg.width)
+    full = np.stack([np.stack([shape_mask(obj.shape, tuple(centers[n, t]), obj.radius, cfg.height, cfg.width,
+                                          obj.angle, obj.stretch)
                                for t in range(num_frames)]) for n, obj in enumerate(objects)])
     covered = np.zeros(full.shape[1:], dtype=bool)  # (T, H, W) union of masks in front
     visible = np.zeros_like(full)

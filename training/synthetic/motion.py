@@ -142,9 +142,12 @@ def _absent_motion(objects: Sequence[ObjectTruth], image_size: tuple[int, int], 
     return chosen
 
 
-def _layout(cfg: SyntheticConfig, rng: np.random.Generator):
-    """Attributes, centres (N, T, 2) and visible masks (N, T, H, W) of a valid layout, or None."""
-    attributes = sample_attributes(dataclasses.replace(cfg, repeat_prob=cfg.motion.lookalike_prob), rng)
+def _layout(cfg: SyntheticConfig, rng: np.random.Generator, poses: np.random.Generator | None = None):
+    """Attributes, centres (N, T, 2) and visible masks (N, T, H, W) of a valid layout, or None.
+
+    ``poses``: the scene's shape rotation/stretch stream (``SceneStyle.shape_stream``), if any.
+    """
+    attributes = sample_attributes(dataclasses.replace(cfg, repeat_prob=cfg.motion.lookalike_prob), rng, poses)
     velocities = _velocities(cfg, len(attributes), rng)
     moving = [n for n in range(len(attributes)) if velocities[n].any()]
     exiting = int(rng.choice(moving)) if moving and rng.random() < cfg.motion.exit_prob else -1
@@ -174,8 +177,9 @@ def generate_motion_scene(cfg: SyntheticConfig, scene_id: str, seed: np.random.S
     motion: MotionConfig = cfg.motion
     background = style.background(render_background(cfg, rng))
     image_size = (cfg.height, cfg.width)
+    poses = style.shape_stream()
     for _ in range(cfg.max_attempts):
-        layout = _layout(cfg, rng)
+        layout = _layout(cfg, rng, poses)
         if layout is None:
             continue
         attributes, centers, full, visible, exits = layout

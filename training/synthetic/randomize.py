@@ -11,8 +11,11 @@ generator without randomization.
 
 The effects never move a mask: colour, outline and soft edges change pixels under (or at the
 border of) each object's visible mask, the rest act on the whole image, and the image size and
-object scale go into the scene's config before its layout is drawn. Expressions are therefore
-checked on the exact geometry of the final scene, as without randomization.
+object scale go into the scene's config before its layout is drawn. Shape variants (rotation and
+stretch, ``shape_prob``) are drawn into the layout's attributes from their own stream, so the masks
+follow them; with the same layout the expressions are the same (they read centres and areas, which a
+pose keeps), though a layout attempt may now pass or fail the occlusion check differently.
+Expressions are therefore checked on the exact geometry of the final scene, as without randomization.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from training.synthetic.photos import photo_background
 
 RANDOMIZE_STREAM = 2  # spawn-key entry of the randomization streams (1: the no-target expressions')
 EFFECTS = ("size", "scale", "background", "colour", "outline", "antialias", "lighting", "vignette",
-           "chromatic", "blur", "motion_blur", "noise", "jpeg")
+           "chromatic", "blur", "motion_blur", "noise", "jpeg", "shape")  # append only: indices are stream keys
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -95,6 +98,12 @@ class SceneStyle:
             changes["small_radius"] = tuple(r * factor for r in cfg.small_radius)
             changes["big_radius"] = tuple(r * factor for r in cfg.big_radius)
         return dataclasses.replace(cfg, **changes) if changes else cfg
+
+    def shape_stream(self) -> np.random.Generator | None:
+        """The stream of the objects' rotations and stretches (``layout.sample_attributes``), or None
+        when ``shape_prob`` is 0 (upright shapes, scenes unchanged). Take it once per scene: every
+        layout attempt continues it."""
+        return self._stream("shape") if self.cfg.shape_prob > 0 else None
 
     def background(self, image: np.ndarray) -> np.ndarray:
         """A flat or photographic background in place of ``image`` (or ``image`` itself).

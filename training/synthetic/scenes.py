@@ -65,8 +65,9 @@ def generate_scene(cfg: SyntheticConfig, scene_id: str, num_frames: int,
     cfg, style = scene_style(cfg, seed)  # domain randomization: this scene's size and scale, its effects
     background = style.background(render_background(cfg, rng))
     image_size = (cfg.height, cfg.width)
+    poses = style.shape_stream()
     for _ in range(cfg.max_attempts):
-        attributes = sample_attributes(cfg, rng)
+        attributes = sample_attributes(cfg, rng, poses)
         centers = sample_centers(cfg, attributes, num_frames, rng)
         full, visible = visible_masks(cfg, attributes, centers)
         fractions = visible.sum(axis=(2, 3)) / np.maximum(full.sum(axis=(2, 3)), 1)  # (N, T)
