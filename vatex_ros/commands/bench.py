@@ -4,6 +4,7 @@ Example::
 
     vatex bench --size 640x480 --frames 20 --out runs/bench.json
     vatex bench --sizes 320x240,640x480,1280x720,1920x1080 --out runs/bench_sizes.json
+    vatex bench --streams 2x2 --out runs/bench_streams.json   # 2 cameras x 2 expressions: one node vs one at a time
     vatex bench --temporal --size 640x480 --frames 40    # what the temporal memory costs a frame
 """
 
@@ -42,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
         return run_temporal(args)
     if args.model_only or args.preset:  # the bare model call: no node, no DDS (vatex_ros.tools.model_bench)
         return run_model_only(args)
+    if args.streams != "1":  # without --model-only, --streams CxE: the node's stream throughput
+        return run_streams(args)
     import torch
 
     from vatex_ros.tools.bench import BenchConfig, bench_size, format_sizes
@@ -107,6 +110,36 @@ def run_model_only(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(format_model_table(result))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def run_streams(args: argparse.Namespace) -> int:
+    """``--streams CxE``: masks/s of C cameras x E expressions in one node vs the same streams one at a time."""
+    import torch
+
+    from vatex_ros.node.params import NodeParams
+    from vatex_ros.node.predictor_loading import load_predictor
+    from vatex_ros.tools.stream_bench import StreamBenchConfig, format_streams, measure_streams, parse_streams
+
+    if args.weights is not None and not args.weights.is_file():
+        raise FileNotFoundError(f"weights file {args.weights} not found")
+    cameras, expressions = parse_streams(args.streams)
+    width, height = args.size
+    params = NodeParams(weights=str(args.weights.resolve()) if args.weights else "", device=args.device,
+                        precision=args.precision, compile=args.compile)
+    cfg = StreamBenchConfig(cameras=cameras, expressions=expressions, width=width, height=height,
+                            rounds=args.frames, warmup=args.warmup)
+    try:
+        result = measure_streams(load_predictor(params), params, cfg)
+    except RuntimeError as err:
+        logger.error("%s", err)
+        return 1
+    result["config"].update(weights=params.weights or "embedded", torch_threads=torch.get_num_threads(),
+                            cpus=os.cpu_count())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(format_streams(result))
     print(f"wrote {args.out}")
     return 0
 

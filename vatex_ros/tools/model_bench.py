@@ -62,7 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--precision", default="fp32",
                        help="fp32, bf16 or fp16; the model bench takes a comma list, e.g. fp32,bf16 (default fp32)")
     group.add_argument("--compile", action="store_true", help="also measure the torch.compile'd forward")
-    group.add_argument("--streams", default="1", help="comma list of stream counts batched per forward (default 1)")
+    group.add_argument("--streams", default="1", help="comma list of stream counts batched per forward (default 1); "
+                       "without --model-only: CxE, e.g. 2x2, masks/s of C cameras x E expressions in one node vs "
+                       "the same streams one at a time (--frames rounds)")
     group.add_argument("--train-batch", type=int, default=0, help="also time training steps of this batch (0: no)")
     group.add_argument("--train-steps", type=int, default=5, help="timed training steps (default 5)")
     group.add_argument("--calls", type=int, default=30, help="timed calls per measurement (default 30)")
