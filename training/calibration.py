@@ -16,6 +16,14 @@ confidence bound of T-acc instead of T-acc itself: the threshold then keeps T-ac
 on the population the split was drawn from with that confidence. The candidates are tested in order
 of falling T-acc and the first failure stops the search (fixed-sequence testing), so the bound needs
 no correction for the number of candidates.
+
+With ``groups`` (e.g. the dataset each expression comes from: two renderers' val splits), the
+threshold must serve every group, not their pool: the balanced rule maximises the mean over the
+groups of each group's mean of N-acc and T-acc, and the constrained rules require T-acc (or its
+Wilson bound) >= ``min_t_acc`` in every group, maximising the groups' mean N-acc. A larger or
+easier group then cannot hide a shift in a smaller one. Requiring every group's bound is an
+intersection-union test: each group's bound at ``confidence`` gives that confidence for all of
+them together, with no correction for the number of groups.
 """
 
 from __future__ import annotations
@@ -42,6 +50,9 @@ class Calibration:
     target_items: int
     rule: str = RULE
     t_acc_lower_bound: float | None = None  # percent, the Wilson bound at ``confidence`` (confident rule only)
+    # with groups: group -> its own n_acc, t_acc, items and bound; the fields above are then the
+    # groups' means (n_acc, t_acc), sums (items) and smallest bound
+    groups: dict[str, dict] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,7 +60,13 @@ class Calibration:
     def summary(self) -> str:
         """N-acc and T-acc for a log line, and T-acc's lower bound under the confident rule."""
         bound = "" if self.t_acc_lower_bound is None else f" (lower bound {self.t_acc_lower_bound:.2f})"
-        return f"N-acc {self.n_acc:.2f} T-acc {self.t_acc:.2f}{bound}"
+        text = f"N-acc {self.n_acc:.2f} T-acc {self.t_acc:.2f}{bound}"
+        if self.groups:
+            text += " (group means); " + "; ".join(
+                f"{name}: N-acc {g['n_acc']:.2f} T-acc {g['t_acc']:.2f}"
+                + ("" if g["t_acc_lower_bound"] is None else f" (lower bound {g['t_acc_lower_bound']:.2f})")
+                for name, g in self.groups.items())
+        return text
 
 
 def wilson_lower_bound(successes: np.ndarray, trials: int, confidence: float) -> np.ndarray:
@@ -64,7 +81,7 @@ def wilson_lower_bound(successes: np.ndarray, trials: int, confidence: float) ->
 
 
 def calibrate_threshold(scores: np.ndarray, no_target: np.ndarray, min_t_acc: float | None = None,
-                        confidence: float | None = None) -> Calibration:
+                        confidence: float | None = None, groups: np.ndarray | None = None) -> Calibration:
     """The found threshold of the calibration rule (module docstring).
 
     Args:
@@ -73,39 +90,61 @@ def calibrate_threshold(scores: np.ndarray, no_target: np.ndarray, min_t_acc: fl
         min_t_acc: percent; None = the balanced rule, else the constrained one.
         confidence: with ``min_t_acc``, constrain the Wilson lower bound of T-acc at this
             one-sided confidence (e.g. 0.95) instead of T-acc itself.
+        groups: (E,) group name per expression (e.g. its dataset); None = one group. Each group
+            is balanced or constrained on its own (module docstring).
 
     Raises:
-        ValueError: no target or no no-target expressions (nothing to balance), a confidence
-            without ``min_t_acc``, or a constraint that no threshold meets.
+        ValueError: a group without target or without no-target expressions (nothing to
+            balance), a confidence without ``min_t_acc``, or a constraint that no threshold meets.
     """
     scores, no_target = np.asarray(scores, dtype=np.float64), np.asarray(no_target, dtype=bool)
     if scores.shape != no_target.shape or scores.ndim != 1:
         raise ValueError(f"scores {scores.shape} and no_target {no_target.shape} must be equal 1-d shapes")
-    if no_target.all() or not no_target.any():
-        raise ValueError("calibration needs both target and no-target expressions")
+    labels = np.zeros(len(scores), dtype=object) if groups is None else np.asarray(groups, dtype=object)
+    if labels.shape != scores.shape:
+        raise ValueError(f"groups {labels.shape} must have the shape of scores {scores.shape}")
+    names = list(dict.fromkeys(labels.tolist()))  # in order of appearance
+    for name in names:
+        member = labels == name
+        if no_target[member].all() or not no_target[member].any():
+            where = "" if groups is None else f" in group {name!r}"
+            raise ValueError(f"calibration needs both target and no-target expressions{where}")
     if confidence is not None and min_t_acc is None:
         raise ValueError("a confidence bounds T-acc, so it needs min_t_acc")
     distinct = np.unique(scores)
     candidates = np.concatenate([[0.0], (distinct[:-1] + distinct[1:]) / 2, [1.0]])
     found = scores[None, :] >= candidates[:, None]  # (C, E)
-    target_items = int((~no_target).sum())
-    n_acc = (~found[:, no_target]).mean(axis=1)
-    targets_found = found[:, ~no_target].sum(axis=1)  # (C,)
-    t_acc = targets_found / target_items
+    members = [labels == name for name in names]
+    n_acc = np.stack([(~found[:, m & no_target]).mean(axis=1) for m in members])  # (G, C)
+    targets_found = np.stack([found[:, m & ~no_target].sum(axis=1) for m in members])  # (G, C)
+    target_items = np.array([int((m & ~no_target).sum()) for m in members])  # (G,)
+    t_acc = targets_found / target_items[:, None]  # (G, C)
     bound = None
     if min_t_acc is None:
-        objective, rule = (n_acc + t_acc) / 2, RULE
-    else:  # candidates rise, so T-acc falls: the last one allowed has the highest N-acc
+        objective, rule = ((n_acc + t_acc) / 2).mean(axis=0), RULE
+    else:  # candidates rise, so T-acc falls in every group: the last one allowed has the highest N-acc
         if confidence is None:
             constrained, rule = t_acc, CONSTRAINED_RULE.format(min_t_acc=min_t_acc)
         else:
-            bound = wilson_lower_bound(targets_found, target_items, confidence)
+            bound = np.stack([wilson_lower_bound(k, n, confidence) for k, n in zip(targets_found, target_items)])
             constrained, rule = bound, CONFIDENT_RULE.format(confidence=confidence, min_t_acc=min_t_acc)
-        if not (100 * constrained[0] >= min_t_acc):
+        allowed = (100 * constrained >= min_t_acc).all(axis=0)  # (C,) in every group
+        if groups is not None:
+            rule += f" in each of the groups {', '.join(map(str, names))}"
+        if not allowed[0]:
             raise ValueError(f"no threshold meets the rule {rule!r}, not even finding every target")
-        objective = np.where(100 * constrained >= min_t_acc, n_acc, -1.0)
+        objective = np.where(allowed, n_acc.mean(axis=0), -1.0)
+    if groups is not None and min_t_acc is None:
+        rule = f"max mean over the groups {', '.join(map(str, names))} of mean(N-acc, T-acc), middle of ties"
     best = np.flatnonzero(objective >= objective.max() - 1e-12)
     pick = best[len(best) // 2] if min_t_acc is None else best[-1]
-    return Calibration(float(candidates[pick]), 100 * float(n_acc[pick]), 100 * float(t_acc[pick]),
-                       int(no_target.sum()), target_items, rule,
-                       None if bound is None else 100 * float(bound[pick]))
+    per_group = None
+    if groups is not None:
+        per_group = {str(name): {"n_acc": 100 * float(n_acc[g, pick]), "t_acc": 100 * float(t_acc[g, pick]),
+                                 "no_target_items": int((members[g] & no_target).sum()),
+                                 "target_items": int(target_items[g]),
+                                 "t_acc_lower_bound": None if bound is None else 100 * float(bound[g, pick])}
+                     for g, name in enumerate(names)}
+    return Calibration(float(candidates[pick]), 100 * float(n_acc[:, pick].mean()), 100 * float(t_acc[:, pick].mean()),
+                       int(no_target.sum()), int(target_items.sum()), rule,
+                       None if bound is None else 100 * float(bound[:, pick].min()), per_group)

@@ -13,6 +13,9 @@ Run commands::
     vatex eval --weights W --dataset grefcoco --root data --split val --found-threshold 0.7
     vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split test --first-item 3000
     vatex eval --dataset synthetic_motion --split val --max-items 300   # streams vs frame by frame
+    vatex eval --dataset independent_motion --split val                 # the same on the independent renderer
+    vatex eval --weights W --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val \
+        --also independent --calibrate --min-t-acc 98 --confidence 0.95 --out val_mixed.json   # both renderers
 
 Inference is the deployed path (``vatex_core.Predictor``): the query with the highest object
 probability, mask logit > 0, bilinear upsampling to the input size with the padding cropped,
@@ -22,7 +25,10 @@ Oc-IoU; videos (queries shared over a clip of frames) give J&F, J and F. Ref-DAV
 DAVIS protocol (first and last frame excluded). These are over the target expressions; beside
 them, over all expressions, the GRES metrics N-acc, T-acc, gIoU and cIoU (N-acc is NaN when the
 split has no no-target expressions). ``--calibrate`` also picks the found threshold on this
-split's scores (``training.calibration``) for ``vatex release --calibration``.
+split's scores (``training.calibration``) for ``vatex release --calibration``. ``--also KIND ...``
+evaluates the same split of more datasets (one row each) and, with ``--calibrate``, picks one
+threshold that meets the rule on every one of them (``training.mixed_eval``; docs/model.md,
+"A found threshold for both renderers").
 """
 
 from __future__ import annotations
@@ -49,7 +55,8 @@ from vatex_core.weights import calibrated_threshold
 logger = logging.getLogger(__name__)
 
 HELP = "evaluate VATEX weights on a dataset split (paper table + JSON)"
-VIDEO_KINDS = ("ytvos", "davis", "synthetic_video", "synthetic_motion")
+VIDEO_KINDS = ("ytvos", "davis", "synthetic_video", "synthetic_motion", "independent_motion")
+STREAM_KINDS = ("synthetic_motion", "independent_motion")  # motion videos: streams against frame by frame
 IMAGE_COLUMNS = ("mIoU", "oIoU", "Pr@0.5", "Pr@0.7", "Pr@0.9", "Oc-IoU")  # paper Tables 1-2 (+ Oc-IoU)
 VIDEO_COLUMNS = ("J&F", "J", "F")  # paper Table 3
 GRES_COLUMNS = ("N-acc", "T-acc", "gIoU", "cIoU")  # GRES / gRefCOCO (Liu et al., CVPR 2023)
@@ -79,6 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confidence", type=float, default=None,
                         help="with --min-t-acc: keep the one-sided lower confidence bound of T-acc at this "
                              "confidence (e.g. 0.95) >= --min-t-acc instead of T-acc itself")
+    parser.add_argument("--also", nargs="+", choices=DATASET_KINDS, default=[], metavar="KIND",
+                        help="also evaluate these datasets' same split; with --calibrate one threshold meets "
+                             "the rule on each of them (e.g. --also independent)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,8 +111,12 @@ def run(args: argparse.Namespace) -> int:
         if not 0 < args.first_item < len(dataset):
             raise SystemExit(f"--first-item {args.first_item} is outside the {len(dataset)} items of {split}")
         dataset = Subset(dataset, range(args.first_item, len(dataset)))
-    if data.kind == "synthetic_motion":  # streams against frame by frame (what time buys)
+    if data.kind in STREAM_KINDS and not args.also:  # streams against frame by frame (what time buys)
         return _report_streams(args, data, split, model, threshold)
+    if args.also:  # several datasets' splits, one row each, and one threshold for all of them
+        from training.mixed_eval import run_mixed
+
+        return run_mixed(args, data, split, model, threshold, dataset)
     scores: list[tuple[float, bool]] = []
     metrics = evaluate(Predictor(model, found_threshold=threshold), dataset, data.kind, args.clip_frames,
                        args.max_items, args.num_workers, scores)

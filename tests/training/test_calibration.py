@@ -101,3 +101,57 @@ def test_confident_rule_errors_are_clear():
         calibrate_threshold(scores, no_target, min_t_acc=98.0, confidence=0.95)
     with pytest.raises(ValueError, match="confidence must be"):
         wilson_lower_bound(np.array(2), 2, 1.0)
+
+
+def _shifted_renderers(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A large well-separated split and a small one whose targets score lower (a renderer shift)."""
+    rng = np.random.default_rng(seed)
+    own = (np.concatenate([rng.uniform(0.6, 1.0, 900), rng.uniform(0.0, 0.4, 300)]), np.repeat([False, True], [900, 300]))
+    other = (np.concatenate([rng.uniform(0.25, 1.0, 300), rng.uniform(0.0, 0.5, 100)]), np.repeat([False, True], [300, 100]))
+    groups = np.repeat(["synthetic", "independent"], [1200, 400])
+    return np.concatenate([own[0], other[0]]), np.concatenate([own[1], other[1]]), groups
+
+
+def test_one_group_is_the_ungrouped_rule():
+    scores, no_target, _ = _shifted_renderers()
+    for kwargs in ({}, {"min_t_acc": 95.0}, {"min_t_acc": 95.0, "confidence": 0.95}):
+        plain = calibrate_threshold(scores, no_target, **kwargs)
+        grouped = calibrate_threshold(scores, no_target, groups=np.full(len(scores), "all"), **kwargs)
+        assert (grouped.threshold, grouped.n_acc, grouped.t_acc, grouped.t_acc_lower_bound) == (
+            plain.threshold, plain.n_acc, plain.t_acc, plain.t_acc_lower_bound)
+        assert grouped.groups["all"]["t_acc"] == plain.t_acc and plain.groups is None
+
+
+def test_groups_each_keep_the_bound_that_the_pool_lets_one_of_them_miss():
+    scores, no_target, groups = _shifted_renderers()
+    pooled = calibrate_threshold(scores, no_target, 95.0, 0.95)
+    other = groups == "independent"
+    found = scores[other & ~no_target] >= pooled.threshold
+    assert 100 * found.mean() < 95.0  # the pool's threshold loses the shifted renderer's targets
+    mixed = calibrate_threshold(scores, no_target, 95.0, 0.95, groups=groups)
+    assert mixed.threshold < pooled.threshold
+    for name in ("synthetic", "independent"):
+        member = groups == name
+        hits = int((scores[member & ~no_target] >= mixed.threshold).sum())
+        bound = 100 * float(wilson_lower_bound(np.array([hits]), int((member & ~no_target).sum()), 0.95)[0])
+        assert mixed.groups[name]["t_acc_lower_bound"] == pytest.approx(bound) and bound >= 95.0
+    assert mixed.t_acc_lower_bound == min(g["t_acc_lower_bound"] for g in mixed.groups.values())
+    assert "in each of the groups synthetic, independent" in mixed.rule
+    # the next candidate up breaks some group's bound: the highest threshold that keeps all of them
+    above = np.unique(scores)[np.unique(scores) > mixed.threshold][1]  # found at the next candidate
+    bounds = [100 * wilson_lower_bound(np.array([int((scores[(groups == n) & ~no_target] >= above).sum())]),
+                                       int(((groups == n) & ~no_target).sum()), 0.95)[0]
+              for n in ("synthetic", "independent")]
+    assert min(bounds) < 95.0
+
+
+def test_balanced_rule_over_groups_weighs_each_group_equally():
+    scores, no_target, groups = _shifted_renderers()
+    mixed = calibrate_threshold(scores, no_target, groups=groups)
+    means = [(g["n_acc"] + g["t_acc"]) / 2 for g in mixed.groups.values()]
+    best = max(np.mean([50 * ((~(scores >= t))[(groups == n) & no_target].mean()
+                              + (scores >= t)[(groups == n) & ~no_target].mean()) for n in ("synthetic", "independent")])
+               for t in np.linspace(0, 1, 2001))
+    assert np.mean(means) == pytest.approx(best, abs=1e-9)
+    with pytest.raises(ValueError, match="group 'b'"):
+        calibrate_threshold(np.array([0.1, 0.9, 0.8]), np.array([True, False, False]), groups=np.array(["a", "a", "b"]))
