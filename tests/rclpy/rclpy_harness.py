@@ -174,8 +174,13 @@ class NodeProcess:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
-    def stop(self, timeout: float = 15.0) -> int:
-        """SIGINT (rclpy shuts down cleanly), SIGKILL after ``timeout``; returns the exit status."""
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGINT (rclpy shuts down cleanly), SIGKILL after ``timeout``; returns the exit status.
+
+        A clean exit of the node process (rclpy and Fast DDS shut down, torch unloaded) took 15.6 s on the 2-core
+        machine with both cores busy and a start of 92 s; 60 s leaves room for that, so that a test's check of
+        the exit status (0) does not fail on load.
+        """
         if self.proc is None:
             return 0
         if self.proc.poll() is None:
