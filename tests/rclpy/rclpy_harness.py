@@ -289,7 +289,7 @@ class RosClient:
             client.remove_pending_request(future)  # its answer, if it still comes, is dropped
             assert time.monotonic() < deadline, f"no answer from {name} within {timeout} s"
 
-    def change_state(self, node: str, transition: Any, goal: str, timeout: float = 180.0,
+    def change_state(self, node: str, transition: Any, goal: str, timeout: float = 300.0,
                      attempt_timeout: float = 10.0) -> bool:
         """Ask lifecycle node ``node`` for a transition (``lifecycle_msgs/Transition``'s id) whose goal state is
         ``goal`` (label, e.g. ``inactive``); True when the node answered success or is seen in ``goal``.
@@ -320,7 +320,7 @@ class RosClient:
                 future, sent = client.call_async(request), time.monotonic()
         return False
 
-    def get_state(self, node: str, timeout: float = 120.0) -> str:
+    def get_state(self, node: str, timeout: float = 300.0) -> str:
         """Label of the lifecycle state of ``node`` (``unconfigured``, ``inactive``, ``active``, ``finalized``...)."""
         from lifecycle_msgs.srv import GetState
 

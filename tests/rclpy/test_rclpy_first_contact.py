@@ -26,7 +26,7 @@ from rclpy_harness import (
 
 NODE = "/vatex/vatex_node"
 CAMERA = "/camera/image_raw"
-START_TIMEOUT = 180.0  # node process start + model load and warm-up on a loaded 2-core machine
+START_TIMEOUT = 300.0  # node process start + model load and warm-up: 92 s measured with both cores busy
 
 
 @dataclass
@@ -108,7 +108,7 @@ def _say(contact: Contact, text: str) -> None:
         messages = contact.client.messages("/vatex/active_expression")
         return bool(messages) and messages[-1].data == text
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while not active():
         assert time.monotonic() < deadline, f"expression {text!r} never in force\n{contact.node.output()}"
         contact.expression.publish(String(data=text))
@@ -129,7 +129,7 @@ def _answers(contact: Contact, jpeg: bytes, count: int, period: float = 0.5) -> 
                  if seconds(d) in masks and seconds(d) in sent]
         return pairs if len(pairs) >= count else []
 
-    deadline = time.monotonic() + 60 + count * period
+    deadline = time.monotonic() + 120 + count * period
     while not answered():
         assert time.monotonic() < deadline and contact.node.running(), contact.node.output()
         frame = _frame(jpeg)

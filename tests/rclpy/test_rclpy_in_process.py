@@ -17,6 +17,7 @@ import pytest
 from rclpy_harness import client_environment, private_domain, ros_env, wait_until
 
 RED = (255, 0, 0)
+TIMEOUT = 60.0  # s for a frame to be answered or a match to happen: idle well under 1 s, more on a loaded machine
 
 
 @dataclass
@@ -113,15 +114,15 @@ def test_overlay_is_drawn_only_while_someone_subscribes(in_process, built):
 
     node = in_process.node
     node.image_cb(_frame(1))
-    assert wait_until(lambda: built, 10) and built[-1][1] is False  # nobody subscribes to overlay
+    assert wait_until(lambda: built, TIMEOUT) and built[-1][1] is False  # nobody subscribes to overlay
 
     overlays: list = []
     in_process.listener.create_subscription(Image, "/vatex/overlay", overlays.append, 10)
     publisher = node._publishers_by_topic["overlay"]
-    assert wait_until(lambda: publisher.get_subscription_count() == 1, 20)
+    assert wait_until(lambda: publisher.get_subscription_count() == 1, TIMEOUT)
     node.image_cb(_frame(2))
-    assert wait_until(lambda: len(built) == 2, 10) and built[-1][1] is True
-    assert wait_until(lambda: overlays, 10) and overlays[-1].encoding == "rgb8"
+    assert wait_until(lambda: len(built) == 2, TIMEOUT) and built[-1][1] is True
+    assert wait_until(lambda: overlays, TIMEOUT) and overlays[-1].encoding == "rgb8"
 
 
 def test_expression_parameter_in_force_from_the_file_and_replaced_at_run_time(in_process, built):
@@ -129,12 +130,12 @@ def test_expression_parameter_in_force_from_the_file_and_replaced_at_run_time(in
 
     node = in_process.node
     node.image_cb(_frame(1))
-    assert wait_until(lambda: built, 10)
+    assert wait_until(lambda: built, TIMEOUT)
     assert built[-1][0].expression == "the red block" and built[-1][0].found  # from the parameters file
     (outcome,) = node.set_parameters([Parameter("expression", value="the blue block")])
     assert outcome.successful
     node.image_cb(_frame(2))
-    assert wait_until(lambda: built[-1][0].expression == "the blue block", 10) and not built[-1][0].found
+    assert wait_until(lambda: built[-1][0].expression == "the blue block", TIMEOUT) and not built[-1][0].found
 
 
 def test_message_lost_is_counted_on_image_depth_and_camera_info(in_process):
