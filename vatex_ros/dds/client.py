@@ -49,12 +49,15 @@ class NodeClient:
         participant: default: a new one on ``ROS_DOMAIN_ID`` (that also matches Fast DDS peers).
         namespace: the node's namespace.
         outputs: output topics to subscribe to (default: all).
+        camera: with the node's ``cameras`` parameter, the camera this client is: its image, depth and
+            camera_info are written and its outputs read under ``<camera>/`` (``received`` keeps the plain names).
     """
 
     def __init__(self, participant: DomainParticipant | None = None, namespace: str = topics.DEFAULT_NAMESPACE,
-                 outputs: Sequence[topics.Topic] = OUTPUTS):
+                 outputs: Sequence[topics.Topic] = OUTPUTS, camera: str = ""):
         self.participant = participant or create_participant()
         self._namespace = namespace
+        self._camera = camera
         self._changed = threading.Condition()
         self.received: dict[str, list[Received]] = {topic.name: [] for topic in outputs}
         self._readers = [self._reader(topic) for topic in outputs]
@@ -103,7 +106,9 @@ class NodeClient:
             reader.set_listener(None)
 
     def _topic_name(self, topic: topics.Topic) -> str:
-        return "rt" + topics.resolve(topic.name, self._namespace)
+        per_camera = topic in topics.CAMERA_INPUTS or topic in topics.CAMERA_OUTPUTS
+        return "rt" + topics.resolve(topics.camera_name(topic.name, self._camera) if per_camera else topic.name,
+                                     self._namespace)
 
     def _writer(self, topic: topics.Topic) -> DataWriter:
         dds_topic = DdsTopic(self.participant, self._topic_name(topic), dds_type(topic))

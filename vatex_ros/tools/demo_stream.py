@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 from typing import TYPE_CHECKING, Any
@@ -131,12 +131,24 @@ def render_frame_depth(cfg: DemoConfig, scene: Any, frame: int, header: Header) 
     return render_depth(masks, list(depths.values()), header, background=cfg.background_depth)
 
 
-def play(cfg: DemoConfig, published: Queue, stop: Event) -> None:
-    """Publish the script's frames (with depth and CameraInfo) at ``cfg.fps`` and its expressions when the
-    person switches target.
+def camera_steps(cfg: DemoConfig, steps: list[DemoStep], offset: int) -> list[DemoStep]:
+    """The script as a second camera sees it: each step ``offset`` frames later in the same scene's video
+    (wrapping within the scene), so the named objects are there, moved."""
+    return [replace(step, frame=(step.frame + offset) % cfg.frames_per_scene) for step in steps]
 
-    Runs in its own process. Puts ``(step index, (sec, nanosec) stamp)`` on ``published`` for every
-    frame sent, then None when done (also when the node never came up or ``stop`` was set).
+
+def play(cfg: DemoConfig, published: Queue, stop: Event, camera: str = "", offset: int = 0,
+         speaks: bool = True) -> None:
+    """Publish the script's frames (with depth and CameraInfo) at ``cfg.fps`` and, if ``speaks``, its expressions
+    when the person switches target.
+
+    Runs in its own process. Puts ``(camera, step index, (sec, nanosec) stamp)`` on ``published`` for every
+    frame sent, then ``(camera, None, None)`` when done (also when the node never came up or ``stop`` was set).
+
+    Args:
+        camera: the node camera this process is (``cameras`` parameter; "" = the node's own topics).
+        offset: frames this camera runs ahead in each scene (:func:`camera_steps`).
+        speaks: this process is also the person (one process speaks for all cameras).
     """
     from vatex_ros.node import topics
     from vatex_ros.messages.images import array_to_image
@@ -146,24 +158,27 @@ def play(cfg: DemoConfig, published: Queue, stop: Event) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C hits the process group: the demo process stops us
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     scenes, steps = build_script(cfg)
-    client = NodeClient(outputs=(topics.ACTIVE_EXPRESSION,))
+    steps = camera_steps(cfg, steps, offset)
+    client = NodeClient(outputs=(topics.ACTIVE_EXPRESSION,), camera=camera)
     try:
         if not client.wait_for_node(cfg.node_timeout):
             logger.error("no node answered on the image/expression topics within %.0f s", cfg.node_timeout)
             return
         said, said_at = steps[0].expression, time.monotonic()
-        client.say(said)  # the person names the first object before the stream starts: no frames
+        if speaks:
+            client.say(said)  # the person names the first object before the stream starts: no frames
         for _ in range(int(cfg.node_timeout / cfg.repeat_after)):  # wait for the first expression to take
             if client.wait(lambda: client.active_expression() == said, cfg.repeat_after):
                 break
-            client.say(said)
+            if speaks:
+                client.say(said)
         logger.info("person: %r", said)
         start = time.monotonic()
         for step in steps:
             if stop.is_set():
                 return
             repeat = client.active_expression() != said and time.monotonic() - said_at > cfg.repeat_after
-            if step.expression != said or repeat:  # a person repeats what was not heard
+            if speaks and (step.expression != said or repeat):  # a person repeats what was not heard
                 client.say(step.expression)
                 said, said_at = step.expression, time.monotonic()
                 logger.info("person: %r", step.expression)
@@ -173,8 +188,8 @@ def play(cfg: DemoConfig, published: Queue, stop: Event) -> None:
             msg = array_to_image(scenes[step.scene].load_frames([step.frame])[0], "rgb8", header)
             client.publish_depth(*render_frame_depth(cfg, scenes[step.scene], step.frame, header))  # before the frame
             client.publish_image(msg)
-            published.put((step.index, stamp_key(header)))
+            published.put((camera, step.index, stamp_key(header)))
             time.sleep(max(0.0, start + (step.index + 1) / cfg.fps - time.monotonic()))
     finally:
-        published.put(None)
+        published.put((camera, None, None))
         client.close()
