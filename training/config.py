@@ -17,7 +17,7 @@ import yaml
 
 from training.criterion import LossConfig
 from training.data import AugmentConfig, RefScene, load_davis, load_grefcoco, load_refer, load_ytvos
-from training.independent import make_independent_scenes
+from training.independent import make_independent_scenes, make_independent_videos
 from training.optim import OptimConfig
 from training.previous_masks import PreviousMaskConfig
 from training.synthetic import SyntheticConfig, make_motion_scenes, make_scenes, make_video_scenes
@@ -27,7 +27,7 @@ from vatex_core.encoders import FETCHED, fetched_encoders
 
 REFER_KINDS = ("refcoco", "refcoco+", "refcocog")
 DATASET_KINDS = (*REFER_KINDS, "grefcoco", "ytvos", "davis", "synthetic", "synthetic_video", "synthetic_motion",
-                 "independent")
+                 "independent", "independent_motion")
 
 
 @dataclass
@@ -171,6 +171,8 @@ def load_scenes(data: DataConfig, split: str) -> list[RefScene]:
         return make(data.synthetic, split, data.synthetic_scenes[split], data.synthetic_seed)
     if data.kind == "independent":  # the evaluation-only renderer: its own val/test scenes and seeds
         return make_independent_scenes(split)
+    if data.kind == "independent_motion":  # its motion videos (evaluation only, compared as streams)
+        return make_independent_videos(split)
     if data.root is None:
         raise ValueError(f"dataset {data.kind!r} needs data.root (the dataset folder)")
     root = Path(data.root)

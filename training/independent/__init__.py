@@ -7,5 +7,6 @@ objects and absent ones (no-target phrases), as images and as short videos with 
 """
 
 from training.independent.scenes import SPLIT_SCENES, make_independent_scenes
+from training.independent.videos import SPLIT_VIDEOS, make_independent_videos
 
-__all__ = ["SPLIT_SCENES", "make_independent_scenes"]
+__all__ = ["SPLIT_SCENES", "SPLIT_VIDEOS", "make_independent_scenes", "make_independent_videos"]
