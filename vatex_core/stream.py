@@ -131,11 +131,13 @@ class StreamSession:
 
     def after_frame(self, prediction: Prediction) -> None:
         """Gives the prediction its target id (called by the predictor once the memory is updated)."""
-        if not prediction.found or not prediction.mask.any():
+        from vatex_core.predictor import mask_box
+
+        box = None if not prediction.found else prediction.box or mask_box(prediction.mask)
+        if box is None:  # not found, or an empty mask
             prediction.target_id = 0
             return
-        ys, xs = np.nonzero(prediction.mask)
-        found = (float(xs.mean()), float(ys.mean()), math.sqrt(len(xs)))
+        found = _centroid_and_size(prediction.mask, box)
         if self._target_id == 0 or self._jumped(found):
             self._target_id = self.predictor.next_target_id()
         self._last_found = found
@@ -146,3 +148,14 @@ class StreamSession:
             return False
         x, y, size = self._last_found
         return math.hypot(found[0] - x, found[1] - y) > JUMP_FACTOR * (size + found[2])
+
+
+def _centroid_and_size(mask: np.ndarray, box: tuple[float, float, float, float]) -> tuple[float, float, float]:
+    """(x, y, sqrt(area)) of a (H, W) bool mask from sums inside its box (x_min, y_min, x_max, y_max; pixel edges):
+    no index arrays (``np.nonzero`` of a 1080p mask costs milliseconds)."""
+    x_min, y_min, x_max, y_max = (int(v) for v in box)
+    inside = mask[y_min:y_max, x_min:x_max].view(np.uint8)  # (h, w) 0/1
+    per_col, per_row = inside.sum(axis=0, dtype=np.int64), inside.sum(axis=1, dtype=np.int64)  # (w,), (h,)
+    area = int(per_col.sum())
+    return (x_min + float(per_col @ np.arange(per_col.size)) / area,
+            y_min + float(per_row @ np.arange(per_row.size)) / area, math.sqrt(area))
