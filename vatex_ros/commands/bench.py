@@ -160,6 +160,14 @@ def format_table(result: dict) -> str:
     if ratio["p50"] is not None:
         lines.append(f"node end to end / bare model call: {ratio['p50']:.2f}x (p50), {ratio['mean']:.2f}x (mean); "
                      f"{result['node_lost_frames']} frames lost")
+    if result.get("ratio_in_process_to_bare_model"):
+        lines.append(f"node in process (core + outputs, no transport) / bare model call: "
+                     f"{result['ratio_in_process_to_bare_model']:.2f}x (p50)")
+    if result.get("transport_floor_ms") and result["transport_floor_ms"]["p50"] is not None:
+        floor = result["transport_floor_ms"]
+        lines.append(f"DDS transport floor (the same node, a model that answers at once): p50 {floor['p50']:.1f} ms, "
+                     f"p95 {floor['p95']:.1f} ms")
+    lines.append(f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())} (1/5/15 min, at the end)")
     if result.get("stream"):
         stream = result["stream"]
         lines.append(f"best-effort stream at {stream['rate_hz']:.0f} Hz: {stream['lost_frames']} of "

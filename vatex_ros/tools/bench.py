@@ -10,6 +10,11 @@ Three measurements in one run, on the same frames and expression:
    from publishing to the mask's arrival here. Interleaved with 1, frame by frame, so that a
    change in machine load shows in both.
 3. Frames lost in transport: a best-effort stream at 15 Hz to a subscriber in another process.
+4. The transport floor: the same measurement as 2 against a node whose model answers at once (an empty mask of
+   the frame's size): what moving the frame in and the mask out over DDS costs at this size, model aside.
+
+The in-process frame builds the outputs the node publishes when nobody subscribes to ``overlay`` or ``labels``
+(both are drawn only for a subscriber), so node in process / bare model is what the node adds to the model call.
 
 The 3D step (``use_depth``: depth decoding, robust centroid/extent/points, the cloud message) runs only for
 found targets, which an untrained model rarely has; so it is timed on a synthetic target at the bench size
@@ -23,7 +28,7 @@ import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -128,7 +133,6 @@ class InProcess:
         self._timed = _TimedPredictor(predictor)
         self._core = NodeCore(self._timed, params.replace(max_frame_age=0.0), on_result=lambda result: None)
         self._core.set_expression(expression)
-        self._overlay = params.publish_overlay
         self._stages = StageTimer(predictor.model)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-inference")
 
@@ -158,7 +162,7 @@ class InProcess:
         stepped = time.perf_counter()
         if result is None:
             raise RuntimeError(f"the node core skipped a benchmark frame: {self._core.diagnostics.counts()}")
-        outputs = build_outputs(result, with_overlay=self._overlay)
+        outputs = build_outputs(result, with_overlay=False)  # the node draws it only for a subscriber
         built = time.perf_counter()
         Image.deserialize(outputs.mask.serialize())
         done = time.perf_counter()
@@ -233,6 +237,100 @@ def measure(predictor: Any, params: NodeParams, frames: list[np.ndarray], expres
             client.close()
     logger.info("node end to end: %d frames measured, %d lost", len(latencies), lost)
     return dict(split), bare, latencies, lost
+
+
+def round_trips(client: Any, frames: list[np.ndarray], cfg: BenchConfig) -> tuple[list[float], int]:
+    """Publish ``frames`` one at a time; seconds from stamp to the mask's arrival at ``client`` for each one after
+    ``cfg.warmup``, and the frames whose mask never came back within ``cfg.frame_timeout``."""
+    from vatex_ros.dds.client import stamp_key
+
+    latencies, lost = [], 0
+    for index, rgb in enumerate(frames):
+        msg = image_msg(rgb, time.time())
+        key = stamp_key(msg.header)
+        client.publish_image(msg)
+        masks = client.received[topics.MASK.name]
+        if not client.wait(lambda: any(stamp_key(r.msg.header) == key for r in masks[-3:]), cfg.frame_timeout):
+            lost += 1
+            continue
+        if index >= cfg.warmup:
+            mask = next(r for r in reversed(masks) if stamp_key(r.msg.header) == key)
+            latencies.append(mask.wall_time - (key[0] + key[1] * 1e-9))
+    return latencies, lost
+
+
+class _NoModel:
+    """A predictor that answers at once: an empty mask of the frame's size, not found (the transport floor)."""
+
+    @dataclass
+    class _Prediction:
+        mask: np.ndarray
+        score: float = 0.0
+        found: bool = False
+        target_id: int = 0
+        timings: dict = field(default_factory=dict)
+
+    class _Session:
+        max_gap = 1.0
+        resets: dict = {}
+
+        def step(self, image: np.ndarray, stamp: float | None = None) -> Any:
+            return _NoModel._Prediction(np.zeros(image.shape[:2], dtype=bool))
+
+    def stream(self, expression: str, max_gap: float = 1.0) -> Any:
+        return self._Session()
+
+
+_FLOOR_NAMESPACE = "/vatex_bench_floor"
+
+
+def _serve_without_model(params: NodeParams, seconds: float, ready: Any, stop: Any) -> None:
+    """Child of :func:`measure_transport_floor`: the DDS node with :class:`_NoModel`, until ``stop`` or ``seconds``."""
+    from vatex_ros.dds.transport import DdsNode
+
+    node = DdsNode(_NoModel(), params, namespace=_FLOOR_NAMESPACE)
+    ready.set()
+    try:
+        stop.wait(seconds)
+    finally:
+        node.close()
+
+
+def measure_transport_floor(params: NodeParams, frames: list[np.ndarray], cfg: BenchConfig) -> list[float]:
+    """Stamp-to-mask seconds over DDS of a node in another process whose model answers at once (no model cost).
+
+    Raises:
+        RuntimeError: the node did not come up or did not take the expression.
+    """
+    import multiprocessing
+
+    from vatex_ros.dds.client import NodeClient
+
+    context = multiprocessing.get_context("spawn")  # a fresh Cyclone instance with its own sockets, as a node
+    ready, stop = context.Event(), context.Event()
+    budget = cfg.node_timeout + len(frames) * cfg.frame_timeout
+    child = context.Process(target=_serve_without_model, args=(params.replace(max_frame_age=0.0), budget, ready, stop),
+                            name="vatex-bench-floor", daemon=True)
+    child.start()
+    client = NodeClient(namespace=_FLOOR_NAMESPACE, outputs=(topics.MASK, topics.ACTIVE_EXPRESSION))
+    try:
+        if not ready.wait(cfg.node_timeout) or not client.wait_for_node(cfg.node_timeout):
+            raise RuntimeError("the transport-floor node did not come up")
+        for _ in range(10):  # the expression topic is volatile: repeat until the node says it took it
+            client.say("anything")
+            if client.wait(lambda: client.active_expression() == "anything", 3.0):
+                break
+        else:
+            raise RuntimeError("the transport-floor node did not take the expression")
+        latencies, lost = round_trips(client, frames, cfg)
+    finally:
+        client.close()
+        stop.set()
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+    logger.info("transport floor: %d frames measured, %d lost", len(latencies), lost)
+    return latencies
 
 
 class StreamCount(NamedTuple):
@@ -342,25 +440,30 @@ def bench_size(predictor: Any, params: NodeParams, cfg: BenchConfig) -> dict:
     frames, expression = bench_frames(cfg)
     with tempfile.TemporaryDirectory(prefix="vatex-bench-") as workdir:
         split, bare, node, lost = measure(predictor, params, frames, expression, cfg, Path(workdir))
+    floor = measure_transport_floor(params, frames, cfg)
     depth_step = time_3d_step(cfg.width, cfg.height, cfg.depth_object_fraction)
     stream = measure_stream(frames, cfg) if cfg.stream_frames else None
-    result = summarize(cfg, split, bare, node, lost, depth_step, stream)
+    result = summarize(cfg, split, bare, node, lost, depth_step, stream, floor)
     result["config"]["expression"] = expression
     return result
 
 
 def summarize(cfg: BenchConfig, split: dict[str, list[float]], bare: list[float], node: list[float],
-              lost: int, depth_step: float, stream: StreamCount | None = None) -> dict:
-    """The benchmark's JSON: stage statistics (ms), bare model call, node end to end and their ratio, 3D step,
-    frames lost in a best-effort stream.
+              lost: int, depth_step: float, stream: StreamCount | None = None,
+              floor: list[float] | None = None) -> dict:
+    """The benchmark's JSON: stage statistics (ms), bare model call, node in process and end to end and their
+    ratios to it, 3D step, frames lost in a best-effort stream, the DDS transport floor.
 
     Args:
         depth_step: seconds of the 3D step for one frame (:func:`~vatex_ros.tools.depth_scene.time_3d_step`).
         stream: what :func:`measure_stream` saw; None if not measured.
+        floor: stamp-to-mask seconds of a node without model cost (:func:`measure_transport_floor`); None if not
+            measured.
     """
     bare_ms, node_ms = percentiles(bare), percentiles(node)
     ratio = {key: node_ms[key] / bare_ms[key] if node_ms[key] and bare_ms[key] else None for key in ("p50", "mean")}
     total_ms, step_ms = percentiles(split["total"])["p50"], depth_step * 1000
+    in_process = total_ms / bare_ms["p50"] if total_ms and bare_ms["p50"] else None
     return {
         "config": {"size": f"{cfg.width}x{cfg.height}", "frames": cfg.frames, "warmup": cfg.warmup},
         "stages_ms": {stage: percentiles(split[stage]) for stage in (*STAGES, "total") if stage in split},
@@ -368,6 +471,8 @@ def summarize(cfg: BenchConfig, split: dict[str, list[float]], bare: list[float]
         "node_end_to_end_ms": node_ms,
         "node_lost_frames": lost,
         "ratio_node_to_bare_model": ratio,
+        "ratio_in_process_to_bare_model": in_process,  # p50: the node's own work, no transport
+        "transport_floor_ms": None if floor is None else percentiles(floor),
         "stream": None if stream is None else {"rate_hz": cfg.stream_rate, "published": stream.published,
                                                 "lost_frames": stream.published - stream.received,
                                                 "kernel_dropped_datagrams": stream.kernel_drops,
@@ -379,16 +484,20 @@ def summarize(cfg: BenchConfig, split: dict[str, list[float]], bare: list[float]
 
 
 def format_sizes(results: list[dict]) -> str:
-    """One line per frame size (ms, p50): bare model call, node end to end, their ratio, lost frames."""
-    lines = [f"{'size':<11}{'bare model':>12}{'node e2e':>10}{'ratio':>8}{'lost (1 in flight)':>20}"
-             f"{'lost (stream)':>15}"]
+    """One line per frame size (ms, p50): bare model call, node end to end, their ratio, the node in process over
+    the bare model, the DDS transport floor, lost frames."""
+    lines = [f"{'size':<11}{'bare model':>12}{'node e2e':>10}{'ratio':>8}{'in process':>12}{'DDS floor':>11}"
+             f"{'lost (1 in flight)':>20}{'lost (stream)':>15}"]
     for result in results:
         ratio, stream = result["ratio_node_to_bare_model"]["p50"], result.get("stream")
+        in_process, floor = result.get("ratio_in_process_to_bare_model"), result.get("transport_floor_ms")
         ratio_text = "n/a" if ratio is None else f"{ratio:.2f}x"
+        in_process_text = "n/a" if in_process is None else f"{in_process:.2f}x"
+        floor_text = "n/a" if not floor else _ms(floor["p50"])
         stream_text = "n/a" if not stream else f"{stream['lost_frames']}/{stream['published']}"
         lines.append(f"{result['config']['size']:<11}{_ms(result['bare_model_ms']['p50']):>12}"
-                     f"{_ms(result['node_end_to_end_ms']['p50']):>10}{ratio_text:>8}"
-                     f"{result['node_lost_frames']:>20}{stream_text:>15}")
+                     f"{_ms(result['node_end_to_end_ms']['p50']):>10}{ratio_text:>8}{in_process_text:>12}"
+                     f"{floor_text:>11}{result['node_lost_frames']:>20}{stream_text:>15}")
     return "\n".join(lines)
 
 
