@@ -79,11 +79,6 @@ class StreamSession:
         self._target_id = 0  # 0: no object followed yet (or since the last reset)
         self._last_found: tuple[float, float, float] | None = None  # (x, y, sqrt(area)) of the last found mask
 
-    @property
-    def temporal(self) -> bool:
-        """Whether the model remembers past frames."""
-        return self.predictor.model.temporal is not None
-
     def step(self, image: np.ndarray | Image.Image, stamp: float | None = None) -> Prediction:
         """Segments the session's expression in the next frame.
 
