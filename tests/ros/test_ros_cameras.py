@@ -209,3 +209,17 @@ def test_frames_of_many_cameras_are_answered_under_concurrent_submits(fake_clock
     finally:
         core.stop()
     assert max(len(batch) for batch in predictor.batches) > 2  # frames of several cameras went in together
+
+
+def test_geometry_from_the_predictors_box_equals_the_geometry_of_the_mask():
+    from vatex_core.predictor import mask_box
+    from vatex_ros.node.core import _geometry
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        mask = np.zeros((40, 60), bool)
+        y, x = rng.integers(0, 30), rng.integers(0, 50)
+        mask[y:y + rng.integers(1, 10), x:x + rng.integers(1, 10)] = True
+        mask &= rng.random(mask.shape) < 0.7  # holes; the box may shrink
+        if mask.any():
+            assert _geometry(mask, mask_box(mask)) == _geometry(mask)

@@ -400,7 +400,7 @@ class NodeCore:
             found = track.update(float(prediction.score), bool(prediction.found), prediction.target_id,
                                  self.params.score_smoothing, self.params.found_after, self.params.lost_after)
             mask = np.asarray(prediction.mask, dtype=bool) if found else _empty_mask(frame.rgb.shape[:2])
-            box, centroid, area = _geometry(mask)
+            box, centroid, area = _geometry(mask, getattr(prediction, "box", None) if found else None)
             target_3d = None
             if self.params.use_depth and found:
                 located = self._monotonic()
@@ -461,17 +461,22 @@ def _empty_mask(shape: tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def _geometry(mask: np.ndarray) -> tuple[tuple[float, float, float, float] | None, tuple[float, float] | None, int]:
+def _geometry(mask: np.ndarray, edges: tuple[float, float, float, float] | None = None
+              ) -> tuple[tuple[float, float, float, float] | None, tuple[float, float] | None, int]:
     """Box (inclusive pixel bounds), centroid (x, y) and area of a (H, W) bool mask.
 
-    Bounds from row/column ``any``, centroid and area from the sums inside the box: no index arrays
+    Bounds from row/column ``any`` (or from ``edges``, the predictor's box of this mask: (x_min, y_min,
+    x_max + 1, y_max + 1) pixel edges), centroid and area from the sums inside the box: no index arrays
     (``np.nonzero`` cost 10-30 ms on a 1080p mask; this well under 1.5 ms).
     """
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None, None, 0
-    cols = np.flatnonzero(mask.any(axis=0))
-    y_min, y_max, x_min, x_max = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    if edges is not None:
+        x_min, y_min, x_max, y_max = int(edges[0]), int(edges[1]), int(edges[2]) - 1, int(edges[3]) - 1
+    else:
+        rows = np.flatnonzero(mask.any(axis=1))
+        if rows.size == 0:
+            return None, None, 0
+        cols = np.flatnonzero(mask.any(axis=0))
+        y_min, y_max, x_min, x_max = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
     inside = mask[y_min:y_max + 1, x_min:x_max + 1].view(np.uint8)  # (h, w) 0/1
     per_col, per_row = inside.sum(axis=0, dtype=np.int64), inside.sum(axis=1, dtype=np.int64)  # (w,), (h,)
     area = int(per_col.sum())
