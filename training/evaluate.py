@@ -106,13 +106,13 @@ def run(args: argparse.Namespace) -> int:
     if args.preset is not None and model.cfg.name != args.preset:
         raise SystemExit(f"{args.weights or 'the embedded weights'} hold preset {model.cfg.name!r}, not {args.preset!r}")
     threshold = args.found_threshold if args.found_threshold is not None else calibrated_threshold(args.weights)
+    if data.kind in STREAM_KINDS and not args.also:  # streams against frame by frame (what time buys)
+        return _report_streams(args, data, split, model, threshold)
     dataset: Dataset = EvalDataset(load_scenes(data, split))
     if args.first_item:
         if not 0 < args.first_item < len(dataset):
             raise SystemExit(f"--first-item {args.first_item} is outside the {len(dataset)} items of {split}")
         dataset = Subset(dataset, range(args.first_item, len(dataset)))
-    if data.kind in STREAM_KINDS and not args.also:  # streams against frame by frame (what time buys)
-        return _report_streams(args, data, split, model, threshold)
     if args.also:  # several datasets' splits, one row each, and one threshold for all of them
         from training.mixed_eval import run_mixed
 
