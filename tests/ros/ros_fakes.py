@@ -153,7 +153,7 @@ class DdsProbe:
         self.camera_info = DataWriter(participant, Topic(participant, name("camera_info"),
                                                          dds_type(topics.CAMERA_INFO)), qos=dds_qos(topics.CAMERA_INFO, 1))
 
-    def say(self, text: str, timeout: float = 60.0) -> None:
+    def say(self, text: str, timeout: float = 300.0) -> None:
         """Publish an expression once the node's reader is matched (volatile: earlier ones are lost)."""
         from vatex_ros.messages.idl import String
 

@@ -81,7 +81,7 @@ width, height, count = map(int, sys.argv[1:4])
 participant = create_participant()
 writer = DataWriter(participant, Topic(participant, "rt/vatex/image", dds_type(topics.IMAGE)),
                     qos=dds_qos(topics.IMAGE, 1))
-deadline = time.monotonic() + 60
+deadline = time.monotonic() + 240
 while not writer.get_matched_subscriptions():  # the node's reader, both ways: a best-effort writer needs no more
     assert time.monotonic() < deadline, "node not matched"
     time.sleep(0.05)
@@ -117,14 +117,14 @@ def test_frame_too_large_for_the_socket_buffer_is_reported_not_lost_silently(dds
             node.core.set_expression("red")
             root = Path(__file__).resolve().parents[2]
             done = subprocess.run([sys.executable, "-c", _CAMERA, "3840", "2880", str(sent)], capture_output=True,
-                                  text=True, timeout=120, env={**dds_env, "PYTHONPATH": str(root)})
+                                  text=True, timeout=300, env={**dds_env, "PYTHONPATH": str(root)})
             assert done.returncode == 0, done.stderr
             counts = node.core.diagnostics.counts
 
             def accounted() -> bool:
                 return counts().get("frames_out", 0) >= sent or counts().get("udp_datagrams_dropped", 0) > 0
 
-            assert wait_until(accounted, timeout=10), counts()
+            assert wait_until(accounted, timeout=60), counts()
         finally:
             node.close()
     assert "socket receive buffer" in caplog.text and "may be dropped by the kernel" in caplog.text
