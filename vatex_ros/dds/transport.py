@@ -290,7 +290,8 @@ class DdsNode:
         # draw the overlay and the label image (a full-size image each) only for a matched subscriber.
         writers = {topic.name: self._writers[name] for topic in topics.CAMERA_OUTPUTS
                    if (name := topics.camera_name(topic.name, result.camera)) in self._writers}
-        unread = {name for name, writer in writers.items() if writer.get_publication_matched_status().current_count == 0}
+        unread = {name for name, writer in writers.items()
+                  if writer.get_publication_matched_status().current_count == 0}
         overlay = topics.OVERLAY.name in writers and topics.OVERLAY.name not in unread
         outputs = build_outputs(result, with_overlay=overlay, with_labels=topics.LABELS.name not in unread)
         for name, msg in outputs.by_topic().items():
