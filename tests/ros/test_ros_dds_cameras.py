@@ -45,7 +45,7 @@ class CameraProbe:
                                       qos=dds_qos(topics.EXPRESSIONS, 10))
 
     def say(self, text: str) -> None:
-        assert wait_until(lambda: self.expressions.get_matched_subscriptions(), 30), "node not found"
+        assert wait_until(lambda: self.expressions.get_matched_subscriptions(), 300), "node not found"  # as DdsProbe
         self.expressions.write(String(data=text))
 
     def classes(self, camera: str) -> list[list[str]]:
@@ -71,7 +71,7 @@ def node_and_probe(dds_env):
     node.close()
 
 
-def _stream(probe, cameras, predicate, timeout=15.0) -> bool:
+def _stream(probe, cameras, predicate, timeout=60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not predicate():
         for camera in cameras:
