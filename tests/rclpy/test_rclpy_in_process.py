@@ -153,3 +153,23 @@ def test_message_lost_is_counted_on_image_depth_and_camera_info(in_process):
     for topic in ("/vatex/depth", "/vatex/camera_info"):
         lost_handlers[topic].callback(Lost())
     assert node.core.diagnostics.counts()["samples_lost"] == 6
+
+
+def test_spin_survives_an_entity_destroyed_while_the_executor_collects_it():
+    """A deactivate under load ended the node process: rclpy's executor raised InvalidHandle for a subscription's
+    event handler destroyed by the transition while it built its wait set (ros2/rclpy#1284). The node spins on."""
+    from rclpy.exceptions import InvalidHandle
+
+    from vatex_ros.rclpy.node import spin
+
+    class Executor:
+        calls = 0
+
+        def spin(self) -> None:  # the first spin meets the race, the second returns at shutdown
+            self.calls += 1
+            if self.calls == 1:
+                raise InvalidHandle("cannot use Destroyable because destruction was requested")
+
+    executor = Executor()
+    spin(executor)
+    assert executor.calls == 2

@@ -19,6 +19,7 @@ from typing import Any
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.exceptions import InvalidHandle
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.exceptions import ParameterUninitializedException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -330,6 +331,23 @@ class VatexNode(LifecycleNode):
             publisher.publish(to_ros(idl.String(data=expression)))
 
 
+def spin(executor: Any) -> None:
+    """``executor.spin()`` until shutdown, surviving a known rclpy race (ros2/rclpy#1284, #1206).
+
+    A lifecycle transition runs in a service callback on one executor thread and destroys subscriptions with
+    event handlers (message lost, incompatible QoS) while the spinning thread may be collecting those handlers
+    for its next wait set; rclpy then raises ``InvalidHandle`` (``cannot use Destroyable because destruction was
+    requested``) out of ``spin()``, which ended the node process on a deactivate under load. The destroyed
+    entity is gone from the next wait set, so spinning again is safe.
+    """
+    while True:
+        try:
+            executor.spin()
+            return
+        except InvalidHandle as err:
+            logger.debug("an entity was destroyed while the executor collected it (%s); spinning on", err)
+
+
 def main(args: list[str] | None = None) -> None:
     """Entry point of ``vatex_node``: spin until shutdown (Ctrl-C, SIGTERM)."""
     rclpy.init(args=args)  # not `with rclpy.init()`: Humble's init returns no context manager
@@ -338,7 +356,7 @@ def main(args: list[str] | None = None) -> None:
         node = VatexNode()
         executor = MultiThreadedExecutor()
         executor.add_node(node)
-        executor.spin()
+        spin(executor)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
