@@ -254,22 +254,24 @@ class DdsNode:
         return valid[-1] if valid else None
 
     def _expression_cb(self, reader: DataReader) -> None:
-        for sample in self._take(reader, "expression"):
-            key = (sample.sample_info.publication_handle, sample.sample_info.source_timestamp)
-            with self._seen_lock:
-                if key in self._seen_expressions:  # a transient-local writer's sample reaches both readers
-                    continue
-                self._seen_expressions.append(key)
+        for sample in self._unseen_expressions(reader):
             self.core.set_expression(sample.data)
 
     def _expressions_cb(self, reader: DataReader) -> None:
+        for sample in self._unseen_expressions(reader):
+            self.core.set_expressions(sample.data)
+
+    def _unseen_expressions(self, reader: DataReader) -> list:
+        """The reader's new samples, less those its volatile/transient-local twin reader already delivered."""
+        unseen = []
         for sample in self._take(reader, "expression"):
             key = (sample.sample_info.publication_handle, sample.sample_info.source_timestamp)
             with self._seen_lock:
                 if key in self._seen_expressions:  # a transient-local writer's sample reaches both readers
                     continue
                 self._seen_expressions.append(key)
-            self.core.set_expressions(sample.data)
+            unseen.append(sample)
+        return unseen
 
     def _clock_cb(self, reader: DataReader) -> None:
         samples = self._take(reader, "clock")
