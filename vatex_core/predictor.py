@@ -25,7 +25,7 @@ from PIL import Image
 
 from vatex_core.image_input import mask_to_input_size, prepare_frames, to_rgb_uint8
 from vatex_core.model import Vatex
-from vatex_core.runtime import ModelRunner, precision_dtype
+from vatex_core.runtime import build_runner, check_backend, precision_dtype
 from vatex_core.stream import DEFAULT_MAX_GAP, StreamSession
 from vatex_core.temporal import FrameMemory
 from vatex_core.text_encoder import TextFeatures
@@ -80,6 +80,7 @@ class Predictor:
         found_threshold: float = DEFAULT_FOUND_THRESHOLD,
         precision: str = "fp32",
         compile: bool = False,
+        backend: str = "torch",
     ) -> None:
         """Wraps a model for inference.
 
@@ -92,11 +93,15 @@ class Predictor:
             precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``: the dtype the weights are converted to once.
             compile: ``torch.compile`` the model (CUDA graphs on CUDA) for fixed input sizes; call
                 :meth:`warmup` at start-up so that the first frame does not compile.
+            backend: ``"torch"``, or ``"onnxruntime"`` (CPU, fp32; :mod:`vatex_core.onnx_runner`: a graph exported
+                per input size, cached on disk; call :meth:`warmup` at start-up so that the first frame does not
+                export).
         """
         if not 0.0 <= found_threshold <= 1.0:
             raise ValueError(f"found_threshold must be in [0, 1], got {found_threshold}")
         self.found_threshold = found_threshold
-        self._runner = ModelRunner(model, precision, compile)
+        self._runner = build_runner(model, precision, compile, backend)
+        self.backend = backend
         self.model = self._runner.model
         self.precision = precision
         trained = model.cfg.input
@@ -115,15 +120,17 @@ class Predictor:
         found_threshold: float | None = None,
         precision: str = "fp32",
         compile: bool = False,
+        backend: str = "torch",
     ) -> Predictor:
         """Loads a weights file written by ``save_weights``; None loads the embedded tiny model.
 
         ``found_threshold`` None = the threshold calibrated for these weights (their manifest).
         """
-        precision_dtype(precision)  # a bad name fails before the weights are read
+        precision_dtype(precision)  # a bad name or combination fails before the weights are read
+        check_backend(backend, precision, compile)
         threshold = found_threshold if found_threshold is not None else calibrated_threshold(weights)
         return cls(load_vatex(weights, device), short_side=short_side, found_threshold=threshold,
-                   precision=precision, compile=compile)
+                   precision=precision, compile=compile, backend=backend)
 
     def warmup(self, frame_size: tuple[int, int], streams: int = 1, calls: int = 3) -> float:
         """Runs ``calls`` frames of ``frame_size`` (height, width) through ``streams`` sessions; returns seconds.
@@ -191,7 +198,7 @@ class Predictor:
         out = self._runner(batch, text)
         inferred = time.perf_counter()
 
-        probabilities = out["pred_logits"][0].softmax(-1)[:, 0]  # (N,) object probability per query
+        probabilities = out["scores"][0]  # (N,) object probability per query
         best = int(probabilities.argmax())
         logits = mask_to_input_size(out["pred_masks"][0, best].float(), resized, rgb[0].shape[:2])  # (T, H, W)
         masks = (logits > 0).cpu().numpy()
@@ -211,7 +218,7 @@ class Predictor:
 
 
     def run_model(self, frames: torch.Tensor, text: TextFeatures) -> dict:
-        """The bare model call as this predictor makes it: ``model(frames, text)`` in its precision, compiled or not.
+        """The bare model call as this predictor makes it: ``model(frames, text)`` in its precision and backend, compiled or not.
 
         frames: (B, T, 3, H, W) RGB in [0, 1], H and W multiples of 32 (any device and dtype).
         Outputs of a CUDA-graph run are overwritten by the next call: read them first.
@@ -277,7 +284,7 @@ class Predictor:
         prepared = time.perf_counter()
         out = self._runner(frames, text, memory)
         inferred = time.perf_counter()
-        probabilities = out["pred_logits"].softmax(-1)[..., 0]  # (N_rows, queries) object probability
+        probabilities = out["scores"]  # (N_rows, queries) object probability
         best = probabilities.argmax(-1)  # (N_rows,)
         picked = out["pred_masks"][torch.arange(len(rows), device=best.device), best, 0]  # (N_rows, H4, W4)
         logits = mask_to_input_size(picked.float(), resized, rgb[rows[0]].shape[:2])  # (N_rows, H, W)

@@ -24,6 +24,7 @@ from vatex_core.text_encoder import TextFeatures
 logger = logging.getLogger(__name__)
 
 PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+BACKENDS = ("torch", "onnxruntime")  # onnxruntime: vatex_core.onnx_runner (CPU, float32)
 
 
 def precision_dtype(precision: str) -> torch.dtype:
@@ -31,6 +32,24 @@ def precision_dtype(precision: str) -> torch.dtype:
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     return PRECISIONS[precision]
+
+
+def check_backend(backend: str, precision: str, compile: bool) -> None:
+    """ValueError for an unknown backend, or for onnxruntime with another precision than fp32 or with compile."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "onnxruntime" and (precision != "fp32" or compile):
+        raise ValueError("the onnxruntime backend runs float32 on the CPU: use precision fp32 and no compile")
+
+
+def build_runner(model: Vatex, precision: str = "fp32", compile: bool = False, backend: str = "torch"):
+    """The runner of ``model`` for ``backend``: :class:`ModelRunner` (torch) or ``OnnxRunner`` (onnxruntime)."""
+    check_backend(backend, precision, compile)
+    if backend == "onnxruntime":
+        from vatex_core.onnx_runner import OnnxRunner  # onnxruntime is an optional dependency
+
+        return OnnxRunner(model)
+    return ModelRunner(model, precision, compile)
 
 
 class ModelRunner:
@@ -60,8 +79,13 @@ class ModelRunner:
         """``model(frames, text, memory)`` with the frames (B, T, 3, H, W) moved and cast to the model's device and dtype.
 
         ``memory``: a temporal model's stream memory (see ``Vatex.forward``); None for a per-frame model.
+        The model's outputs, and "scores" (BK, N): each query's object probability.
         """
-        frames = frames.to(self.model.device, self.dtype)
+        out = self._call(frames.to(self.model.device, self.dtype), text, memory)
+        out["scores"] = out["pred_logits"].softmax(-1)[..., 0]
+        return out
+
+    def _call(self, frames: torch.Tensor, text: TextFeatures, memory: FrameMemory | None) -> dict:
         if not self.compiled:
             return self._forward(frames, text, memory)
         text = text.padded(self.model.cfg.clip.context_length)

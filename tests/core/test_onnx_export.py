@@ -1,5 +1,6 @@
-"""`vatex export --format onnx`: the per-frame graph in onnxruntime matches PyTorch on the CPU; temporal models are
-refused. One export (about a minute and a half on a loaded 2-core CPU) serves every test of the file."""
+"""`vatex export --format onnx`: the one-frame graph in onnxruntime matches PyTorch on the CPU (a temporal model's
+graph, with its memory inputs: tests/core/test_onnx_runner.py). One export (about a minute and a half on a loaded
+2-core CPU) serves the file."""
 
 import json
 
@@ -8,8 +9,8 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from vatex_core import build_vatex, load_vatex, preset  # noqa: E402
-from vatex_core.onnx_export import FrameGraph, compare_with_torch, example_inputs  # noqa: E402
+from vatex_core import load_vatex  # noqa: E402
+from vatex_core.onnx_export import compare_with_torch, example_inputs  # noqa: E402
 from vatex_ros.cli import main  # noqa: E402
 from vatex_ros.commands.export import model_input_size  # noqa: E402
 
@@ -29,7 +30,7 @@ def test_the_graph_answers_as_pytorch_does(exported):
     assert model_input_size((160, 96), 128, 256) == (128, 224)
     assert description["inputs"]["image"]["shape"] == [1, 3, 128, 224]
     assert description["inputs"]["padding_mask"] == {"shape": [1, 24], "dtype": "bool"}
-    assert description["outputs"] == {"mask_logits": [1, 5, 32, 56], "scores": [1, 5]}
+    assert description["outputs"] == {"mask_logits": [1, 5, 32, 56], "scores": [1, 5], "prior_heatmap": [1, 8, 8]}
     check = description["check"]
     assert check["mask_logits"] < 1e-3 and check["scores"] < 1e-5  # measured: ~3e-5 and ~3e-7
     assert check["same_query"] == 1.0 and check["mask_agreement"] > 0.999
@@ -43,12 +44,6 @@ def test_the_graph_answers_as_pytorch_does(exported):
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
-    logits, scores = session.run(None, inputs.as_numpy())
+    logits, scores, _ = session.run(None, inputs.as_numpy())
     assert logits.shape == (1, 5, 32, 56) and np.all((scores >= 0) & (scores <= 1))
 
-
-def test_temporal_models_are_refused():
-    cfg = preset("tiny")
-    cfg.temporal.memory_frames = 2
-    with pytest.raises(ValueError, match="is temporal \\(memory_frames 2\\)"):
-        FrameGraph(build_vatex(cfg))

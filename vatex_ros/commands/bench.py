@@ -6,6 +6,7 @@ Example::
     vatex bench --sizes 320x240,640x480,1280x720,1920x1080 --out runs/bench_sizes.json
     vatex bench --streams 2x2 --out runs/bench_streams.json   # 2 cameras x 2 expressions: one node vs one at a time
     vatex bench --temporal --size 640x480 --frames 40    # what the temporal memory costs a frame
+    vatex bench --backend onnxruntime --size 640x480     # the node with the model in onnxruntime
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="uncounted frames first (default 3)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench.json"),
                         help="JSON result (default runs/bench.json)")
+    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                        help="the node's backend parameter (default torch)")
     parser.add_argument("--temporal", action="store_true",
                         help="per-frame cost of the temporal memory: a stream step with it / the same frame without")
     add_model_arguments(parser)
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 1 or args.warmup < 0:
         raise ValueError(f"need --frames >= 1 and --warmup >= 0, got {args.frames}, {args.warmup}")
     params = NodeParams(weights=str(args.weights.resolve()) if args.weights else "", device=args.device,
-                        precision=args.precision, compile=args.compile)
+                        precision=args.precision, compile=args.compile, backend=args.backend,
+                        compile_frame_size=f"{(args.sizes or [args.size])[0][0]}x{(args.sizes or [args.size])[0][1]}")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # terminate like Ctrl-C: children are stopped
     os.environ.update(loopback_env(os.environ))  # before any participant: Cyclone reads it once per process
 
@@ -66,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         for width, height in args.sizes or [args.size]:
             cfg = BenchConfig(width=width, height=height, frames=args.frames, warmup=args.warmup)
             results.append(bench_size(predictor, params, cfg))
-            results[-1]["config"].update(weights=params.weights or "embedded", torch_threads=torch.get_num_threads(),
+            results[-1]["config"].update(weights=params.weights or "embedded", backend=params.backend,
+                                         torch_threads=torch.get_num_threads(),
                                          cpus=os.cpu_count())
             print(format_table(results[-1]))
     except RuntimeError as err:
@@ -152,7 +157,7 @@ def format_table(result: dict) -> str:
         return f"{name:<26}{stats['p50']:>9.1f}{stats['p95']:>9.1f}{stats['mean']:>9.1f}"
 
     lines = [f"frames {result['config']['size']}, {result['config']['frames']} measured "
-             f"(+{result['config']['warmup']} warm-up)", f"{'stage (ms)':<26}{'p50':>9}{'p95':>9}{'mean':>9}"]
+             f"(+{result['config']['warmup']} warm-up), {result['config'].get('backend', 'torch')} backend", f"{'stage (ms)':<26}{'p50':>9}{'p95':>9}{'mean':>9}"]
     lines += [row(stage, stats) for stage, stats in result["stages_ms"].items()]
     lines += [row("bare model call", result["bare_model_ms"]),
               row("node end to end (DDS)", result["node_end_to_end_ms"])]

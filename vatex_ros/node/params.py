@@ -81,6 +81,10 @@ class NodeParams:
                                 "full size); 0 = the size the weights were trained at", bounds=(0, 4096))
     precision: str = _param("fp32", "inference precision: the model is converted to this dtype once at start-up "
                                     "(bf16 / fp16 for GPUs)", choices=("fp32", "bf16", "fp16"))
+    backend: str = _param("torch", "what runs the model: torch, or onnxruntime (CPU, fp32: about 1.8x faster than "
+                                   "PyTorch on the model call; exports a graph per input size the first time it "
+                                   "meets one, tens of seconds, then loads it from $VATEX_ONNX_CACHE or "
+                                   "~/.cache/vatex/onnx)", choices=("torch", "onnxruntime"))
     compile: bool = _param(False, "torch.compile the model (CUDA graphs on CUDA) for compile_frame_size; "
                                   "compiled and warmed up at start-up, not on the first frame")
     compile_frame_size: str = _param("640x480", "camera frame size WxH the model is warmed up for at start-up, so "
@@ -151,6 +155,9 @@ class NodeParams:
             problems += _camera_problems(self.cameras)
         if isinstance(self.device, str) and not _DEVICE.match(self.device):
             problems.append(f"device must be cpu, cuda, cuda:N or mps, got {shorten(repr(self.device))}")
+        if self.backend == "onnxruntime" and (self.device != "cpu" or self.precision != "fp32" or self.compile):
+            problems.append(f"backend onnxruntime runs fp32 on the cpu, without compile; got device {self.device!r}, "
+                            f"precision {self.precision!r}, compile {self.compile}")
         if problems:
             raise ValueError("invalid vatex_node parameters: " + "; ".join(problems))
 

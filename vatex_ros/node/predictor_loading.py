@@ -13,8 +13,8 @@ def load_predictor(params: NodeParams):
     """``vatex_core.Predictor`` for ``params.weights`` (empty: the embedded default) on ``params.device``,
     with ``params.cpu_threads`` torch threads (0: torch's default).
 
-    In ``params.precision``; warmed up on a frame of ``params.compile_frame_size`` (with ``params.compile``,
-    compiled for it), so that the first camera frame is not the slow one: the first call of a model pays for
+    In ``params.precision`` on ``params.backend``; warmed up on a frame of ``params.compile_frame_size`` (with
+    ``params.compile``, compiled for it; with onnxruntime, its graph exported or loaded from the cache), so that the first camera frame is not the slow one: the first call of a model pays for
     lazy initialisation (about a second on a CPU), and a frame that waits for it is skipped as older than
     ``max_frame_age``.
 
@@ -36,12 +36,12 @@ def load_predictor(params: NodeParams):
                          f"{params.preset!r}")
     if params.cpu_threads:
         torch.set_num_threads(params.cpu_threads)  # process-wide; also the CPU side of a GPU run
-    logger.info("loading %s model (%s) on %s in %s%s, %d CPU threads", params.preset,
+    logger.info("loading %s model (%s) on %s in %s%s, %s backend, %d CPU threads", params.preset,
                 weights or "embedded default weights", params.device, params.precision,
-                ", compiled" if params.compile else "", torch.get_num_threads())
+                ", compiled" if params.compile else "", params.backend, torch.get_num_threads())
     predictor = Predictor.from_pretrained(weights, device=params.device, short_side=params.input_size or None,
                                           found_threshold=found_threshold(params), precision=params.precision,
-                                          compile=params.compile)
+                                          compile=params.compile, backend=params.backend)
     logger.info("found threshold %.4f (%s)", predictor.found_threshold,
                 "calibrated for the weights" if params.score_threshold < 0 else "score_threshold")
     width, height = (int(n) for n in params.compile_frame_size.split("x"))
