@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 
+from training.stream_eval import is_motion_expression
 from vatex_core.visualize import draw_overlay, side_by_side
 from vatex_ros.node import topics
 from vatex_ros.tools.demo_stream import DemoConfig, DemoStep, object_depths
@@ -124,6 +125,7 @@ def summarize(cfg: DemoConfig, scenes: Sequence[Any], frames_in: int, answers: S
                 errors_on_target.append(errors[-1])
     answered = [a for a in answers if a.detections is not None]
     all_ious = [value for values in ious.values() for value in values]
+    motion_ious = [value for expression, values in ious.items() if is_motion_expression(expression) for value in values]
     return {
         "frames_in": frames_in,
         "frames_out": len(answers),
@@ -134,6 +136,9 @@ def summarize(cfg: DemoConfig, scenes: Sequence[Any], frames_in: int, answers: S
         },
         "mean_iou": float(np.mean(all_ious)) if all_ious else None,
         "iou_frames": len(all_ious),
+        # frames whose object was named by how it moves ("the red circle moving left"): a temporal model's part
+        "motion_mean_iou": float(np.mean(motion_ious)) if motion_ious else None,
+        "motion_iou_frames": len(motion_ious),
         "found_rate": float(np.mean([a.found for a in answered])) if answered else None,
         "expressions": [{"expression": e, "frames": len(v), "mean_iou": float(np.mean(v))} for e, v in ious.items()],
         # frames whose named object was not in view, and how many of them the node answered "found"
@@ -201,6 +206,7 @@ def format_summary(summary: dict) -> str:
         f"latency stamp->mask received: {ms(latency['stamp_to_receive'])}",
         f"mean IoU vs truth {number(summary['mean_iou'])} over {summary['iou_frames']} frames; "
         f"found rate {number(summary['found_rate'])}",
+        f"named by its motion: mean IoU {number(summary['motion_mean_iou'])} over {summary['motion_iou_frames']} frames",
         f"named object not in view: {absent['frames']} frames, false found on {absent['false_found']}",
         f"3D: target_point on {target_3d['with_point']} of {target_3d['found_frames']} found frames; "
         f"centroid error {mm(target_3d['error_mm'])}; with the mask on the named object (IoU >= 0.5) "

@@ -3,6 +3,9 @@
 In each scene the person names ``targets_per_scene`` objects in view, then ``absent_per_scene``
 times something that is not there (a no-target expression of the generator: a colour/shape/
 size/place combination that matches nothing in the scene), which the node must report not found.
+Every ``motion_every``-th scene is a motion video (:mod:`training.synthetic.motion`): objects glide
+among look-alikes and the person names them by how they move ("the red circle moving left"), which
+only a model that remembers past frames can answer.
 
 The script is deterministic in :class:`DemoConfig`, so the process that plays it (:func:`play`,
 started by `vatex demo` in a child process) and the process that scores the node's answers
@@ -43,6 +46,8 @@ class DemoConfig:
     frames_per_target: int = 10  # the person names a new object this often
     targets_per_scene: int = 2  # objects in view named per scene
     absent_per_scene: int = 1  # then something not in view is named this often; then the camera moves on
+    motion_every: int = 2  # every this-many-th scene is a motion video named by motion expressions; 0 = none
+    motion_speed: tuple[float, float] = (0.012, 0.025)  # motion videos: displacement per frame, of the short side
     node_timeout: float = 180.0  # seconds to wait for the node to come up (model loading included)
     repeat_after: float = 2.0  # seconds before the person repeats an expression the node did not take
     frame_id: str = "demo_camera_optical"  # header.frame_id of the frames (a coordinate frame)
@@ -52,7 +57,7 @@ class DemoConfig:
 
     def __post_init__(self) -> None:
         if (self.frames < 1 or self.fps <= 0 or self.frames_per_target < 1 or self.targets_per_scene < 1
-                or self.absent_per_scene < 0):
+                or self.absent_per_scene < 0 or self.motion_every < 0):
             raise ValueError(f"demo needs frames >= 1, fps > 0 and positive schedule lengths, got {self}")
         if self.width < 32 or self.height < 32:
             raise ValueError(f"demo frames must be at least 32x32, got {self.width}x{self.height}")
@@ -88,25 +93,40 @@ def build_script(cfg: DemoConfig) -> tuple[list, list[DemoStep]]:
         (scenes, steps): ``training.synthetic.SyntheticScene`` list (videos of ``frames_per_scene``
         frames, (H, W) = (height, width)) and one :class:`DemoStep` per published frame.
     """
-    from training.synthetic import SyntheticConfig, make_video_scenes
+    from training.stream_eval import is_motion_expression
+    from training.synthetic import SyntheticConfig, make_motion_scenes, make_video_scenes
+    from training.synthetic.config import MotionConfig
 
     count = -(-cfg.frames // cfg.frames_per_scene)  # ceil
     synthetic = SyntheticConfig(height=cfg.height, width=cfg.width, num_frames=cfg.frames_per_scene,
                                 min_objects=cfg.targets_per_scene, max_objects=max(4, cfg.targets_per_scene),
                                 no_target_rate=1.0 if cfg.absent_per_scene else 0.0)
-    scenes = make_video_scenes(synthetic, "test", count, cfg.seed)
+    is_motion = [bool(cfg.motion_every) and index % cfg.motion_every == cfg.motion_every - 1 for index in range(count)]
+    plain = iter(make_video_scenes(synthetic, "test", count - sum(is_motion), cfg.seed))
+    # motion videos: the whole scene in view (no exits, no occluding band, no shake), look-alikes likely
+    motion = MotionConfig(num_frames=cfg.frames_per_scene, speed=cfg.motion_speed, lookalike_prob=0.8, exit_prob=0.0,
+                          occluder_prob=0.0, shake_prob=0.0)
+    drawn = make_motion_scenes(replace(synthetic, motion=motion), "test", 4 * sum(is_motion), cfg.seed)
+    moving = iter(sorted(drawn, key=lambda scene: -min(cfg.targets_per_scene, sum(  # scenes with motion to name
+        any(map(is_motion_expression, obj.expressions)) for obj in scene.objects if not obj.no_target))))
+    scenes = [next(moving) if flag else next(plain) for flag in is_motion]
     rng = np.random.default_rng(cfg.seed)
     steps: list[DemoStep] = []
     for scene_index, scene in enumerate(scenes):
         present = [obj for obj in scene.objects if not obj.no_target]
         absent = [obj for obj in scene.objects if obj.no_target][: 1 if cfg.absent_per_scene else 0]
-        named = [present[i] for i in rng.permutation(len(present))[: cfg.targets_per_scene]]  # distinct objects
+        order = rng.permutation(len(present))
+        if is_motion[scene_index]:  # objects a motion expression picks out first, named by one
+            order = sorted(order, key=lambda i: not any(map(is_motion_expression, present[i].expressions)))
+        named = [present[i] for i in order[: cfg.targets_per_scene]]  # distinct objects
         named += absent * cfg.absent_per_scene  # (a scene without no-target expressions has none to say)
         for k in range(len(named) * cfg.frames_per_target):
             if len(steps) == cfg.frames:
                 break
             obj = named[k // cfg.frames_per_target]
-            expression = obj.expressions[int(rng.integers(len(obj.expressions)))] if (
+            sayable = [e for e in obj.expressions if is_motion_expression(e)] if is_motion[scene_index] else []
+            sayable = sayable or list(obj.expressions)
+            expression = sayable[int(rng.integers(len(sayable)))] if (
                 k % cfg.frames_per_target == 0) else steps[-1].expression
             steps.append(DemoStep(len(steps), scene_index, k, obj.object_id, expression, obj.no_target))
     return scenes, steps
