@@ -12,9 +12,13 @@ from vatex_ros.tools.stream_bench import parse_streams
 def test_streams_bench_measures_both_modes_in_one_run(random_tiny_weights, tmp_path, capsys):
     out = tmp_path / "streams.json"
     assert main(["bench", "--weights", str(random_tiny_weights), "--streams", "2x2", "--size", "96x64",
-                 "--frames", "3", "--warmup", "1", "--out", str(out)]) == 0
+                 "--frames", "3", "--warmup", "1", "--threads", "1,2", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["config"]["streams"] == 4 and len(result["config"]["expression_list"]) == 2
+    assert set(result["threads"]) == {"1", "2"}  # each mode at each thread count; the best of each compared
+    for name in ("one_node", "one_at_a_time"):
+        best = max(result["threads"].values(), key=lambda entry: entry[name]["masks_per_s"])[name]
+        assert result[name]["masks_per_s"] == best["masks_per_s"] and result[name]["threads"] in (1, 2)
     one_node, one_at_a_time = result["one_node"]["masks_per_s"], result["one_at_a_time"]["masks_per_s"]
     assert one_node > 0 and one_at_a_time > 0 and result["ratio"] == pytest.approx(one_node / one_at_a_time)
     assert result["ratio_round_median"] > 0 and len(result["load_average_before"]) == 3

@@ -22,3 +22,14 @@ def frame_sizes(text: str) -> list[tuple[int, int]]:
     if not sizes:
         raise argparse.ArgumentTypeError(f"expected WxH[,WxH...], got {text!r}")
     return sizes
+
+
+def thread_counts(text: str) -> tuple[int, ...]:
+    """``"1,2"`` -> (1, 2): distinct positive thread counts, in order."""
+    try:
+        counts = tuple(dict.fromkeys(int(item) for item in text.split(",") if item.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N[,N...], e.g. 1,2, got {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"thread counts must be positive integers, got {text!r}")
+    return counts

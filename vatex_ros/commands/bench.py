@@ -18,7 +18,7 @@ import os
 import signal
 from pathlib import Path
 
-from vatex_ros.commands.arg_types import frame_size, frame_sizes
+from vatex_ros.commands.arg_types import frame_size, frame_sizes, thread_counts
 from vatex_ros.tools.model_bench import add_arguments as add_model_arguments
 
 HELP = "measure per-stage latency (transport, preprocess, model stages, postprocess, 3D step) and node/model ratio"
@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="JSON result (default runs/bench.json)")
     parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                         help="the node's backend parameter (default torch)")
+    parser.add_argument("--threads", type=thread_counts, default=None, metavar="N[,N...]",
+                        help="--streams CxE: torch threads each way of serving is measured at (default 1 and the "
+                             "number of cores; the best of each is compared)")
     parser.add_argument("--temporal", action="store_true",
                         help="per-frame cost of the temporal memory: a stream step with it / the same frame without")
     add_model_arguments(parser)
@@ -121,8 +124,6 @@ def run_model_only(args: argparse.Namespace) -> int:
 
 def run_streams(args: argparse.Namespace) -> int:
     """``--streams CxE``: masks/s of C cameras x E expressions in one node vs the same streams one at a time."""
-    import torch
-
     from vatex_ros.node.params import NodeParams
     from vatex_ros.node.predictor_loading import load_predictor
     from vatex_ros.tools.stream_bench import StreamBenchConfig, format_streams, measure_streams, parse_streams
@@ -133,15 +134,15 @@ def run_streams(args: argparse.Namespace) -> int:
     width, height = args.size
     params = NodeParams(weights=str(args.weights.resolve()) if args.weights else "", device=args.device,
                         precision=args.precision, compile=args.compile)
+    threads = args.threads or tuple(dict.fromkeys((1, os.cpu_count() or 1)))
     cfg = StreamBenchConfig(cameras=cameras, expressions=expressions, width=width, height=height,
-                            rounds=args.frames, warmup=args.warmup)
+                            rounds=args.frames, warmup=args.warmup, threads=threads)
     try:
         result = measure_streams(load_predictor(params), params, cfg)
     except RuntimeError as err:
         logger.error("%s", err)
         return 1
-    result["config"].update(weights=params.weights or "embedded", torch_threads=torch.get_num_threads(),
-                            cpus=os.cpu_count())
+    result["config"].update(weights=params.weights or "embedded", cpus=os.cpu_count())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(format_streams(result))
@@ -157,7 +158,8 @@ def format_table(result: dict) -> str:
         return f"{name:<26}{stats['p50']:>9.1f}{stats['p95']:>9.1f}{stats['mean']:>9.1f}"
 
     lines = [f"frames {result['config']['size']}, {result['config']['frames']} measured "
-             f"(+{result['config']['warmup']} warm-up), {result['config'].get('backend', 'torch')} backend", f"{'stage (ms)':<26}{'p50':>9}{'p95':>9}{'mean':>9}"]
+             f"(+{result['config']['warmup']} warm-up), {result['config'].get('backend', 'torch')} backend",
+             f"{'stage (ms)':<26}{'p50':>9}{'p95':>9}{'mean':>9}"]
     lines += [row(stage, stats) for stage, stats in result["stages_ms"].items()]
     lines += [row("bare model call", result["bare_model_ms"]),
               row("node end to end (DDS)", result["node_end_to_end_ms"])]

@@ -9,9 +9,11 @@ cost on both sides would only dilute the ratio) on the inference worker thread, 
 - **one at a time**: C*E cores of one camera and one expression each, on the same model; each round every one of
   them takes its camera's frame and answers it alone (a forward per stream), outputs built the same way.
 
-The two alternate round by round, so a change in machine load shows in both; masks/s of each and their ratio
-(total masks / total seconds, and the median of the per-round ratios) come from the same run, with the load
-average before and after it (this machine is shared: read ratios, not absolute figures).
+Each is measured at each torch thread count of ``threads`` (the node's ``cpu_threads``): one stream's forward is too
+small to split over cores, a batched one is not, so each way of serving has its own best setting. All of them
+alternate round by round, so a change in machine load shows in all; masks/s of each and the ratio of the best
+of each (total masks / total seconds, and the median of the per-round ratios) come from the same run, with the
+load average before and after it (this machine is shared: read ratios, not absolute figures).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from vatex_ros.node.core import NodeCore
 from vatex_ros.node.outputs import build_outputs
@@ -44,6 +47,7 @@ class StreamBenchConfig:
     rounds: int = 10  # measured rounds per mode
     warmup: int = 2  # uncounted rounds first
     seed: int = 0
+    threads: tuple[int, ...] = (1,)  # torch intra-op threads each mode is measured at
 
 
 def parse_streams(text: str) -> tuple[int, int]:
@@ -77,7 +81,8 @@ class _Mode:
         self.seconds: list[float] = []
         self.masks: list[int] = []
 
-    def round(self, frames: list[np.ndarray], stamp: float) -> None:
+    def round(self, frames: list[np.ndarray], stamp: float, threads: int) -> None:
+        torch.set_num_threads(threads)  # in the worker: an OpenMP thread keeps its own count
         started, masks = time.perf_counter(), 0
         for core, camera, _ in self.cores:
             if core.cameras != [""]:  # the batched core: every camera offers its frame, then one step
@@ -109,28 +114,37 @@ def measure_streams(predictor: Any, params: NodeParams, cfg: StreamBenchConfig) 
             core = NodeCore(predictor, base, on_result=lambda result: None)
             core.set_expression(expression)
             single.append((core, camera, ""))
-    modes = {"one_node": _Mode([(batched, 0, "")]), "one_at_a_time": _Mode(single)}
+    modes = {(name, threads): _Mode(cores) for threads in cfg.threads
+             for name, cores in (("one_node", [(batched, 0, "")]), ("one_at_a_time", single))}
     streams = cfg.cameras * len(expressions)
     load_before = os.getloadavg()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-inference") as worker:  # as the node's worker
         for index in range(cfg.warmup + cfg.rounds):
             round_frames = [camera_frames[index % len(camera_frames)] for camera_frames in frames]
-            for mode in modes.values():
-                worker.submit(mode.round, round_frames, 1000.0 + index / 10).result()
+            for (_, threads), mode in modes.items():
+                worker.submit(mode.round, round_frames, 1000.0 + index / 10, threads).result()
                 if mode.masks[-1] != streams:
                     raise RuntimeError(f"a round answered {mode.masks[-1]} of {streams} streams: "
                                        f"{[core.diagnostics.counts() for core, _, _ in mode.cores]}")
     load_after = os.getloadavg()
     result = {"config": {**asdict(cfg), "expression_list": expressions, "streams": streams},
-              "load_average_before": list(load_before), "load_average_after": list(load_after)}
-    for name, mode in modes.items():
+              "load_average_before": list(load_before), "load_average_after": list(load_after), "threads": {}}
+    for (name, threads), mode in modes.items():
         seconds, masks = mode.seconds[cfg.warmup:], mode.masks[cfg.warmup:]
-        result[name] = {"masks_per_s": sum(masks) / sum(seconds), "round_ms_p50": 1000 * float(np.median(seconds))}
+        result["threads"].setdefault(str(threads), {})[name] = {
+            "masks_per_s": sum(masks) / sum(seconds), "round_ms_p50": 1000 * float(np.median(seconds))}
+    for name in ("one_node", "one_at_a_time"):  # each way of serving at its best thread count
+        best = max(cfg.threads, key=lambda threads: result["threads"][str(threads)][name]["masks_per_s"])
+        result[name] = {**result["threads"][str(best)][name], "threads": best}
     result["ratio"] = result["one_node"]["masks_per_s"] / result["one_at_a_time"]["masks_per_s"]
-    pairs = np.array(modes["one_at_a_time"].seconds[cfg.warmup:]) / np.array(modes["one_node"].seconds[cfg.warmup:])
+    pairs = (np.array(modes["one_at_a_time", result["one_at_a_time"]["threads"]].seconds[cfg.warmup:])
+             / np.array(modes["one_node", result["one_node"]["threads"]].seconds[cfg.warmup:]))
     result["ratio_round_median"] = float(np.median(pairs))
-    logger.info("streams: one node %.2f masks/s, one at a time %.2f masks/s", result["one_node"]["masks_per_s"],
-                result["one_at_a_time"]["masks_per_s"])
+    for entry in result["threads"].values():
+        entry["ratio"] = entry["one_node"]["masks_per_s"] / entry["one_at_a_time"]["masks_per_s"]
+    logger.info("streams: one node %.2f masks/s (%d threads), one at a time %.2f masks/s (%d threads)",
+                result["one_node"]["masks_per_s"], result["one_node"]["threads"],
+                result["one_at_a_time"]["masks_per_s"], result["one_at_a_time"]["threads"])
     return result
 
 
@@ -141,8 +155,12 @@ def format_streams(result: dict) -> str:
     return "\n".join([
         f"{cfg['streams']} streams = {cfg['cameras']} cameras x {cfg['expressions']} expressions, "
         f"{cfg['width']}x{cfg['height']}, {cfg['rounds']} rounds (+{cfg['warmup']} warm-up)",
-        f"{'one node, one batched forward a round':<40}{result['one_node']['masks_per_s']:>8.2f} masks/s",
-        f"{'the same streams one at a time':<40}{result['one_at_a_time']['masks_per_s']:>8.2f} masks/s",
+        *(f"{threads} thread(s): one node, one batched forward a round {entry['one_node']['masks_per_s']:.2f} masks/s; "
+          f"one at a time {entry['one_at_a_time']['masks_per_s']:.2f} masks/s ({entry['ratio']:.2f}x)"
+          for threads, entry in result["threads"].items()),
+        f"each at its best: one node {result['one_node']['masks_per_s']:.2f} masks/s ({result['one_node']['threads']} "
+        f"thread(s)), one at a time {result['one_at_a_time']['masks_per_s']:.2f} masks/s "
+        f"({result['one_at_a_time']['threads']} thread(s))",
         f"ratio {result['ratio']:.2f}x (median of per-round ratios {result['ratio_round_median']:.2f}x); "
         f"load average {load} (1/5/15 min before, 1 min after)",
     ])
