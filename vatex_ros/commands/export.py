@@ -1,4 +1,4 @@
-"""`vatex export --format onnx`: the per-frame model as an ONNX graph, checked against PyTorch in onnxruntime."""
+"""`vatex export --format onnx`: the model's one-frame forward as an ONNX graph, checked against PyTorch in onnxruntime."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 from vatex_ros.commands.arg_types import frame_size
 
-HELP = ("export a per-frame model to ONNX (frame + encoded expression in; mask logits and scores out), checked "
-        "against PyTorch with onnxruntime on the CPU")
+HELP = ("export the model's one-frame forward to ONNX (frame + encoded expression [+ a temporal model's memory] in; "
+        "mask logits and scores out), checked against PyTorch with onnxruntime on the CPU")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
