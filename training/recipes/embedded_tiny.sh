@@ -159,3 +159,19 @@ vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --s
 vatex eval --config training/configs/tiny-1.2.0/synthetic_tiny.yaml --split test --max-items 3000 --out runs/release_1.3.0/test.json
 vatex eval --config training/configs/tiny-1.2.0/synthetic_tiny.yaml --dataset synthetic_video --split test --max-items 300 \
   --out runs/release_1.3.0/test_video.json
+
+# 11. Towards 1.4.0 (issues 28 and 29): the temporal memory, trained on image scenes and motion videos drawn with
+#     every randomization family (training/configs/tiny-1.4.0/README.md). The run stopped at step 2400 of 2800
+#     (session end; `vatex train ... --resume` goes on exactly). Calibrated on both renderers' val splits with
+#     the 95% Wilson rule, tested at that threshold, motion val as streams and frame by frame.
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/temporal_random_4a.yaml > runs/train_r4a.out 2>&1
+r4a=runs/synthetic_tiny_temporal_random_4a/checkpoints/step_00002400/model.safetensors
+vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split val --weights $r4a --calibrate \
+  --min-t-acc 98 --confidence 0.95 --also independent --out runs/r4a/s2400/val.json
+threshold=$(python -c "import json; print(json.load(open('runs/r4a/s2400/val.json'))['calibration']['threshold'])")
+vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split test --weights $r4a \
+  --found-threshold "$threshold" --max-items 3000 --also independent --out runs/r4a/s2400/test_notarget.json
+vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
+  --weights $r4a --found-threshold "$threshold" --out runs/r4a/s2400/motion_val.json
+vatex release $r4a --out training/weights/vatex-tiny-temporal-4a-2400.safetensors --version 1.4.0-dev.4a.2400 \
+  --quality runs/r4a/s2400/test_notarget.json --calibration runs/r4a/s2400/val.json
