@@ -163,9 +163,7 @@ def compare_with_torch(model: Vatex, path: str | Path, inputs: ExampleInputs, th
         the same query else 0.0, "mask_agreement": share of pixels where both masks (logit > 0) agree},
         and "frame_features" (max |onnx - torch|) for a temporal model.
     """
-    import onnxruntime
-
-    session = _session(path, threads, onnxruntime)
+    session = open_session(path, threads)
     names = output_names(model)
     onnx_out = dict(zip(names, session.run(list(names), inputs.as_numpy())))
     with torch.inference_mode():
@@ -183,9 +181,7 @@ def compare_with_torch(model: Vatex, path: str | Path, inputs: ExampleInputs, th
 def time_backends(model: Vatex, path: str | Path, inputs: ExampleInputs, threads: int = 1,
                   calls: int = 20) -> dict[str, float]:
     """Median milliseconds of one frame through onnxruntime (CPU) and through PyTorch, same inputs, same threads."""
-    import onnxruntime
-
-    session = _session(path, threads, onnxruntime)
+    session = open_session(path, threads)
     feeds = inputs.as_numpy()
     names = list(output_names(model))
     graph = FrameGraph(model.float().eval())
@@ -202,12 +198,8 @@ def time_backends(model: Vatex, path: str | Path, inputs: ExampleInputs, threads
 
 def open_session(path: str | Path, threads: int):
     """An onnxruntime CPU session of the graph at ``path`` with ``threads`` intra-op threads."""
-    import onnxruntime
+    import onnxruntime  # an optional dependency (the export extra)
 
-    return _session(path, threads, onnxruntime)
-
-
-def _session(path: str | Path, threads: int, onnxruntime):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

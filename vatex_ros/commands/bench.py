@@ -62,15 +62,16 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"weights file {args.weights} not found")
     if args.frames < 1 or args.warmup < 0:
         raise ValueError(f"need --frames >= 1 and --warmup >= 0, got {args.frames}, {args.warmup}")
+    sizes = args.sizes or [args.size]
     params = NodeParams(weights=str(args.weights.resolve()) if args.weights else "", device=args.device,
                         precision=args.precision, compile=args.compile, backend=args.backend,
-                        compile_frame_size=f"{(args.sizes or [args.size])[0][0]}x{(args.sizes or [args.size])[0][1]}")
+                        compile_frame_size="{}x{}".format(*sizes[0]))  # warmed up (exported) for the first size
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # terminate like Ctrl-C: children are stopped
     os.environ.update(loopback_env(os.environ))  # before any participant: Cyclone reads it once per process
 
     predictor, results = load_predictor(params), []
     try:
-        for width, height in args.sizes or [args.size]:
+        for width, height in sizes:
             cfg = BenchConfig(width=width, height=height, frames=args.frames, warmup=args.warmup)
             results.append(bench_size(predictor, params, cfg))
             results[-1]["config"].update(weights=params.weights or "embedded", backend=params.backend,

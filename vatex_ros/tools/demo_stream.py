@@ -107,8 +107,11 @@ def build_script(cfg: DemoConfig) -> tuple[list, list[DemoStep]]:
     motion = MotionConfig(num_frames=cfg.frames_per_scene, speed=cfg.motion_speed, lookalike_prob=0.8, exit_prob=0.0,
                           occluder_prob=0.0, shake_prob=0.0)
     drawn = make_motion_scenes(replace(synthetic, motion=motion), "test", 4 * sum(is_motion), cfg.seed)
+    def has_motion_expression(obj) -> bool:
+        return any(map(is_motion_expression, obj.expressions))
+
     moving = iter(sorted(drawn, key=lambda scene: -min(cfg.targets_per_scene, sum(  # scenes with motion to name
-        any(map(is_motion_expression, obj.expressions)) for obj in scene.objects if not obj.no_target))))
+        has_motion_expression(obj) for obj in scene.objects if not obj.no_target))))
     scenes = [next(moving) if flag else next(plain) for flag in is_motion]
     rng = np.random.default_rng(cfg.seed)
     steps: list[DemoStep] = []
@@ -117,7 +120,7 @@ def build_script(cfg: DemoConfig) -> tuple[list, list[DemoStep]]:
         absent = [obj for obj in scene.objects if obj.no_target][: 1 if cfg.absent_per_scene else 0]
         order = rng.permutation(len(present))
         if is_motion[scene_index]:  # objects a motion expression picks out first, named by one
-            order = sorted(order, key=lambda i: not any(map(is_motion_expression, present[i].expressions)))
+            order = sorted(order, key=lambda i: not has_motion_expression(present[i]))
         named = [present[i] for i in order[: cfg.targets_per_scene]]  # distinct objects
         named += absent * cfg.absent_per_scene  # (a scene without no-target expressions has none to say)
         for k in range(len(named) * cfg.frames_per_target):
