@@ -6,6 +6,7 @@
 #   scripts/repeat_under_load.sh [RUNS]            # default 10 runs, one burner per core
 #   BURNERS=0 scripts/repeat_under_load.sh 3       # without load
 #   SUITES="tests/rclpy/test_rclpy_lifecycle.py" scripts/repeat_under_load.sh 5   # one file, 5 times
+#   BURNERS=0 scripts/repeat_under_load.sh         # another job (e.g. training) is the load: each line shows the load average
 #
 # Logs: $LOGS (default runs/repeat_under_load/<date>), one per suite and run; the summary is also in summary.txt.
 set -u -o pipefail
@@ -51,8 +52,9 @@ for ((run = 1; run <= RUNS; run++)); do
         nice -n 10 "$PYTHON" -m pytest ${SUITE_ARGS[$index]} -q -p no:cacheprovider -p no:rerunfailures >"$log" 2>&1
         status=$?
         seconds=$(($(date +%s) - started))
+        load=$(cut -d' ' -f1-3 /proc/loadavg)
         result=$(grep -E '^(=+ )?[0-9]+ (passed|failed)|^(=+ )?(no tests ran|[0-9]+ error)' "$log" | tail -1 | tr -d '=')
-        line="run $run $name: exit $status, ${result:-no summary line} (${seconds} s)"
+        line="run $run $name: exit $status, ${result:-no summary line} (${seconds} s, load average $load)"
         summary_lines+=("$line")
         echo "$line"
         if [[ $status -ne 0 ]]; then
