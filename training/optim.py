@@ -39,6 +39,7 @@ class OptimConfig:
     lr_steps: list[float] = field(default_factory=lambda: [2 / 3])  # fractions of max iters where lr *= gamma
     gamma: float = 0.1
     clip_grad_norm: float = 0.01  # full-model L2 norm; 0 disables
+    temporal_lr: float | None = None  # the temporal memory (``temporal.*``) when it should learn faster; None = lr
 
 
 def is_no_decay(module: nn.Module, param_name: str, param: nn.Parameter) -> bool:
@@ -57,7 +58,7 @@ def is_no_decay(module: nn.Module, param_name: str, param: nn.Parameter) -> bool
 
 
 def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
-    """Split the trainable parameters into the four (lr, decay) groups.
+    """Split the trainable parameters into the (lr, decay) groups: four, six with ``cfg.temporal_lr``.
 
     Args:
         model: the VATEX model (unwrapped, not DDP).
@@ -66,7 +67,8 @@ def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
     Returns:
         Non-empty groups for ``torch.optim.AdamW``, each with "params", "lr",
         "weight_decay" and "name" (one of backbone/decay, backbone/no_decay, head/decay,
-        head/no_decay) plus "param_names" for inspection.
+        head/no_decay, and temporal/decay, temporal/no_decay with ``cfg.temporal_lr``) plus
+        "param_names" for inspection.
     """
     groups: dict[str, dict] = {}
     for module_name, module in model.named_modules():
@@ -74,7 +76,7 @@ def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
             if not param.requires_grad:
                 continue
             full_name = f"{module_name}.{param_name}" if module_name else param_name
-            part = "backbone" if full_name.startswith(BACKBONE_PREFIXES) else "head"
+            part = _part(full_name, cfg)
             decay = "no_decay" if is_no_decay(module, param_name, param) else "decay"
             name = f"{part}/{decay}"
             group = groups.setdefault(
@@ -83,7 +85,7 @@ def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
                     "name": name,
                     "params": [],
                     "param_names": [],
-                    "lr": cfg.backbone_lr if part == "backbone" else cfg.lr,
+                    "lr": {"backbone": cfg.backbone_lr, "temporal": cfg.temporal_lr, "head": cfg.lr}[part],
                     "weight_decay": cfg.weight_decay if decay == "decay" else 0.0,
                 },
             )
@@ -93,6 +95,15 @@ def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
         logger.info("param group %s: %d tensors, %d values", group["name"], len(group["params"]),
                     sum(p.numel() for p in group["params"]))
     return list(groups.values())
+
+
+def _part(name: str, cfg: OptimConfig) -> str:
+    """Which lr a parameter trains at: "backbone", "temporal" or "head"."""
+    if name.startswith(BACKBONE_PREFIXES):
+        return "backbone"
+    if cfg.temporal_lr is not None and name.startswith("temporal."):
+        return "temporal"
+    return "head"
 
 
 def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.AdamW:

@@ -6,7 +6,9 @@ per frame: nothing remembered, the per-frame path). Reported per mode:
 
 - ``J&F`` over the target expressions, and ``J&F motion`` over those with a motion word
   ("moving", "fastest", ...): each sequence's mean over its frames, frames where the named object
-  is out of view included (an empty mask there scores 1, anything else 0);
+  is out of view included (an empty mask there scores 1, anything else 0); the motion subset also
+  by kind: ``J&F direction`` ("moving left/right/up/down"), ``J&F moving or still`` ("that is
+  moving", "that is not moving"), ``J&F speed`` ("fastest", "slowest");
 - ``N-acc``, ``T-acc`` per frame: the named object out of view (or named nothing) and not found,
   in view and found;
 - ``switches``: identity switches per 100 found frames. A found frame's mask belongs to the object
@@ -33,12 +35,21 @@ from training.synthetic.language import MOTIONS, SPEEDS
 from vatex_core import Prediction, Predictor
 
 MODES = ("stream", "per-frame")
-MOTION_WORDS = tuple(MOTIONS.values()) + SPEEDS
+MOTION_KINDS = {  # kind -> the phrases that name it
+    "direction": tuple(MOTIONS[key] for key in ("left", "right", "up", "down")),
+    "moving or still": (MOTIONS["moving"], MOTIONS["still"]),
+    "speed": SPEEDS,
+}
+
+
+def motion_kind(expression: str) -> str | None:
+    """How the expression names its object by motion (a key of ``MOTION_KINDS``), None when it does not."""
+    return next((kind for kind, phrases in MOTION_KINDS.items() if any(p in expression for p in phrases)), None)
 
 
 def is_motion_expression(expression: str) -> bool:
     """Whether the expression names its object by how it moves."""
-    return any(phrase in expression for phrase in MOTION_WORDS)
+    return motion_kind(expression) is not None
 
 
 def _latencies(present: np.ndarray, found: np.ndarray) -> tuple[list[int], list[int]]:
@@ -72,7 +83,7 @@ class StreamReport:
     """Accumulates the metrics of one mode (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.jf: dict[str, list[float]] = defaultdict(list)  # "all" / "motion" -> per-sequence J&F
+        self.jf: dict[str, list[float]] = defaultdict(list)  # "all" / "motion" / motion kind -> per-sequence J&F
         self.frames = {"no_target": [0, 0], "target": [0, 0]}  # kind -> [right, total]
         self.switches, self.found_frames = 0, 0
         self.to_found: list[int] = []
@@ -91,8 +102,10 @@ class StreamReport:
         pred = np.stack([p.mask for p in predictions])
         score = 50 * (float(np.mean(region_similarity(pred, gt))) + float(np.mean(boundary_f_measure(pred, gt))))
         self.jf["all"].append(score)
-        if is_motion_expression(expression):
+        kind = motion_kind(expression)
+        if kind is not None:
             self.jf["motion"].append(score)
+            self.jf[kind].append(score)
         owners = [o for o in _identities(predictions, objects) if o is not None]
         self.switches += sum(a != b for a, b in zip(owners, owners[1:]))
         self.found_frames += int(found.sum())
@@ -110,6 +123,7 @@ class StreamReport:
 
         return {
             "J&F": mean(self.jf["all"]), "J&F motion": mean(self.jf["motion"]),
+            **{f"J&F {kind}": mean(self.jf[kind]) for kind in MOTION_KINDS},
             "sequences": len(self.jf["all"]), "motion sequences": len(self.jf["motion"]),
             "N-acc": rate("no_target"), "T-acc": rate("target"),
             "switches": 100 * self.switches / self.found_frames if self.found_frames else math.nan,

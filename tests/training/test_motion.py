@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from training.stream_eval import StreamReport, _identities, _latencies, is_motion_expression
+from training.stream_eval import StreamReport, _identities, _latencies, is_motion_expression, motion_kind
 from training.synthetic import SyntheticConfig, make_motion_scenes, parse, referents
 from training.synthetic.language import MOTIONS
 from vatex_core import Prediction
@@ -82,6 +82,9 @@ def test_motion_expressions_are_recognised():
     assert is_motion_expression("the red circle moving left")
     assert is_motion_expression("the fastest blue square") and is_motion_expression("the star that is not moving")
     assert not is_motion_expression("the red circle on the left")
+    assert motion_kind("the red circle moving left") == "direction"
+    assert motion_kind("the star that is not moving") == motion_kind("the star that is moving") == "moving or still"
+    assert motion_kind("the slowest green star") == "speed" and motion_kind("the biggest star") is None
 
 
 def test_latencies_count_frames_to_found_and_to_lost():
@@ -106,3 +109,4 @@ def test_identity_switches_count_changes_of_the_covered_object():
     summary = report.summary()
     assert summary["switches"] == pytest.approx(100 * 1 / 2) and summary["sequences"] == 1
     assert summary["motion sequences"] == 1 and summary["T-acc"] == pytest.approx(200 / 3)  # found on 2 of 3
+    assert summary["J&F direction"] == summary["J&F motion"] and np.isnan(summary["J&F speed"])

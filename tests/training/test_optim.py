@@ -67,3 +67,18 @@ def test_step_schedule_and_clipping():
     assert norm > 0.01
     clipped = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in model.parameters()]))
     assert clipped == pytest.approx(0.01, rel=1e-4)
+
+
+def test_temporal_memory_gets_its_own_lr_only_when_asked():
+    cfg = preset("tiny")
+    cfg.temporal.memory_frames = 2
+    model = build_vatex(cfg)
+    plain = {g["name"]: g for g in param_groups(model, OptimConfig())}
+    assert not any(name.startswith("temporal/") for name in plain)
+    assert any(n.startswith("temporal.") for n in plain["head/decay"]["param_names"])
+    faster = {g["name"]: g for g in param_groups(model, OptimConfig(temporal_lr=1e-3))}
+    temporal = faster["temporal/decay"]["param_names"] + faster["temporal/no_decay"]["param_names"]
+    assert temporal and all(n.startswith("temporal.") for n in temporal)
+    assert {faster[name]["lr"] for name in ("temporal/decay", "temporal/no_decay")} == {1e-3}
+    assert not any(n.startswith("temporal.") for n in faster["head/decay"]["param_names"] + faster["head/no_decay"]["param_names"])
+    assert sum(len(g["params"]) for g in faster.values()) == sum(len(g["params"]) for g in plain.values())
