@@ -6,13 +6,15 @@
 #   scripts/repeat_under_load.sh [RUNS]            # default 10 runs, one burner per core
 #   BURNERS=0 scripts/repeat_under_load.sh 3       # without load
 #   SUITES="tests/rclpy/test_rclpy_lifecycle.py" scripts/repeat_under_load.sh 5   # one file, 5 times
-#   BURNERS=0 scripts/repeat_under_load.sh         # another job (e.g. training) is the load: each line shows the load average
+#   BURNERS=0 NICE=0 scripts/repeat_under_load.sh  # another job (e.g. training) is the load, tests at its priority
+# The tests run at nice $NICE (default 10: below the burners). Each run's line shows the load average at its end.
 #
 # Logs: $LOGS (default runs/repeat_under_load/<date>), one per suite and run; the summary is also in summary.txt.
 set -u -o pipefail
 
 RUNS=${1:-10}
 BURNERS=${BURNERS:-$(nproc)}
+NICE=${NICE:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 LOGS=${LOGS:-$ROOT/runs/repeat_under_load/$(date +%Y%m%d-%H%M%S)}
@@ -37,7 +39,7 @@ for ((i = 0; i < BURNERS; i++)); do
     "$PYTHON" -c 'while True: pass' &
     burner_pids+=($!)
 done
-echo "runs: $RUNS, burners: $BURNERS (pids ${burner_pids[*]:-none}), logs: $LOGS"
+echo "runs: $RUNS, burners: $BURNERS (pids ${burner_pids[*]:-none}), tests at nice $NICE, logs: $LOGS"
 
 failed_runs=0
 declare -A failures_by_test=()
@@ -49,7 +51,7 @@ for ((run = 1; run <= RUNS; run++)); do
         log="$LOGS/run$(printf %02d "$run")-$name.log"
         started=$(date +%s)
         # shellcheck disable=SC2086 # the suite's arguments are meant to split
-        nice -n 10 "$PYTHON" -m pytest ${SUITE_ARGS[$index]} -q -p no:cacheprovider -p no:rerunfailures >"$log" 2>&1
+        nice -n "$NICE" "$PYTHON" -m pytest ${SUITE_ARGS[$index]} -q -p no:cacheprovider -p no:rerunfailures >"$log" 2>&1
         status=$?
         seconds=$(($(date +%s) - started))
         load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -68,7 +70,7 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 
 {
-    echo "== summary: $((RUNS - failed_runs)) of $RUNS runs passed (burners: $BURNERS, no re-runs)"
+    echo "== summary: $((RUNS - failed_runs)) of $RUNS runs passed (burners: $BURNERS, tests at nice $NICE, no re-runs)"
     printf '%s\n' "${summary_lines[@]}"
     for test in "${!failures_by_test[@]}"; do
         echo "failed ${failures_by_test[$test]} time(s): $test"
