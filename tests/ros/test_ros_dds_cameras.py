@@ -85,7 +85,7 @@ def test_two_cameras_two_expressions_over_dds(dds_env):
     from cyclonedds.pub import DataWriter
     from cyclonedds.topic import Topic
 
-    predictor = FakePredictor()
+    predictor = FakePredictor(delay=0.02)  # a forward takes time, as the model's does
     node = DdsNode(predictor, NodeParams(found_after=1, max_frame_age=0.0, cameras=CAMERAS),
                    participant=DomainParticipant(domain_id_from_env()), remappings={"wrist/image": "/arm/rgb"})
     participant = DomainParticipant(domain_id_from_env())
@@ -110,7 +110,11 @@ def test_two_cameras_two_expressions_over_dds(dds_env):
             assert (mask == 255).sum() == 400  # the union of both targets
             ids = [d.id for d in probe.received[f"{camera}/detections"][-1].detections]
             assert len(set(ids)) == 2 and "0" not in ids
-        assert any(len(batch) == 4 for batch in predictor.batches)  # both cameras, both expressions, one forward
+        # One forward takes the frames that are ready when it starts. Two frames written back to back still arrive
+        # apart, and a forward may start between them (it did under CPU load, in 1 of 10 runs of
+        # scripts/repeat_under_load.sh); frames that arrive during a forward wait for the next one together. So the
+        # cameras stream until one forward has taken both cameras and both expressions.
+        assert _stream(probe, CAMERAS, lambda: any(len(batch) == 4 for batch in predictor.batches)), "never 4 in one forward"
     finally:
         probe.close()
         node.close()
