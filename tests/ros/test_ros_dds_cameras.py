@@ -111,7 +111,7 @@ def test_two_cameras_two_expressions_over_dds(dds_env):
             ids = [d.id for d in probe.received[f"{camera}/detections"][-1].detections]
             assert len(set(ids)) == 2 and "0" not in ids
         # One forward takes the frames that are ready when it starts. Two frames written back to back still arrive
-        # apart, and a forward may start between them (it did under CPU load, in 1 of 10 runs of
+        # apart, and a forward may start between them (it did under CPU load, in 2 of 10 runs of
         # scripts/repeat_under_load.sh); frames that arrive during a forward wait for the next one together. So the
         # cameras stream until one forward has taken both cameras and both expressions.
         assert _stream(probe, CAMERAS, lambda: any(len(batch) == 4 for batch in predictor.batches)), "never 4 in one forward"
