@@ -175,3 +175,16 @@ vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synth
   --weights $r4a --found-threshold "$threshold" --out runs/r4a/s2400/motion_val.json
 vatex release $r4a --out training/weights/vatex-tiny-temporal-4a-2400.safetensors --version 1.4.0-dev.4a.2400 \
   --quality runs/r4a/s2400/test_notarget.json --calibration runs/r4a/s2400/val.json
+
+# 12. Stage 4b, motion first (issue 28): from step 11's float16 weights, 1000 steps on a mix where motion decides
+#     (3000 motion videos, 1500 image scenes, look-alikes 0.8), the memory at its own lr (optim.temporal_lr).
+#     Evaluated as step 11 (calibrated on both renderers' val, test images, motion val as streams).
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/temporal_motion_4b.yaml > runs/train_4b.out 2>&1
+r4b=runs/synthetic_tiny_temporal_motion_4b/checkpoints/step_00001000/model.safetensors
+vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split val --weights $r4b --calibrate \
+  --min-t-acc 98 --confidence 0.95 --also independent --out runs/r4b/s1000/val.json
+threshold=$(python -c "import json; print(json.load(open('runs/r4b/s1000/val.json'))['calibration']['threshold'])")
+vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split test --weights $r4b \
+  --found-threshold "$threshold" --max-items 3000 --also independent --out runs/r4b/s1000/test_notarget.json
+vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
+  --weights $r4b --found-threshold "$threshold" --out runs/r4b/s1000/motion_val.json
