@@ -164,15 +164,20 @@ vatex eval --config training/configs/tiny-1.2.0/synthetic_tiny.yaml --dataset sy
 #     every randomization family (training/configs/tiny-1.4.0/README.md). The run stopped at step 2400 of 2800
 #     (session end; `vatex train ... --resume` goes on exactly). Calibrated on both renderers' val splits with
 #     the 95% Wilson rule, tested at that threshold, motion val as streams and frame by frame.
+# evaluate_temporal WEIGHTS OUT: calibrate on both renderers' val, test images at that threshold, motion val as streams.
+evaluate_temporal() {
+  local weights=$1 out=$2 threshold
+  vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split val --weights "$weights" --calibrate \
+    --min-t-acc 98 --confidence 0.95 --also independent --out "$out/val.json"
+  threshold=$(python -c "import json; print(json.load(open('$out/val.json'))['calibration']['threshold'])")
+  vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split test --weights "$weights" \
+    --found-threshold "$threshold" --max-items 3000 --also independent --out "$out/test_notarget.json"
+  vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
+    --weights "$weights" --found-threshold "$threshold" --out "$out/motion_val.json"
+}
 OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/temporal_random_4a.yaml > runs/train_r4a.out 2>&1
 r4a=runs/synthetic_tiny_temporal_random_4a/checkpoints/step_00002400/model.safetensors
-vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split val --weights $r4a --calibrate \
-  --min-t-acc 98 --confidence 0.95 --also independent --out runs/r4a/s2400/val.json
-threshold=$(python -c "import json; print(json.load(open('runs/r4a/s2400/val.json'))['calibration']['threshold'])")
-vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split test --weights $r4a \
-  --found-threshold "$threshold" --max-items 3000 --also independent --out runs/r4a/s2400/test_notarget.json
-vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
-  --weights $r4a --found-threshold "$threshold" --out runs/r4a/s2400/motion_val.json
+evaluate_temporal $r4a runs/r4a/s2400
 vatex release $r4a --out training/weights/vatex-tiny-temporal-4a-2400.safetensors --version 1.4.0-dev.4a.2400 \
   --quality runs/r4a/s2400/test_notarget.json --calibration runs/r4a/s2400/val.json
 
@@ -180,11 +185,4 @@ vatex release $r4a --out training/weights/vatex-tiny-temporal-4a-2400.safetensor
 #     (3000 motion videos, 1500 image scenes, look-alikes 0.8), the memory at its own lr (optim.temporal_lr).
 #     Evaluated as step 11 (calibrated on both renderers' val, test images, motion val as streams).
 OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/temporal_motion_4b.yaml > runs/train_4b.out 2>&1
-r4b=runs/synthetic_tiny_temporal_motion_4b/checkpoints/step_00001000/model.safetensors
-vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split val --weights $r4b --calibrate \
-  --min-t-acc 98 --confidence 0.95 --also independent --out runs/r4b/s1000/val.json
-threshold=$(python -c "import json; print(json.load(open('runs/r4b/s1000/val.json'))['calibration']['threshold'])")
-vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split test --weights $r4b \
-  --found-threshold "$threshold" --max-items 3000 --also independent --out runs/r4b/s1000/test_notarget.json
-vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
-  --weights $r4b --found-threshold "$threshold" --out runs/r4b/s1000/motion_val.json
+evaluate_temporal runs/synthetic_tiny_temporal_motion_4b/checkpoints/step_00001000/model.safetensors runs/r4b/s1000
