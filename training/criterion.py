@@ -48,6 +48,8 @@ class LossConfig:
     # set-prediction filler); None = no_object_weight, as in the paper's "None" negatives
     no_target_weight: float | None = None
     weight_found: float = 0.0  # the "found" term (module docstring); 0 = the paper's loss
+    # a temporal model's motion term (training.motion_loss, added by train_step); 0 = off, as in the paper
+    weight_motion: float = 0.0
     num_points: int = 12544  # points per mask (per frame for video), matcher and losses
     oversample_ratio: float = 3.0  # candidate points per kept point
     importance_ratio: float = 0.75  # share of points picked by uncertainty

@@ -121,7 +121,8 @@ class Vatex(nn.Module):
             predictions as dicts of the same two keys; "sentence_feature" (BK, C) vision-aware sentence
             feature (MCC); "prior_heatmap" (BK, g, g) averaged over frames (None without the CLIP
             Prior); "level_sentences": (BK, C) per CMD level 0..4; a temporal model adds
-            "frame_features" (BK, C0, H/4, W/4), the decoded frame's contribution to the memory.
+            "frame_features" (BK, C0, H/4, W/4), the decoded frame's contribution to the memory, and
+            "motion" (BK, C1, H/8, W/8), the motion residual added to the stride-8 features.
         """
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
@@ -170,9 +171,11 @@ class Vatex(nn.Module):
             raise ValueError(f"{len(memory)} memory rows for {pairs} (clip, expression) pairs")
         if previous_masks is not None and steps == 1:
             raise ValueError("previous_masks go with past frames (T > 1)")
-        features[1] = features[1] + self.temporal(features[0], memory)
+        motion = self.temporal(features[0], memory)  # (BK, C1, h1, w1)
+        features[1] = features[1] + motion
         out = self._decode(features, patches, text, pairs, 1)
         out["frame_features"] = features[0]
+        out["motion"] = motion
         return out
 
     def _decode(
