@@ -186,3 +186,11 @@ vatex release $r4a --out training/weights/vatex-tiny-temporal-4a-2400.safetensor
 #     Evaluated as step 11 (calibrated on both renderers' val, test images, motion val as streams).
 OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/temporal_motion_4b.yaml > runs/train_4b.out 2>&1
 evaluate_temporal runs/synthetic_tiny_temporal_motion_4b/checkpoints/step_00001000/model.safetensors runs/r4b/s1000
+
+# 13. Stage 4c, motion term (issue 28): stage 4b with loss.weight_motion 5 (training/motion_loss.py: the motion
+#     residual's first channels learn each object's displacement since the last frame). Read on motion val at
+#     4b's threshold first (the memory's effect), then calibrated and tested as step 11 when it beats 4b there.
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/temporal_motion_4c.yaml > runs/train_4c.out 2>&1
+r4c=runs/synthetic_tiny_temporal_motion_4c/checkpoints/step_00001000/model.safetensors
+vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
+  --weights $r4c --found-threshold 0.1871 --out runs/r4c/s1000/motion_val.json
