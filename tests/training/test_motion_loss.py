@@ -3,14 +3,14 @@
 import pytest
 import torch
 
-from training.config import TrainConfig
+from training.config import ModelSpec, TrainConfig
 from training.criterion import LossConfig, SetCriterion
 from training.data import TripletDataset, collate_triplets
 from training.motion_loss import MOTION_SCALE, displacement_targets, motion_loss
 from training.optim import OptimConfig, build_optimizer
 from training.synthetic import SyntheticConfig, make_motion_scenes
 from training.train import TrainingModel, train_step
-from vatex_core import build_vatex, preset
+from vatex_core import build_vatex
 
 
 def _square(left: int, top: int, size: int = 16, height: int = 64, width: int = 96) -> torch.Tensor:
@@ -61,14 +61,13 @@ def test_nothing_kept_gives_zero_and_keeps_the_graph():
 
 def test_train_step_adds_the_term_and_the_residual_learns_it(monkeypatch):
     torch.manual_seed(0)
-    cfg_model = preset("tiny")
-    cfg_model.temporal.memory_frames = 2
+    spec = ModelSpec(overrides={"temporal": {"memory_frames": 2}})
     scenes = make_motion_scenes(SyntheticConfig(height=64, width=64, max_objects=2, max_expressions=2), "train", 2, seed=3)
     dataset = TripletDataset(scenes, num_frames=3, window_strides=(1,))
     batch = collate_triplets([dataset[i] for i in range(2)])  # frames (2, 3, 3, 64, 64)
-    model = TrainingModel(build_vatex(cfg_model))
+    model = TrainingModel(build_vatex(spec.build_config()))
     criterion = SetCriterion(LossConfig(num_points=256))
-    cfg = TrainConfig(loss=LossConfig(num_points=256, weight_motion=5.0),
+    cfg = TrainConfig(model=spec, loss=LossConfig(num_points=256, weight_motion=5.0),
                       optim=OptimConfig(lr=1e-4, backbone_lr=1e-4, temporal_lr=3e-3))
     optimizer = build_optimizer(model.vatex, cfg.optim)
     scaler = torch.amp.GradScaler("cuda", enabled=False)
@@ -89,16 +88,20 @@ def test_train_step_adds_the_term_and_the_residual_learns_it(monkeypatch):
 
 
 def test_off_by_default_and_without_a_memory(monkeypatch):
-    cfg_model = preset("tiny")
-    cfg_model.temporal.memory_frames = 2
+    spec = ModelSpec(overrides={"temporal": {"memory_frames": 2}})
     scenes = make_motion_scenes(SyntheticConfig(height=64, width=64, max_objects=2, max_expressions=2), "train", 1, seed=3)
     batch = collate_triplets([TripletDataset(scenes, num_frames=2, window_strides=(1,))[0]])
-    model = TrainingModel(build_vatex(cfg_model))
+    model = TrainingModel(build_vatex(spec.build_config()))
     criterion = SetCriterion(LossConfig(num_points=256))
     scaler = torch.amp.GradScaler("cuda", enabled=False)
-    on = TrainConfig(loss=LossConfig(num_points=256, weight_motion=1.0))
+    on = TrainConfig(model=spec, loss=LossConfig(num_points=256, weight_motion=1.0))
     monkeypatch.setattr("training.train.past_frames", lambda steps: 1)  # the last frame alone: no memory
     assert "loss_motion" not in train_step(model, criterion, build_optimizer(model.vatex, on.optim), scaler, batch, on)
     monkeypatch.setattr("training.train.past_frames", lambda steps: steps)
     off = TrainConfig(loss=LossConfig(num_points=256))
     assert "loss_motion" not in train_step(model, criterion, build_optimizer(model.vatex, off.optim), scaler, batch, off)
+
+
+def test_a_per_frame_model_refuses_the_term():
+    with pytest.raises(ValueError, match="memory_frames"):
+        TrainConfig(loss=LossConfig(weight_motion=1.0))
