@@ -19,9 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.config import load_config  # noqa: E402
+from training.config import TrainConfig, load_config  # noqa: E402
 from training.data import ReferTransform, TripletDataset, collate_triplets  # noqa: E402
-from training.motion_loss import motion_loss  # noqa: E402
+from training.motion_loss import clip_motion_loss  # noqa: E402
 from training.synthetic import make_motion_scenes  # noqa: E402
 from vatex_core import build_vatex, load_weights  # noqa: E402
 
@@ -29,9 +29,9 @@ CONFIG = "training/configs/tiny-1.4.0/temporal_motion_4c.yaml"
 ITEMS, BATCH = 96, 8  # triplets (3 rows each), per forward
 
 
-def motion_term(weights: str, dataset: TripletDataset, config_path: str) -> tuple[float, float]:
+def motion_term(weights: str, dataset: TripletDataset, cfg: TrainConfig) -> tuple[float, float]:
     """(mean motion term over the rows, mean |weight| of the motion encoder's output layer)."""
-    model = build_vatex(load_config(config_path).model.build_config())
+    model = build_vatex(cfg.model.build_config())
     load_weights(model, weights)
     model.eval()
     terms = []
@@ -39,8 +39,7 @@ def motion_term(weights: str, dataset: TripletDataset, config_path: str) -> tupl
         for start in range(0, min(len(dataset), ITEMS), BATCH):
             batch = collate_triplets([dataset[i] for i in range(start, min(start + BATCH, len(dataset)))])
             out = model(batch["frames"], model.encode_text(batch["expressions"]))
-            sizes = torch.tensor(batch["image_sizes"]).repeat_interleave(3, dim=0)
-            terms.append(motion_loss(out["motion"], batch["masks"][:, -1], batch["masks"][:, -2], sizes).item())
+            terms.append(clip_motion_loss(out["motion"], batch["masks"], batch["image_sizes"]).item())
     return sum(terms) / len(terms), model.temporal.out.weight.abs().mean().item()
 
 
@@ -55,7 +54,7 @@ def main() -> None:
     scenes = make_motion_scenes(cfg.data.synthetic, "val", args.scenes, cfg.data.synthetic_seed)
     dataset = TripletDataset(scenes, ReferTransform(cfg.data.augment), 3, seed=5, window_strides=(1,))
     for weights in args.weights:
-        term, weight = motion_term(weights, dataset, args.config)
+        term, weight = motion_term(weights, dataset, cfg)
         print(f"{weights}: motion term on val {term:.4f}, output layer mean |weight| {weight:.4f}")
 
 

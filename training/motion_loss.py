@@ -76,3 +76,10 @@ def motion_loss(residual: torch.Tensor, last: torch.Tensor, previous: torch.Tens
     weight = where.expand_as(predicted).float()
     per_pixel = F.smooth_l1_loss(predicted, wanted, reduction="none", beta=0.1)
     return (per_pixel * weight).sum() / weight.sum().clamp(min=1)
+
+
+def clip_motion_loss(residual: torch.Tensor, masks: torch.Tensor, image_sizes: list[tuple[int, int]]) -> torch.Tensor:
+    """:func:`motion_loss` for a batch of clips: ``masks`` (S, T, H, W) of each row's object over the clip
+    (T >= 2), rows grouped clip by clip (``collate_triplets`` order); ``image_sizes`` one (H, W) per clip."""
+    sizes = torch.tensor(image_sizes, device=masks.device).repeat_interleave(len(masks) // len(image_sizes), dim=0)
+    return motion_loss(residual, masks[:, -1], masks[:, -2], sizes)

@@ -47,7 +47,7 @@ from training.checkpoint import load_checkpoint, save_checkpoint
 from training.config import TrainConfig, load_config, load_training_scenes
 from training.criterion import SetCriterion
 from training.data import ReferTransform, TripletDataset, collate_triplets
-from training.motion_loss import motion_loss
+from training.motion_loss import clip_motion_loss
 from training.optim import build_optimizer, build_scheduler, clip_gradients
 from training.previous_masks import previous_masks
 from vatex_core import Vatex, build_vatex, load_weights, read_config
@@ -227,19 +227,18 @@ def train_step(
     amp = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else nullcontext()
     vatex = model.module.vatex if isinstance(model, DistributedDataParallel) else model.vatex
     frames, masks, has_object, previous = batch["frames"], batch["masks"], batch["has_object"], None
-    moved = None  # a temporal model with a memory: the rows' object masks in the last two frames (motion term)
+    moved = None  # a temporal model with a memory: the rows' object masks over the clip (motion term)
     if vatex.temporal is not None:  # the clip's last frame is decoded; the frames before it are its memory
         frames = frames[:, -past_frames(frames.shape[1]):]
         if frames.shape[1] > 1:
             previous = previous_masks(masks[:, -2], cfg.previous_mask)
-            moved = masks[:, -1], masks[:, -2]
+            moved = masks
         masks, has_object = masks[:, -1:], batch["frame_has_object"][:, -1]
     with amp:
         outputs = model(frames, batch["expressions"], previous)
     losses = criterion(outputs, masks, has_object)  # float32, outside autocast
     if cfg.loss.weight_motion > 0 and moved is not None:
-        sizes = torch.tensor(batch["image_sizes"], device=device).repeat_interleave(len(masks) // len(frames), dim=0)
-        losses["loss_motion"] = motion_loss(outputs["motion"], *moved, sizes)
+        losses["loss_motion"] = clip_motion_loss(outputs["motion"], moved, batch["image_sizes"])
         losses["loss"] = losses["loss"] + cfg.loss.weight_motion * losses["loss_motion"]
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(losses["loss"]).backward()
