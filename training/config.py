@@ -111,8 +111,11 @@ class TrainConfig:
             raise ValueError(f"unknown dataset kind {self.data.kind!r}; choose one of {', '.join(DATASET_KINDS)}")
         if self.batch_size < 1 or self.max_iters < 1:
             raise ValueError("batch_size and max_iters must be >= 1")
-        if self.loss.weight_motion > 0 and not self.model.build_config().temporal.memory_frames:
+        temporal = self.model.build_config().temporal
+        if self.loss.weight_motion > 0 and not temporal.memory_frames:
             raise ValueError("loss.weight_motion trains a temporal memory: set model.temporal.memory_frames > 0")
+        if temporal.query_motion and not temporal.memory_frames:
+            raise ValueError("model.temporal.query_motion reads the memory's motion: set model.temporal.memory_frames > 0")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

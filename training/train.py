@@ -51,6 +51,7 @@ from training.motion_loss import clip_motion_loss
 from training.optim import build_optimizer, build_scheduler, clip_gradients
 from training.previous_masks import previous_masks
 from vatex_core import Vatex, build_vatex, load_weights, read_config
+from vatex_core.config import TemporalConfig
 
 logger = logging.getLogger(__name__)
 
@@ -127,22 +128,34 @@ def freeze(vatex: Vatex, modules: list[str]) -> None:
 
 
 def load_init_weights(vatex: Vatex, path: str | Path) -> None:
-    """Starting weights: a file of the same config, or a per-frame model's file for a temporal model.
+    """Starting weights: a file of the same config, or one of a model without the temporal parts this one adds.
 
     A temporal model started from per-frame weights (e.g. 1.3.0) takes every tensor but the motion
-    encoder's, which keeps its zero-initialised output: it starts as the per-frame model.
+    encoder's, and a model with ``temporal.query_motion`` started from a temporal model without it takes
+    every tensor but the query motion's: the new parts keep their zero-initialised outputs, so the model
+    starts as the one in the file.
     """
     saved = read_config(path)
-    if vatex.temporal is None or saved.temporal.memory_frames:
+    added = _added_temporal_parts(saved.temporal, vatex.cfg.temporal)
+    if added is None:
         load_weights(vatex, path)
         return
     if saved != dataclasses.replace(vatex.cfg, temporal=saved.temporal):
-        raise ValueError(f"{path} holds a per-frame model of another configuration than {vatex.cfg.name!r}")
+        raise ValueError(f"{path} holds a model of another configuration than {vatex.cfg.name!r}")
     missing, unexpected = vatex.load_state_dict(safetensors.torch.load_file(str(path)), strict=False)
-    if unexpected or any(not name.startswith("temporal.") for name in missing):
-        raise ValueError(f"{path} does not fit the per-frame parts of the model: missing {missing[:3]}, "
+    if unexpected or any(not name.startswith(added) for name in missing):
+        raise ValueError(f"{path} does not fit the model's other parts: missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]}")
-    logger.info("per-frame parts from %s; the temporal memory starts untrained (the per-frame model)", path)
+    logger.info("weights from %s; %s* start untrained (the model in the file)", path, added)
+
+
+def _added_temporal_parts(saved: TemporalConfig, wanted: TemporalConfig) -> str | None:
+    """The parameter-name prefix of the temporal parts ``wanted`` adds to ``saved``'s model; None when none."""
+    if wanted.memory_frames and not saved.memory_frames:
+        return "temporal."
+    if wanted.query_motion and dataclasses.replace(saved, query_motion=True) == wanted:
+        return "temporal.query_motion."
+    return None
 
 
 class TrainingModel(nn.Module):

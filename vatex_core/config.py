@@ -89,6 +89,9 @@ class TemporalConfig:
 
     memory_frames: int = 0  # K past frames whose stride-4 features are kept (motion); 0 turns the memory off
     motion_dim: int = 64  # width of the motion encoder
+    # each decoder query also reads the motion under its own mask (``QueryMotion``): direction and speed
+    # reach the query that scores the object, not only the stride-8 map
+    query_motion: bool = False
     # seconds between the frames the memory keeps, whatever the camera's rate (a frame that comes sooner
     # updates only the target mask); the synthetic training videos are 10 frames a second
     frame_interval: float = 0.1
@@ -293,6 +296,8 @@ def _architecture_problems(cfg: VatexConfig) -> list[str]:
                         f"and head.groupnorm_groups {head.groupnorm_groups}")
     if size.max_size < size.short_side:
         problems.append(f"input.max_size {size.max_size} < input.short_side {size.short_side}")
+    if cfg.temporal.query_motion and not cfg.temporal.memory_frames:
+        problems.append("temporal.query_motion reads the memory's motion: it needs temporal.memory_frames > 0")
     if cfg.temporal.memory_frames and cfg.temporal.motion_dim % head.groupnorm_groups:
         problems.append(f"temporal.motion_dim {cfg.temporal.motion_dim} must be a multiple of head.groupnorm_groups "
                         f"{head.groupnorm_groups}")

@@ -8,6 +8,8 @@ make a prediction: object/no-object logits and mask logits (auxiliary losses use
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -93,6 +95,7 @@ class MaskedAttentionDecoder(nn.Module):
         mask_features: torch.Tensor,
         words: torch.Tensor,
         padding_mask: torch.Tensor,
+        query_motion: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Runs the decoder.
 
@@ -102,6 +105,8 @@ class MaskedAttentionDecoder(nn.Module):
             pyramid: (B, T, C, h_l, w_l) memory maps, coarse to fine.
             mask_features: (B, T, C, H4, W4).
             words: (B, L, C) vision-aware words; padding_mask (B, L) bool.
+            query_motion: a temporal model's per-query motion (``vatex_core.temporal.QueryMotion``): the last
+                mask logits (B, N, T, H4, W4) -> (B, N, C), added to the queries before every layer.
 
         Returns:
             (class logits, mask logits) for the initial queries and after every layer.
@@ -123,6 +128,8 @@ class MaskedAttentionDecoder(nn.Module):
         attn_mask = None  # the first layer sees the whole image
         for index, layer in enumerate(self.layers):
             level = index % len(pyramid)
+            if query_motion is not None:
+                queries = queries + query_motion(masks)
             queries = run_layer(
                 layer, queries, query_pos, memories[level], positions[level], attn_mask, words, padding_mask,
                 checkpointed=self.grad_checkpointing and self.training,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -173,17 +173,21 @@ class Vatex(nn.Module):
             raise ValueError("previous_masks go with past frames (T > 1)")
         motion = self.temporal(features[0], memory)  # (BK, C1, h1, w1)
         features[1] = features[1] + motion
-        out = self._decode(features, patches, text, pairs, 1)
+        query_motion = self.temporal.query_motion
+        out = self._decode(features, patches, text, pairs, 1,
+                           None if query_motion is None else lambda masks: query_motion(motion, masks))
         out["frame_features"] = features[0]
         out["motion"] = motion
         return out
 
     def _decode(
-        self, features: list[torch.Tensor], patches: torch.Tensor | None, text: TextFeatures, pairs: int, steps: int
+        self, features: list[torch.Tensor], patches: torch.Tensor | None, text: TextFeatures, pairs: int, steps: int,
+        query_motion: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> dict:
         """CLIP Prior, CMD and decoder for ``pairs`` clips of ``steps`` frames.
 
-        features: per level (pairs*steps, C_i, h, w); patches: (pairs, steps, P, D) or None; text: pairs rows.
+        features: per level (pairs*steps, C_i, h, w); patches: (pairs, steps, P, D) or None; text: pairs rows;
+        query_motion: see ``MaskedAttentionDecoder.forward``.
         """
         if patches is not None:
             prior_embed, heatmap = self.clip_prior(patches, text.prompt)  # (pairs, C), (pairs, g, g)
@@ -202,7 +206,7 @@ class Vatex(nn.Module):
         queries = sentences[-1][:, None, :].expand(-1, self.cfg.head.num_queries, -1)  # (pairs, N, C)
         pyramid = [p.view(pairs, steps, *p.shape[1:]) for p in cmd.pyramid]  # (pairs, T, C, h, w)
         mask_features = cmd.mask_features.view(pairs, steps, *cmd.mask_features.shape[1:])
-        predictions = self.decoder(queries, prior_embed, pyramid, mask_features, words, text.padding_mask)
+        predictions = self.decoder(queries, prior_embed, pyramid, mask_features, words, text.padding_mask, query_motion)
 
         *aux, (logits, masks) = predictions
         return {
@@ -247,7 +251,8 @@ def build_vatex(
         clip_prior=ClipPrior(clip.visual, cfg.clip, cfg.head) if cfg.head.use_clip_prior else None,
         cmd=ContextualMultimodalDecoder(backbone.channels, cfg.head),
         decoder=MaskedAttentionDecoder(cfg.head),
-        temporal=(MotionEncoder(backbone.channels[0], backbone.channels[1], cfg.temporal, cfg.head.groupnorm_groups)
+        temporal=(MotionEncoder(backbone.channels[0], backbone.channels[1], cfg.temporal, cfg.head.groupnorm_groups,
+                                cfg.head.hidden_dim)
                   if cfg.temporal.memory_frames else None),
     )
     model.set_grad_checkpointing(cfg.grad_checkpointing)

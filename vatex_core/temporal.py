@@ -10,7 +10,12 @@ A frame sees only its past. For frame t the motion encoder reads, at stride 4:
   every frame after a reset, have fewer).
 Its output is added to the stride-8 features before the Contextual Multimodal Decoder, so the
 expression's words meet motion where the image features meet them (the BAT fusion and the
-multi-scale encoder carry it to every level). The last layer starts at zero: before training,
+multi-scale encoder carry it to every level). Its first ``MOTION_CHANNELS`` channels are the ones the
+motion term of training (``training/motion_loss.py``) teaches each object's displacement (dx, dy, speed).
+With ``cfg.query_motion`` each decoder query also reads those channels averaged under its own mask
+(:class:`QueryMotion`) before every decoder layer: the query that scores an object then carries that
+object's direction and speed, which its self-attention can compare with the other queries' ("the
+fastest") and its text attention with the words. Both last layers start at zero: before training,
 a temporal model computes exactly what the per-frame model computes.
 
 Offline clips use the same mechanism, run frame after frame (``Predictor.predict_clip``). In training
@@ -26,6 +31,9 @@ import torch
 from torch import nn
 
 from vatex_core.config import TemporalConfig
+from vatex_core.layers import MLP
+
+MOTION_CHANNELS = 3  # the residual's channels that hold an object's displacement: dx, dy, speed
 
 
 @dataclass
@@ -87,8 +95,9 @@ class FrameMemory:
 class MotionEncoder(nn.Module):
     """Stride-4 features, their differences with the memory, the last target mask -> a stride-8 residual."""
 
-    def __init__(self, in_channels: int, out_channels: int, cfg: TemporalConfig, groups: int) -> None:
-        """Args: in_channels C0 (stride 4), out_channels C1 (stride 8), the temporal config, GroupNorm groups."""
+    def __init__(self, in_channels: int, out_channels: int, cfg: TemporalConfig, groups: int, query_dim: int) -> None:
+        """Args: in_channels C0 (stride 4), out_channels C1 (stride 8), the temporal config, GroupNorm groups,
+        the decoder's query width (for ``cfg.query_motion``)."""
         super().__init__()
         slots, width = cfg.memory_frames, cfg.motion_dim
         inputs = in_channels * (1 + slots) + 1 + slots  # current, K differences, last target, K flags
@@ -103,6 +112,7 @@ class MotionEncoder(nn.Module):
         self.out = nn.Conv2d(width, out_channels, 1)
         nn.init.zeros_(self.out.weight)  # untrained, the model is the per-frame model
         nn.init.zeros_(self.out.bias)
+        self.query_motion = QueryMotion(query_dim) if cfg.query_motion else None
 
     def forward(self, current: torch.Tensor, memory: FrameMemory) -> torch.Tensor:
         """current (S, C0, h0, w0) and its memory (S rows) -> (S, C1, h0/2, w0/2) residual for the stride-8 map."""
@@ -111,3 +121,30 @@ class MotionEncoder(nn.Module):
         flags = present[:, :, 0].expand(-1, -1, *current.shape[-2:])  # (S, K, h0, w0)
         target = memory.target.to(current.dtype)
         return self.out(self.body(torch.cat([current, differences.flatten(1, 2), target, flags], dim=1)))
+
+
+class QueryMotion(nn.Module):
+    """Each query's motion: the residual's displacement channels averaged under the query's mask -> a query term."""
+
+    def __init__(self, query_dim: int) -> None:
+        super().__init__()
+        self.embed = MLP(MOTION_CHANNELS, query_dim, query_dim, num_layers=2)
+        nn.init.zeros_(self.embed.layers[-1].weight)  # untrained, the queries are those of the model without it
+        nn.init.zeros_(self.embed.layers[-1].bias)
+
+    def forward(self, motion: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """motion (S, C1, h1, w1) stride 8; masks (S, N, 1, H4, W4) mask logits -> (S, N, D) to add to the queries."""
+        return self.embed(motion_under_masks(motion, masks))
+
+
+def motion_under_masks(motion: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """The displacement channels of ``motion`` (S, C1, h1, w1) averaged under each mask (S, N, 1, H4, W4) -> (S, N, 3).
+
+    The masks are logits; their probabilities weigh the cells and are constants (as the decoder's attention
+    masks), the motion keeps its gradient. A mask covering less than one cell reads that little motion, not
+    its average.
+    """
+    weights = nn.functional.adaptive_avg_pool2d(masks.flatten(1, 2).detach().sigmoid(), motion.shape[-2:])
+    weights = weights.to(motion.dtype)  # (S, N, h1, w1)
+    summed = torch.einsum("snhw,schw->snc", weights, motion[:, :MOTION_CHANNELS])
+    return summed / weights.sum((-2, -1)).clamp_min(1.0)[..., None]

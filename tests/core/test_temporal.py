@@ -5,16 +5,17 @@ import pytest
 import torch
 
 from vatex_core import Predictor, build_vatex, preset
-from vatex_core.temporal import FrameMemory
+from vatex_core.temporal import FrameMemory, motion_under_masks
 
 SIZE = (128, 192)  # (H, W) of the test frames: the tiny model's own size, so the predictor does not resize
 
 
-def _temporal_model(seed: int = 0, trained_look: bool = True):
+def _temporal_model(seed: int = 0, trained_look: bool = True, query_motion: bool = False):
     """A tiny temporal model; ``trained_look`` gives the motion encoder's zero-initialised output weights."""
     torch.manual_seed(seed)
     cfg = preset("tiny")
     cfg.temporal.memory_frames = 2
+    cfg.temporal.query_motion = query_motion
     model = build_vatex(cfg).eval()
     if trained_look:  # untrained, the memory adds exactly zero and nothing could be seen
         torch.nn.init.normal_(model.temporal.out.weight, std=0.2)
@@ -41,9 +42,44 @@ def test_untrained_memory_is_the_per_frame_model():
     assert torch.allclose(got, expected, atol=1e-5)
 
 
-def test_stream_is_causal_and_equals_the_training_path():
+def test_untrained_query_motion_is_the_model_without_it():
+    """A model given the per-query motion starts as the temporal model it is trained from."""
+    with_it = _temporal_model(query_motion=True)
+    without = _temporal_model()
+    without.load_state_dict(with_it.state_dict(), strict=False)  # the same memory, no query motion
+    clip = torch.stack([torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in _frames(3)])[None]
+    text = without.encode_text(["the red circle moving left"])
+    with torch.no_grad():
+        expected = without(clip, text)
+        got = with_it(clip, text)
+    assert torch.allclose(got["pred_logits"], expected["pred_logits"], atol=1e-6)
+    assert torch.allclose(got["pred_masks"], expected["pred_masks"], atol=1e-5)
+    torch.nn.init.normal_(with_it.temporal.query_motion.embed.layers[-1].weight, std=0.2)
+    with torch.no_grad():
+        changed = with_it(clip, text)["pred_logits"]
+    assert not torch.allclose(changed, expected["pred_logits"], atol=1e-3)  # once trained, the queries read it
+
+
+def test_each_query_reads_the_motion_under_its_own_mask():
+    motion = torch.zeros(1, 8, 4, 6)  # (S, C1, h1, w1): dx +1 on the left half, -1 on the right, speed 1
+    motion[0, 0, :, :3], motion[0, 0, :, 3:] = 1.0, -1.0
+    motion[0, 2] = 1.0
+    motion[0, 3:] = 5.0  # channels past the displacement ones are not read
+    masks = torch.full((1, 3, 1, 8, 12), -20.0)  # (S, N, 1, H4, W4) logits
+    masks[0, 0, 0, :, :6] = 20.0  # query 0: the left half
+    masks[0, 1, 0, 2:4, 8:10] = 20.0  # query 1: a small patch on the right
+    read = motion_under_masks(motion, masks)  # query 2 covers nothing
+    assert read[0, 0].tolist() == pytest.approx([1.0, 0.0, 1.0], abs=1e-4)
+    assert read[0, 1].tolist() == pytest.approx([-1.0, 0.0, 1.0], abs=1e-4)
+    assert read[0, 2].abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("query_motion", [False, True])
+def test_stream_is_causal_and_equals_the_training_path(query_motion):
     """A stream's frame t does not depend on later frames, and equals the clip forward used in training."""
-    model = _temporal_model()
+    model = _temporal_model(query_motion=query_motion)
+    if query_motion:  # queries that read the motion under their masks
+        torch.nn.init.normal_(model.temporal.query_motion.embed.layers[-1].weight, std=0.2)
     predictor = Predictor(model, found_threshold=0.0)
     frames = _frames(4)
     session = predictor.stream("the red circle")

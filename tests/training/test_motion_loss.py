@@ -104,3 +104,8 @@ def test_off_by_default_and_without_a_memory(monkeypatch):
 def test_a_per_frame_model_refuses_the_term():
     with pytest.raises(ValueError, match="memory_frames"):
         TrainConfig(loss=LossConfig(weight_motion=1.0))
+
+
+def test_a_per_frame_model_refuses_the_query_motion():
+    with pytest.raises(ValueError, match="memory_frames"):
+        TrainConfig(model=ModelSpec(preset="tiny", overrides={"temporal": {"query_motion": True}}))

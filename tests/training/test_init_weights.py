@@ -1,0 +1,42 @@
+"""Starting weights of a training stage: the same model, or one without the temporal parts the stage adds."""
+
+import pytest
+import torch
+
+from training.train import load_init_weights
+from vatex_core import build_vatex, preset, save_weights
+
+
+def _model(memory_frames: int = 0, query_motion: bool = False, seed: int = 0):
+    torch.manual_seed(seed)
+    cfg = preset("tiny")
+    cfg.temporal.memory_frames = memory_frames
+    cfg.temporal.query_motion = query_motion
+    return build_vatex(cfg)
+
+
+@pytest.mark.parametrize(("saved", "added"), [({}, "temporal."), ({"memory_frames": 2}, "temporal.query_motion.")])
+def test_a_stage_adds_temporal_parts_that_start_untrained(tmp_path, saved, added):
+    source = _model(**saved, seed=1)  # another seed than the target's: every random tensor differs
+    path = tmp_path / "source.safetensors"
+    save_weights(source, path)
+    target = _model(memory_frames=2, query_motion=True, seed=2)
+    load_init_weights(target, path)
+    got, kept = target.state_dict(), source.state_dict()
+    assert all(torch.equal(got[name], kept[name]) for name in kept)  # everything in the file is taken
+    new = [name for name in got if name not in kept]
+    assert new and all(name.startswith(added) for name in new)
+    out_layer = target.temporal.query_motion.embed.layers[-1]
+    assert out_layer.weight.abs().max() == 0 and out_layer.bias.abs().max() == 0  # untrained: adds nothing
+
+
+def test_other_configurations_are_refused(tmp_path):
+    path = tmp_path / "source.safetensors"
+    save_weights(_model(memory_frames=2, query_motion=True), path)
+    with pytest.raises(ValueError, match="different configuration"):  # dropping a part is not starting from it
+        load_init_weights(_model(memory_frames=2), path)
+    wider = preset("tiny")
+    wider.temporal.memory_frames, wider.temporal.query_motion, wider.temporal.motion_dim = 2, True, 32
+    save_weights(build_vatex(wider), path)
+    with pytest.raises(ValueError, match="different configuration"):
+        load_init_weights(_model(memory_frames=2, query_motion=True), path)
