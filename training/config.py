@@ -114,8 +114,9 @@ class TrainConfig:
         temporal = self.model.build_config().temporal
         if self.loss.weight_motion > 0 and not temporal.memory_frames:
             raise ValueError("loss.weight_motion trains a temporal memory: set model.temporal.memory_frames > 0")
-        if temporal.query_motion and not temporal.memory_frames:
-            raise ValueError("model.temporal.query_motion reads the memory's motion: set model.temporal.memory_frames > 0")
+        if (temporal.query_motion or temporal.correlation_radius) and not temporal.memory_frames:
+            raise ValueError("model.temporal.query_motion and correlation_radius read the memory: "
+                             "set model.temporal.memory_frames > 0")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -131,9 +131,9 @@ def load_init_weights(vatex: Vatex, path: str | Path) -> None:
     """Starting weights: a file of the same config, or one of a model without the temporal parts this one adds.
 
     A temporal model started from per-frame weights (e.g. 1.3.0) takes every tensor but the motion
-    encoder's, and a model with ``temporal.query_motion`` started from a temporal model without it takes
-    every tensor but the query motion's: the new parts keep their zero-initialised outputs, so the model
-    starts as the one in the file.
+    encoder's, and a model with ``temporal.query_motion`` or ``temporal.correlation_radius`` started from a
+    temporal model without them takes every tensor but theirs: the new parts keep their zero-initialised
+    outputs, so the model starts as the one in the file.
     """
     saved = read_config(path)
     added = _added_temporal_parts(saved.temporal, vatex.cfg.temporal)
@@ -146,16 +146,18 @@ def load_init_weights(vatex: Vatex, path: str | Path) -> None:
     if unexpected or any(not name.startswith(added) for name in missing):
         raise ValueError(f"{path} does not fit the model's other parts: missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]}")
-    logger.info("weights from %s; %s* start untrained (the model in the file)", path, added)
+    logger.info("weights from %s; %s start untrained (the model in the file)", path, ", ".join(added))
 
 
-def _added_temporal_parts(saved: TemporalConfig, wanted: TemporalConfig) -> str | None:
-    """The parameter-name prefix of the temporal parts ``wanted`` adds to ``saved``'s model; None when none."""
+def _added_temporal_parts(saved: TemporalConfig, wanted: TemporalConfig) -> tuple[str, ...] | None:
+    """The parameter-name prefixes of the temporal parts ``wanted`` adds to ``saved``'s model; None when none."""
     if wanted.memory_frames and not saved.memory_frames:
-        return "temporal."
-    if wanted.query_motion and dataclasses.replace(saved, query_motion=True) == wanted:
-        return "temporal.query_motion."
-    return None
+        return ("temporal.",)
+    optional = {"query_motion": "temporal.query_motion.", "correlation_radius": "temporal.correlation."}
+    added = [name for name in optional if getattr(wanted, name) and not getattr(saved, name)]
+    if not added or dataclasses.replace(saved, **{name: getattr(wanted, name) for name in added}) != wanted:
+        return None
+    return tuple(optional[name] for name in added)
 
 
 class TrainingModel(nn.Module):

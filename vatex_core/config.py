@@ -92,6 +92,9 @@ class TemporalConfig:
     # each decoder query also reads the motion under its own mask (``QueryMotion``): direction and speed
     # reach the query that scores the object, not only the stride-8 map
     query_motion: bool = False
+    # with r > 0 the motion encoder also reads, per memory slot, the cosine similarity of each stride-4 cell with
+    # the past frame's cells up to r cells away ((2r+1)^2 channels): which way a thing moved, not only that it did
+    correlation_radius: int = 0
     # seconds between the frames the memory keeps, whatever the camera's rate (a frame that comes sooner
     # updates only the target mask); the synthetic training videos are 10 frames a second
     frame_interval: float = 0.1
@@ -223,7 +226,8 @@ _BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
              "decoder_layers": (1, 32), "decoder_ffn_dim": (8, 16384), "num_queries": (1, 100),
              "groupnorm_groups": (1, 4096)},
     "input": {"short_side": (32, 4096), "max_size": (32, 8192)},
-    "temporal": {"memory_frames": (0, 16), "motion_dim": (8, 4096), "frame_interval": (0.0, 10.0)},
+    "temporal": {"memory_frames": (0, 16), "motion_dim": (8, 4096), "frame_interval": (0.0, 10.0),
+                 "correlation_radius": (0, 8)},
 }
 _CHOICES = {("clip", "vision_pool"): ("tok", "avg"), ("head", "encoder_attention"): ("deformable", "dense")}
 
@@ -296,8 +300,9 @@ def _architecture_problems(cfg: VatexConfig) -> list[str]:
                         f"and head.groupnorm_groups {head.groupnorm_groups}")
     if size.max_size < size.short_side:
         problems.append(f"input.max_size {size.max_size} < input.short_side {size.short_side}")
-    if cfg.temporal.query_motion and not cfg.temporal.memory_frames:
-        problems.append("temporal.query_motion reads the memory's motion: it needs temporal.memory_frames > 0")
+    if (cfg.temporal.query_motion or cfg.temporal.correlation_radius) and not cfg.temporal.memory_frames:
+        problems.append("temporal.query_motion and temporal.correlation_radius read the memory: they need "
+                        "temporal.memory_frames > 0")
     if cfg.temporal.memory_frames and cfg.temporal.motion_dim % head.groupnorm_groups:
         problems.append(f"temporal.motion_dim {cfg.temporal.motion_dim} must be a multiple of head.groupnorm_groups "
                         f"{head.groupnorm_groups}")

@@ -4,6 +4,8 @@ A frame sees only its past. For frame t the motion encoder reads, at stride 4:
 - the backbone features of frame t and their differences with the K frames kept in memory
   (t-1 .. t-K, newest first): where something moved, which way (the side of an object where it
   appears now and was not before) and how far;
+- with ``cfg.correlation_radius`` r, the cosine similarity of every cell with the cells of each past
+  frame up to r cells away (a local correlation, as optical-flow networks build): which way a thing moved;
 - the target mask of frame t-1 (the chosen query's mask probability when it was found, else
   zeros): which of several look-alikes the stream has been following;
 - one flag per memory slot saying whether it holds a frame (the first frames of a stream, and
@@ -101,6 +103,7 @@ class MotionEncoder(nn.Module):
         super().__init__()
         slots, width = cfg.memory_frames, cfg.motion_dim
         inputs = in_channels * (1 + slots) + 1 + slots  # current, K differences, last target, K flags
+        self.radius = cfg.correlation_radius
         self.body = nn.Sequential(
             nn.Conv2d(inputs, width, 3, stride=2, padding=1),
             nn.GroupNorm(groups, width),
@@ -112,6 +115,11 @@ class MotionEncoder(nn.Module):
         self.out = nn.Conv2d(width, out_channels, 1)
         nn.init.zeros_(self.out.weight)  # untrained, the model is the per-frame model
         nn.init.zeros_(self.out.bias)
+        self.correlation = None
+        if self.radius:  # K (2r+1)^2 similarities, added to the first layer; zero at the start (the model without it)
+            self.correlation = nn.Conv2d(slots * (2 * self.radius + 1) ** 2, width, 3, stride=2, padding=1)
+            nn.init.zeros_(self.correlation.weight)
+            nn.init.zeros_(self.correlation.bias)
         self.query_motion = QueryMotion(query_dim) if cfg.query_motion else None
 
     def forward(self, current: torch.Tensor, memory: FrameMemory) -> torch.Tensor:
@@ -120,7 +128,26 @@ class MotionEncoder(nn.Module):
         differences = (current[:, None] - memory.features) * present  # (S, K, C0, h0, w0); empty slots give 0
         flags = present[:, :, 0].expand(-1, -1, *current.shape[-2:])  # (S, K, h0, w0)
         target = memory.target.to(current.dtype)
-        return self.out(self.body(torch.cat([current, differences.flatten(1, 2), target, flags], dim=1)))
+        hidden = self.body[0](torch.cat([current, differences.flatten(1, 2), target, flags], dim=1))
+        if self.correlation is not None:
+            similarities = [local_correlation(current, memory.features[:, slot], self.radius)
+                            for slot in range(memory.features.shape[1])]  # K x (S, (2r+1)^2, h0, w0)
+            hidden = hidden + self.correlation((torch.stack(similarities, 1) * present).flatten(1, 2))
+        return self.out(self.body[1:](hidden))
+
+
+def local_correlation(current: torch.Tensor, past: torch.Tensor, radius: int) -> torch.Tensor:
+    """Cosine similarity of every cell of ``current`` with the cells of ``past`` up to ``radius`` cells away.
+
+    current, past: (S, C, h, w) -> (S, (2r+1)^2, h, w); channel (dy + r) * (2r+1) + (dx + r) compares cell (y, x)
+    now with cell (y + dy, x + dx) then (0 outside the map): a thing that moved by (-dx, -dy) peaks there.
+    """
+    now = nn.functional.normalize(current, dim=1)
+    then = nn.functional.pad(nn.functional.normalize(past, dim=1), (radius,) * 4)
+    height, width = current.shape[-2:]
+    span = 2 * radius + 1
+    return torch.stack([(now * then[:, :, dy:dy + height, dx:dx + width]).sum(1)
+                        for dy in range(span) for dx in range(span)], dim=1)
 
 
 class QueryMotion(nn.Module):

@@ -50,11 +50,13 @@ def temporal_model():
     torch.manual_seed(0)
     cfg = preset("tiny")
     cfg.temporal.memory_frames = 2
-    cfg.temporal.query_motion = True  # the whole temporal model: the memory and the queries that read its motion
+    cfg.temporal.query_motion = True  # the whole temporal model: the memory, its correlation, the queries' motion
+    cfg.temporal.correlation_radius = 2
     model = build_vatex(cfg).eval()
     model.load_state_dict(load_vatex().state_dict(), strict=False)  # 1.3.0's weights, a memory that acts:
     torch.nn.init.normal_(model.temporal.out.weight, std=0.05)  # (untrained it would add exactly zero)
     torch.nn.init.normal_(model.temporal.query_motion.embed.layers[-1].weight, std=0.05)
+    torch.nn.init.normal_(model.temporal.correlation.weight, std=0.05)
     return model
 
 

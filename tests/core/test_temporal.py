@@ -5,21 +5,29 @@ import pytest
 import torch
 
 from vatex_core import Predictor, build_vatex, preset
-from vatex_core.temporal import FrameMemory, motion_under_masks
+from vatex_core.temporal import FrameMemory, local_correlation, motion_under_masks
 
 SIZE = (128, 192)  # (H, W) of the test frames: the tiny model's own size, so the predictor does not resize
 
 
-def _temporal_model(seed: int = 0, trained_look: bool = True, query_motion: bool = False):
+def _temporal_model(seed: int = 0, trained_look: bool = True, query_motion: bool = False, correlation_radius: int = 0):
     """A tiny temporal model; ``trained_look`` gives the motion encoder's zero-initialised output weights."""
     torch.manual_seed(seed)
     cfg = preset("tiny")
     cfg.temporal.memory_frames = 2
     cfg.temporal.query_motion = query_motion
+    cfg.temporal.correlation_radius = correlation_radius
     model = build_vatex(cfg).eval()
     if trained_look:  # untrained, the memory adds exactly zero and nothing could be seen
         torch.nn.init.normal_(model.temporal.out.weight, std=0.2)
     return model
+
+
+def _train_optional_parts(model) -> None:
+    """Weights for the zero-initialised output layers of the optional temporal parts the model has."""
+    parts = [model.temporal.correlation, model.temporal.query_motion and model.temporal.query_motion.embed.layers[-1]]
+    for layer in filter(None, parts):
+        torch.nn.init.normal_(layer.weight, std=0.2)
 
 
 def _frames(count: int, seed: int = 0) -> list[np.ndarray]:
@@ -42,11 +50,12 @@ def test_untrained_memory_is_the_per_frame_model():
     assert torch.allclose(got, expected, atol=1e-5)
 
 
-def test_untrained_query_motion_is_the_model_without_it():
-    """A model given the per-query motion starts as the temporal model it is trained from."""
-    with_it = _temporal_model(query_motion=True)
+@pytest.mark.parametrize("part", [{"query_motion": True}, {"correlation_radius": 2}])
+def test_untrained_optional_parts_are_the_model_without_them(part):
+    """A model given the per-query motion or the correlation starts as the temporal model it is trained from."""
+    with_it = _temporal_model(**part)
     without = _temporal_model()
-    without.load_state_dict(with_it.state_dict(), strict=False)  # the same memory, no query motion
+    without.load_state_dict(with_it.state_dict(), strict=False)  # the same memory, without the part
     clip = torch.stack([torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in _frames(3)])[None]
     text = without.encode_text(["the red circle moving left"])
     with torch.no_grad():
@@ -54,10 +63,22 @@ def test_untrained_query_motion_is_the_model_without_it():
         got = with_it(clip, text)
     assert torch.allclose(got["pred_logits"], expected["pred_logits"], atol=1e-6)
     assert torch.allclose(got["pred_masks"], expected["pred_masks"], atol=1e-5)
-    torch.nn.init.normal_(with_it.temporal.query_motion.embed.layers[-1].weight, std=0.2)
+    _train_optional_parts(with_it)
     with torch.no_grad():
         changed = with_it(clip, text)["pred_logits"]
-    assert not torch.allclose(changed, expected["pred_logits"], atol=1e-3)  # once trained, the queries read it
+    assert not torch.allclose(changed, expected["pred_logits"], atol=1e-3)  # once trained, the part is read
+
+
+def test_local_correlation_peaks_where_the_cell_came_from():
+    torch.manual_seed(0)
+    past = torch.randn(1, 8, 10, 12)
+    now = torch.roll(past, shifts=(1, -2), dims=(2, 3))  # everything moved 1 cell down and 2 left
+    similarity = local_correlation(now, past, radius=3)  # (1, 49, 10, 12)
+    dy, dx = divmod(similarity[0, :, 5, 6].argmax().item(), 7)
+    assert (dy - 3, dx - 3) == (-1, 2)  # the cell now at (5, 6) was at (4, 8)
+    assert similarity[0, :, 5, 6].max().item() == pytest.approx(1.0, abs=1e-5)  # cosine: the same vector
+    edge = local_correlation(now, past, radius=3)[0, 0, 0, 0]  # compares with a cell outside the map
+    assert edge.item() == 0.0
 
 
 def test_each_query_reads_the_motion_under_its_own_mask():
@@ -74,12 +95,11 @@ def test_each_query_reads_the_motion_under_its_own_mask():
     assert read[0, 2].abs().max() < 1e-4
 
 
-@pytest.mark.parametrize("query_motion", [False, True])
-def test_stream_is_causal_and_equals_the_training_path(query_motion):
+@pytest.mark.parametrize("parts", [{}, {"query_motion": True, "correlation_radius": 2}])
+def test_stream_is_causal_and_equals_the_training_path(parts):
     """A stream's frame t does not depend on later frames, and equals the clip forward used in training."""
-    model = _temporal_model(query_motion=query_motion)
-    if query_motion:  # queries that read the motion under their masks
-        torch.nn.init.normal_(model.temporal.query_motion.embed.layers[-1].weight, std=0.2)
+    model = _temporal_model(**parts)
+    _train_optional_parts(model)
     predictor = Predictor(model, found_threshold=0.0)
     frames = _frames(4)
     session = predictor.stream("the red circle")

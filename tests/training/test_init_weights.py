@@ -7,27 +7,32 @@ from training.train import load_init_weights
 from vatex_core import build_vatex, preset, save_weights
 
 
-def _model(memory_frames: int = 0, query_motion: bool = False, seed: int = 0):
+def _model(memory_frames: int = 0, query_motion: bool = False, correlation_radius: int = 0, seed: int = 0):
     torch.manual_seed(seed)
     cfg = preset("tiny")
     cfg.temporal.memory_frames = memory_frames
     cfg.temporal.query_motion = query_motion
+    cfg.temporal.correlation_radius = correlation_radius
     return build_vatex(cfg)
 
 
-@pytest.mark.parametrize(("saved", "added"), [({}, "temporal."), ({"memory_frames": 2}, "temporal.query_motion.")])
+@pytest.mark.parametrize(("saved", "added"), [
+    ({}, ("temporal.",)),
+    ({"memory_frames": 2}, ("temporal.query_motion.", "temporal.correlation.")),
+    ({"memory_frames": 2, "query_motion": True}, ("temporal.correlation.",)),
+])
 def test_a_stage_adds_temporal_parts_that_start_untrained(tmp_path, saved, added):
     source = _model(**saved, seed=1)  # another seed than the target's: every random tensor differs
     path = tmp_path / "source.safetensors"
     save_weights(source, path)
-    target = _model(memory_frames=2, query_motion=True, seed=2)
+    target = _model(memory_frames=2, query_motion=True, correlation_radius=2, seed=2)
     load_init_weights(target, path)
     got, kept = target.state_dict(), source.state_dict()
     assert all(torch.equal(got[name], kept[name]) for name in kept)  # everything in the file is taken
     new = [name for name in got if name not in kept]
     assert new and all(name.startswith(added) for name in new)
-    out_layer = target.temporal.query_motion.embed.layers[-1]
-    assert out_layer.weight.abs().max() == 0 and out_layer.bias.abs().max() == 0  # untrained: adds nothing
+    for out_layer in (target.temporal.query_motion.embed.layers[-1], target.temporal.correlation):
+        assert out_layer.weight.abs().max() == 0 and out_layer.bias.abs().max() == 0  # untrained: adds nothing
 
 
 def test_other_configurations_are_refused(tmp_path):

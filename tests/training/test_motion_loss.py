@@ -106,6 +106,7 @@ def test_a_per_frame_model_refuses_the_term():
         TrainConfig(loss=LossConfig(weight_motion=1.0))
 
 
-def test_a_per_frame_model_refuses_the_query_motion():
+@pytest.mark.parametrize("part", [{"query_motion": True}, {"correlation_radius": 2}])
+def test_a_per_frame_model_refuses_the_parts_that_read_a_memory(part):
     with pytest.raises(ValueError, match="memory_frames"):
-        TrainConfig(model=ModelSpec(preset="tiny", overrides={"temporal": {"query_motion": True}}))
+        TrainConfig(model=ModelSpec(preset="tiny", overrides={"temporal": part}))

@@ -194,3 +194,12 @@ OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/temporal_moti
 r4c=runs/synthetic_tiny_temporal_motion_4c/checkpoints/step_00001000/model.safetensors
 vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
   --weights $r4c --found-threshold 0.1871 --out runs/r4c/s1000/motion_val.json
+
+# 14. Stage 4d, per-query motion (issue 28): from step 13's last checkpoint, every decoder query also reads the
+#     motion residual's displacement channels under its own mask (model.temporal.query_motion), the motion term
+#     at weight 2. Read on motion val at 4b's threshold as step 13, then calibrated and tested as step 11 when it
+#     beats 4b there.
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/temporal_query_4d.yaml > runs/train_4d.out 2>&1
+r4d=runs/synthetic_tiny_temporal_query_4d/checkpoints/step_00001000/model.safetensors
+vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
+  --weights $r4d --found-threshold 0.1871 --out runs/r4d/s1000/motion_val.json
