@@ -19,21 +19,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.config import TrainConfig, load_config  # noqa: E402
+from training.config import load_config  # noqa: E402
 from training.data import ReferTransform, TripletDataset, collate_triplets  # noqa: E402
 from training.motion_loss import clip_motion_loss  # noqa: E402
 from training.synthetic import make_motion_scenes  # noqa: E402
-from vatex_core import build_vatex, load_weights  # noqa: E402
+from vatex_core import load_vatex  # noqa: E402
 
 CONFIG = "training/configs/tiny-1.4.0/temporal_motion_4c.yaml"
 ITEMS, BATCH = 96, 8  # triplets (3 rows each), per forward
 
 
-def motion_term(weights: str, dataset: TripletDataset, cfg: TrainConfig) -> tuple[float, float]:
+def motion_term(weights: str, dataset: TripletDataset) -> tuple[float, float]:
     """(mean motion term over the rows, mean |weight| of the motion encoder's output layer)."""
-    model = build_vatex(cfg.model.build_config())
-    load_weights(model, weights)
-    model.eval()
+    model = load_vatex(weights)  # the model the file holds, whatever temporal parts it has
     terms = []
     with torch.no_grad():
         for start in range(0, min(len(dataset), ITEMS), BATCH):
@@ -46,7 +44,7 @@ def motion_term(weights: str, dataset: TripletDataset, cfg: TrainConfig) -> tupl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("weights", nargs="+", help="temporal model .safetensors files")
-    parser.add_argument("--config", default=CONFIG, help="training config: data, augmentation and model")
+    parser.add_argument("--config", default=CONFIG, help="training config: data and augmentation")
     parser.add_argument("--scenes", type=int, default=30, help="val motion videos to draw")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -54,7 +52,7 @@ def main() -> None:
     scenes = make_motion_scenes(cfg.data.synthetic, "val", args.scenes, cfg.data.synthetic_seed)
     dataset = TripletDataset(scenes, ReferTransform(cfg.data.augment), 3, seed=5, window_strides=(1,))
     for weights in args.weights:
-        term, weight = motion_term(weights, dataset, cfg)
+        term, weight = motion_term(weights, dataset)
         print(f"{weights}: motion term on val {term:.4f}, output layer mean |weight| {weight:.4f}")
 
 
