@@ -17,8 +17,9 @@ motion term of training (``training/motion_loss.py``) teaches each object's disp
 With ``cfg.query_motion`` each decoder query also reads those channels averaged under its own mask
 (:class:`QueryMotion`) before every decoder layer: the query that scores an object then carries that
 object's direction and speed, which its self-attention can compare with the other queries' ("the
-fastest") and its text attention with the words. Both last layers start at zero: before training,
-a temporal model computes exactly what the per-frame model computes.
+fastest") and its text attention with the words. The output layers (and the correlation's layer) start
+at zero: before training, a temporal model computes exactly what the per-frame model computes, and a part
+added to a trained temporal model leaves it as it was.
 
 Offline clips use the same mechanism, run frame after frame (``Predictor.predict_clip``). In training
 a clip of T frames is a stream's recent past and its present: the last frame is decoded with the
