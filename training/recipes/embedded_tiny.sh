@@ -203,3 +203,12 @@ OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/temporal_quer
 r4d=runs/synthetic_tiny_temporal_query_4d/checkpoints/step_00001000/model.safetensors
 vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
   --weights $r4d --found-threshold 0.1871 --out runs/r4d/s1000/motion_val.json
+
+# 15. Stage 4e, local correlation (issue 28): from step 14's last checkpoint, the motion encoder also reads the
+#     cosine similarity of each stride-4 cell with the past frames' cells up to 4 cells away
+#     (model.temporal.correlation_radius), the motion term back at weight 5. Read as step 14.
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/temporal_correlation_4e.yaml > runs/train_4e.out 2>&1
+r4e=runs/synthetic_tiny_temporal_correlation_4e/checkpoints/step_00001000/model.safetensors
+vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
+  --weights $r4e --found-threshold 0.1871 --out runs/r4e/s1000/motion_val.json
+python scripts/motion_term_probe.py $r4c $r4d $r4e
