@@ -300,13 +300,20 @@ def _architecture_problems(cfg: VatexConfig) -> list[str]:
                         f"and head.groupnorm_groups {head.groupnorm_groups}")
     if size.max_size < size.short_side:
         problems.append(f"input.max_size {size.max_size} < input.short_side {size.short_side}")
-    if (cfg.temporal.query_motion or cfg.temporal.correlation_radius) and not cfg.temporal.memory_frames:
-        problems.append("temporal.query_motion and temporal.correlation_radius read the memory: they need "
-                        "temporal.memory_frames > 0")
+    if problem := parts_without_memory(cfg.temporal):
+        problems.append(problem)
     if cfg.temporal.memory_frames and cfg.temporal.motion_dim % head.groupnorm_groups:
         problems.append(f"temporal.motion_dim {cfg.temporal.motion_dim} must be a multiple of head.groupnorm_groups "
                         f"{head.groupnorm_groups}")
     return problems
+
+
+def parts_without_memory(temporal: TemporalConfig) -> str:
+    """The problem of a config whose temporal parts read a memory it does not keep; "" when there is none."""
+    if (temporal.query_motion or temporal.correlation_radius) and not temporal.memory_frames:
+        return ("temporal.query_motion and temporal.correlation_radius read the memory: they need "
+                "temporal.memory_frames > 0")
+    return ""
 
 
 def _preset_types(section: str, name: str) -> set[type]:
