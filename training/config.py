@@ -22,7 +22,7 @@ from training.optim import OptimConfig
 from training.previous_masks import PreviousMaskConfig
 from training.synthetic import SyntheticConfig, make_motion_scenes, make_scenes, make_video_scenes
 from vatex_core import VatexConfig, preset
-from vatex_core.config import dataclass_from_dict, parts_without_memory
+from vatex_core.config import dataclass_from_dict, temporal_parts_problem
 from vatex_core.encoders import FETCHED, fetched_encoders
 
 REFER_KINDS = ("refcoco", "refcoco+", "refcocog")
@@ -114,7 +114,7 @@ class TrainConfig:
         temporal = self.model.build_config().temporal
         if self.loss.weight_motion > 0 and not temporal.memory_frames:
             raise ValueError("loss.weight_motion trains a temporal memory: set model.temporal.memory_frames > 0")
-        if problem := parts_without_memory(temporal):
+        if problem := temporal_parts_problem(temporal):
             raise ValueError(f"model.{problem}")
 
     def to_dict(self) -> dict[str, Any]:

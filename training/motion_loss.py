@@ -21,9 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from vatex_core.temporal import MOTION_CHANNELS
-
-MOTION_SCALE = 20.0  # displacements of 0.015-0.06 short sides per frame (the generator's speeds) -> 0.3-1.2
+from vatex_core.temporal import MOTION_CHANNELS, MOTION_SCALE
 
 
 def displacement_targets(

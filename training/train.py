@@ -133,7 +133,8 @@ def load_init_weights(vatex: Vatex, path: str | Path) -> None:
     A temporal model started from per-frame weights (e.g. 1.3.0) takes every tensor but the motion
     encoder's, and a model with ``temporal.query_motion`` or ``temporal.correlation_radius`` started from a
     temporal model without them takes every tensor but theirs: the new parts keep their zero-initialised
-    outputs, so the model starts as the one in the file.
+    outputs, so the model starts as the one in the file. ``temporal.measured_motion`` changes where the
+    queries' motion comes from, not the parameters: every tensor is taken.
     """
     saved = read_config(path)
     added = _added_temporal_parts(saved.temporal, vatex.cfg.temporal)
@@ -142,22 +143,25 @@ def load_init_weights(vatex: Vatex, path: str | Path) -> None:
         return
     if saved != dataclasses.replace(vatex.cfg, temporal=saved.temporal):
         raise ValueError(f"{path} holds a model of another configuration than {vatex.cfg.name!r}")
-    missing, unexpected = vatex.load_state_dict(safetensors.torch.load_file(str(path)), strict=False)
+    missing, unexpected = vatex.load_state_dict(safetensors.torch.load_file(str(path)), strict=not added)
     if unexpected or any(not name.startswith(added) for name in missing):
         raise ValueError(f"{path} does not fit the model's other parts: missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]}")
-    logger.info("weights from %s; %s start untrained (the model in the file)", path, ", ".join(added))
+    logger.info("weights from %s; %s (the model in the file)", path,
+                f"{', '.join(added)} start untrained" if added else "the queries' motion is measured")
 
 
 def _added_temporal_parts(saved: TemporalConfig, wanted: TemporalConfig) -> tuple[str, ...] | None:
-    """The parameter-name prefixes of the temporal parts ``wanted`` adds to ``saved``'s model; None when none."""
+    """The parameter-name prefixes of the temporal parts ``wanted`` adds to ``saved``'s model; None when it adds
+    nothing. ``measured_motion`` adds no parameter (an empty prefix tuple when it is all that is added)."""
     if wanted.memory_frames and not saved.memory_frames:
         return ("temporal.",)
-    optional = {"query_motion": "temporal.query_motion.", "correlation_radius": "temporal.correlation."}
+    optional = {"query_motion": "temporal.query_motion.", "correlation_radius": "temporal.correlation.",
+                "measured_motion": None}
     added = [name for name in optional if getattr(wanted, name) and not getattr(saved, name)]
     if not added or dataclasses.replace(saved, **{name: getattr(wanted, name) for name in added}) != wanted:
         return None
-    return tuple(optional[name] for name in added)
+    return tuple(optional[name] for name in added if optional[name])
 
 
 class TrainingModel(nn.Module):

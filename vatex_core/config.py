@@ -95,6 +95,9 @@ class TemporalConfig:
     # with r > 0 the motion encoder also reads, per memory slot, the cosine similarity of each stride-4 cell with
     # the past frame's cells up to r cells away ((2r+1)^2 channels): which way a thing moved, not only that it did
     correlation_radius: int = 0
+    # the queries' motion (query_motion) is measured, not learnt: the correlation (correlation_radius) averaged
+    # under each query's mask peaks where that query's object was in each past frame (``measured_motion``)
+    measured_motion: bool = False
     # seconds between the frames the memory keeps, whatever the camera's rate (a frame that comes sooner
     # updates only the target mask); the synthetic training videos are 10 frames a second
     frame_interval: float = 0.1
@@ -300,7 +303,7 @@ def _architecture_problems(cfg: VatexConfig) -> list[str]:
                         f"and head.groupnorm_groups {head.groupnorm_groups}")
     if size.max_size < size.short_side:
         problems.append(f"input.max_size {size.max_size} < input.short_side {size.short_side}")
-    if problem := parts_without_memory(cfg.temporal):
+    if problem := temporal_parts_problem(cfg.temporal):
         problems.append(problem)
     if cfg.temporal.memory_frames and cfg.temporal.motion_dim % head.groupnorm_groups:
         problems.append(f"temporal.motion_dim {cfg.temporal.motion_dim} must be a multiple of head.groupnorm_groups "
@@ -308,11 +311,14 @@ def _architecture_problems(cfg: VatexConfig) -> list[str]:
     return problems
 
 
-def parts_without_memory(temporal: TemporalConfig) -> str:
-    """The problem of a config whose temporal parts read a memory it does not keep; "" when there is none."""
+def temporal_parts_problem(temporal: TemporalConfig) -> str:
+    """The problem of a config whose temporal parts lack what they read (the memory, the correlation); "" if none."""
     if (temporal.query_motion or temporal.correlation_radius) and not temporal.memory_frames:
         return ("temporal.query_motion and temporal.correlation_radius read the memory: they need "
                 "temporal.memory_frames > 0")
+    if temporal.measured_motion and not (temporal.query_motion and temporal.correlation_radius):
+        return ("temporal.measured_motion measures the queries' motion in the correlation: it needs "
+                "temporal.query_motion and temporal.correlation_radius > 0")
     return ""
 
 

@@ -171,11 +171,13 @@ class Vatex(nn.Module):
             raise ValueError(f"{len(memory)} memory rows for {pairs} (clip, expression) pairs")
         if previous_masks is not None and steps == 1:
             raise ValueError("previous_masks go with past frames (T > 1)")
-        motion = self.temporal(features[0], memory)  # (BK, C1, h1, w1)
+        motion, similarities = self.temporal(features[0], memory)  # (BK, C1, h1, w1), (BK, K, (2r+1)^2, h0, w0)
         features[1] = features[1] + motion
-        query_motion = self.temporal.query_motion
-        out = self._decode(features, patches, text, pairs, 1,
-                           None if query_motion is None else lambda masks: query_motion(motion, masks))
+        query_motion = None
+        if self.temporal.query_motion is not None:
+            def query_motion(masks: torch.Tensor) -> torch.Tensor:
+                return self.temporal.query_term(motion, similarities, memory.valid, masks)
+        out = self._decode(features, patches, text, pairs, 1, query_motion)
         out["frame_features"] = features[0]
         out["motion"] = motion
         return out

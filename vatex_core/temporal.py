@@ -17,9 +17,11 @@ motion term of training (``training/motion_loss.py``) teaches each object's disp
 With ``cfg.query_motion`` each decoder query also reads those channels averaged under its own mask
 (:class:`QueryMotion`) before every decoder layer: the query that scores an object then carries that
 object's direction and speed, which its self-attention can compare with the other queries' ("the
-fastest") and its text attention with the words. The output layers (and the correlation's layer) start
-at zero: before training, a temporal model computes exactly what the per-frame model computes, and a part
-added to a trained temporal model leaves it as it was.
+fastest") and its text attention with the words. With ``cfg.measured_motion`` the query's displacement is
+measured instead of learnt (:func:`measured_displacement`): the correlation averaged under the query's mask
+peaks at the offset where its object was in each past frame, found to a fraction of a cell. The output
+layers (and the correlation's layer) start at zero: before training, a temporal model computes exactly what
+the per-frame model computes, and a part added to a trained temporal model leaves it as it was.
 
 Offline clips use the same mechanism, run frame after frame (``Predictor.predict_clip``). In training
 a clip of T frames is a stream's recent past and its present: the last frame is decoded with the
@@ -37,6 +39,7 @@ from vatex_core.config import TemporalConfig
 from vatex_core.layers import MLP
 
 MOTION_CHANNELS = 3  # the residual's channels that hold an object's displacement: dx, dy, speed
+MOTION_SCALE = 20.0  # displacement units: short sides of the image times this (the generator's speeds -> 0.3-1.2)
 
 
 @dataclass
@@ -122,19 +125,33 @@ class MotionEncoder(nn.Module):
             nn.init.zeros_(self.correlation.weight)
             nn.init.zeros_(self.correlation.bias)
         self.query_motion = QueryMotion(query_dim) if cfg.query_motion else None
+        self.measured = cfg.measured_motion
 
-    def forward(self, current: torch.Tensor, memory: FrameMemory) -> torch.Tensor:
-        """current (S, C0, h0, w0) and its memory (S rows) -> (S, C1, h0/2, w0/2) residual for the stride-8 map."""
+    def forward(self, current: torch.Tensor, memory: FrameMemory) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """current (S, C0, h0, w0) and its memory (S rows) -> the (S, C1, h0/2, w0/2) residual for the stride-8
+        map, and with a correlation radius the similarities (S, K, (2r+1)^2, h0, w0) (zeros in empty slots)."""
         present = memory.valid.to(current.dtype)[..., None, None, None]  # (S, K, 1, 1, 1)
         differences = (current[:, None] - memory.features) * present  # (S, K, C0, h0, w0); empty slots give 0
         flags = present[:, :, 0].expand(-1, -1, *current.shape[-2:])  # (S, K, h0, w0)
         target = memory.target.to(current.dtype)
         hidden = self.body[0](torch.cat([current, differences.flatten(1, 2), target, flags], dim=1))
+        similarities = None
         if self.correlation is not None:
-            similarities = [local_correlation(current, memory.features[:, slot], self.radius)
-                            for slot in range(memory.features.shape[1])]  # K x (S, (2r+1)^2, h0, w0)
-            hidden = hidden + self.correlation((torch.stack(similarities, 1) * present).flatten(1, 2))
-        return self.out(self.body[1:](hidden))
+            similarities = torch.stack([local_correlation(current, memory.features[:, slot], self.radius)
+                                        for slot in range(memory.features.shape[1])], 1) * present
+            hidden = hidden + self.correlation(similarities.flatten(1, 2))
+        return self.out(self.body[1:](hidden)), similarities
+
+    def query_term(self, residual: torch.Tensor, similarities: torch.Tensor | None, valid: torch.Tensor,
+                   masks: torch.Tensor) -> torch.Tensor:
+        """What ``cfg.query_motion`` adds to each query: (S, N, D) from its mask logits (S, N, 1, H4, W4).
+
+        The displacement is the residual's channels under the mask, or with ``cfg.measured_motion`` the one
+        measured in the similarities of :meth:`forward` over the memory's ``valid`` (S, K) slots.
+        """
+        if self.measured:
+            return self.query_motion(measured_displacement(similarities, valid, masks, self.radius))
+        return self.query_motion(motion_under_masks(residual, masks))
 
 
 def local_correlation(current: torch.Tensor, past: torch.Tensor, radius: int) -> torch.Tensor:
@@ -152,7 +169,7 @@ def local_correlation(current: torch.Tensor, past: torch.Tensor, radius: int) ->
 
 
 class QueryMotion(nn.Module):
-    """Each query's motion: the residual's displacement channels averaged under the query's mask -> a query term."""
+    """Each query's displacement (dx, dy, speed) -> a term added to the query."""
 
     def __init__(self, query_dim: int) -> None:
         super().__init__()
@@ -160,9 +177,9 @@ class QueryMotion(nn.Module):
         nn.init.zeros_(self.embed.layers[-1].weight)  # untrained, the queries are those of the model without it
         nn.init.zeros_(self.embed.layers[-1].bias)
 
-    def forward(self, motion: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """motion (S, C1, h1, w1) stride 8; masks (S, N, 1, H4, W4) mask logits -> (S, N, D) to add to the queries."""
-        return self.embed(motion_under_masks(motion, masks))
+    def forward(self, displacement: torch.Tensor) -> torch.Tensor:
+        """displacement (S, N, 3) in ``MOTION_SCALE`` units -> (S, N, D) to add to the queries."""
+        return self.embed(displacement)
 
 
 def motion_under_masks(motion: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -176,3 +193,57 @@ def motion_under_masks(motion: torch.Tensor, masks: torch.Tensor) -> torch.Tenso
     weights = weights.to(motion.dtype)  # (S, N, h1, w1)
     summed = torch.einsum("snhw,schw->snc", weights, motion[:, :MOTION_CHANNELS])
     return summed / weights.sum((-2, -1)).clamp_min(1.0)[..., None]
+
+
+def measured_displacement(similarities: torch.Tensor, valid: torch.Tensor, masks: torch.Tensor,
+                          radius: int) -> torch.Tensor:
+    """Each query's displacement per memory step, measured: (S, N, 3) (dx, dy, speed) in ``MOTION_SCALE`` units.
+
+    Args:
+        similarities: (S, K, (2r+1)^2, h0, w0) of :func:`local_correlation` with each memory slot (slot k is
+            frame t-k-1), zeros in empty slots.
+        valid: (S, K) bool, the slot holds a frame.
+        masks: (S, N, 1, H4, W4) mask logits; their probabilities weigh the cells.
+
+    Averaged under a query's mask, the similarities of slot k peak at the offset o_k where its object's cells
+    were k+1 frames ago (a flat-coloured object matches itself only where its edges fall back in place); the
+    peak is refined to a fraction of a cell by a parabola through its neighbours. The object moved by -o_k,
+    and its displacement per step is the least-squares line through the origin over the valid slots:
+    v = -sum (k+1) o_k / sum (k+1)^2 (0 with none). A measurement: no gradient flows through it.
+    """
+    slots, height, width = similarities.shape[1], *similarities.shape[-2:]
+    span = 2 * radius + 1
+    weights = masks.flatten(1, 2).detach().sigmoid().to(similarities.dtype)  # (S, N, H4, W4)
+    if weights.shape[-2:] != (height, width):
+        weights = nn.functional.adaptive_avg_pool2d(weights, (height, width))
+    scores = torch.einsum("snhw,skahw->snka", weights, similarities.detach())  # (S, N, K, (2r+1)^2)
+    offsets = sub_cell_peak(scores, span) - radius  # (S, N, K, 2) (dx, dy) cells
+    steps = torch.arange(1, slots + 1, device=valid.device, dtype=scores.dtype) * valid.to(scores.dtype)  # (S, K)
+    velocity = -(offsets * steps[:, None, :, None]).sum(2) / (steps ** 2).sum(-1).clamp_min(1.0)[:, None, None]
+    shift = velocity * (MOTION_SCALE / min(height, width))  # (S, N, 2)
+    return torch.cat([shift, shift.norm(dim=-1, keepdim=True)], dim=-1)
+
+
+def sub_cell_peak(scores: torch.Tensor, span: int) -> torch.Tensor:
+    """The peak of each (span x span) score grid, flattened row-major in (..., span^2) -> (..., 2) (x, y) in cells.
+
+    A parabola through the peak and its two neighbours along each axis moves it by at most half a cell; on the
+    grid's edge, or where the scores do not curve down, it stays on the cell.
+    """
+    peak = scores.argmax(-1, keepdim=True)  # (..., 1)
+    row, col = peak // span, peak % span
+
+    def at(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return scores.gather(-1, r.clamp(0, span - 1) * span + c.clamp(0, span - 1))
+
+    centre = at(row, col)
+
+    def vertex(place: torch.Tensor, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+        curve = before - 2 * centre + after
+        shift = (0.5 * (before - after) / curve.clamp(max=-1e-6)).clamp(-0.5, 0.5)
+        inside = (curve < 0) & (place > 0) & (place < span - 1)
+        return place.to(scores.dtype) + torch.where(inside, shift, torch.zeros_like(shift))
+
+    x = vertex(col, at(row, col - 1), at(row, col + 1))
+    y = vertex(row, at(row - 1, col), at(row + 1, col))
+    return torch.cat([x, y], dim=-1)

@@ -45,13 +45,14 @@ def monkeypatch_module():
         yield patch
 
 
-@pytest.fixture(scope="module")
-def temporal_model():
+@pytest.fixture(scope="module", params=[False, True], ids=["learnt_motion", "measured_motion"])
+def temporal_model(request):
     torch.manual_seed(0)
     cfg = preset("tiny")
     cfg.temporal.memory_frames = 2
     cfg.temporal.query_motion = True  # the whole temporal model: the memory, its correlation, the queries' motion
     cfg.temporal.correlation_radius = 2
+    cfg.temporal.measured_motion = request.param  # the queries' motion read from the residual, or measured
     model = build_vatex(cfg).eval()
     model.load_state_dict(load_vatex().state_dict(), strict=False)  # 1.3.0's weights, a memory that acts:
     torch.nn.init.normal_(model.temporal.out.weight, std=0.05)  # (untrained it would add exactly zero)
@@ -102,9 +103,10 @@ def test_temporal_stream_and_batched_steps_answer_as_in_pytorch(graph_cache, tem
         assert torch.allclose(have.memory.features, want.memory.features, atol=1e-3)
         assert torch.allclose(have.memory.target, want.memory.target, atol=1e-3)
 
-    descriptions = [json.loads(path.read_text()) for path in graph_cache.glob("tiny-*-192x128.json")]
-    temporal = [d for d in descriptions if "memory_features" in d["inputs"]]
-    assert len(temporal) == 1  # the memory is the graph's input, this frame's features its output
+    # this model's graph: the memory is its input, this frame's features its output
+    key = onnx_runner.model_key(onnx_predictor.model)
+    temporal = [json.loads(path.read_text()) for path in graph_cache.glob(f"tiny-{key}-192x128.json")]
+    assert len(temporal) == 1 and "memory_features" in temporal[0]["inputs"]
     assert temporal[0]["inputs"]["memory_features"]["shape"] == [1, 2, *temporal[0]["outputs"]["frame_features"][1:]]
     assert temporal[0]["inputs"]["memory_valid"] == {"shape": [1, 2], "dtype": "bool"}
     # the memory matters: the same last frame without its past answers otherwise

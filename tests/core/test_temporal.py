@@ -1,22 +1,33 @@
 """The temporal memory: causal, the same in training and in a stream, reset when a stream breaks, target ids."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from vatex_core import Predictor, build_vatex, preset
-from vatex_core.temporal import FrameMemory, local_correlation, motion_under_masks
+from vatex_core.temporal import (
+    MOTION_SCALE,
+    FrameMemory,
+    local_correlation,
+    measured_displacement,
+    motion_under_masks,
+    sub_cell_peak,
+)
 
 SIZE = (128, 192)  # (H, W) of the test frames: the tiny model's own size, so the predictor does not resize
 
 
-def _temporal_model(seed: int = 0, trained_look: bool = True, query_motion: bool = False, correlation_radius: int = 0):
-    """A tiny temporal model; ``trained_look`` gives the motion encoder's zero-initialised output weights."""
+MEASURED = {"query_motion": True, "correlation_radius": 2, "measured_motion": True}  # every optional part
+
+
+def _temporal_model(seed: int = 0, trained_look: bool = True, **parts):
+    """A tiny temporal model with optional ``parts`` (TemporalConfig fields); ``trained_look`` gives the motion
+    encoder's zero-initialised output weights."""
     torch.manual_seed(seed)
     cfg = preset("tiny")
-    cfg.temporal.memory_frames = 2
-    cfg.temporal.query_motion = query_motion
-    cfg.temporal.correlation_radius = correlation_radius
+    cfg.temporal = dataclasses.replace(cfg.temporal, memory_frames=2, **parts)
     model = build_vatex(cfg).eval()
     if trained_look:  # untrained, the memory adds exactly zero and nothing could be seen
         torch.nn.init.normal_(model.temporal.out.weight, std=0.2)
@@ -50,9 +61,10 @@ def test_untrained_memory_is_the_per_frame_model():
     assert torch.allclose(got, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("part", [{"query_motion": True}, {"correlation_radius": 2}])
+@pytest.mark.parametrize("part", [{"query_motion": True}, {"correlation_radius": 2}, MEASURED])
 def test_untrained_optional_parts_are_the_model_without_them(part):
-    """A model given the per-query motion or the correlation starts as the temporal model it is trained from."""
+    """A model given the per-query motion (learnt or measured) or the correlation starts as the temporal model it
+    is trained from."""
     with_it = _temporal_model(**part)
     without = _temporal_model()
     without.load_state_dict(with_it.state_dict(), strict=False)  # the same memory, without the part
@@ -94,7 +106,7 @@ def test_each_query_reads_the_motion_under_its_own_mask():
     assert read[0, 2].abs().max() < 1e-4
 
 
-@pytest.mark.parametrize("parts", [{}, {"query_motion": True, "correlation_radius": 2}])
+@pytest.mark.parametrize("parts", [{}, {"query_motion": True, "correlation_radius": 2}, MEASURED])
 def test_stream_is_causal_and_equals_the_training_path(parts):
     """A stream's frame t does not depend on later frames, and equals the clip forward used in training."""
     model = _temporal_model(**parts)
@@ -115,6 +127,39 @@ def test_stream_is_causal_and_equals_the_training_path(parts):
     with torch.no_grad():
         out = model(clip, model.encode_text(["the red circle"]), previous_masks=previous)
     assert out["pred_logits"].softmax(-1)[0, :, 0].max().item() == pytest.approx(streamed[2].score, abs=1e-5)
+
+
+def test_sub_cell_peak_finds_the_vertex_between_cells():
+    rows, cols = torch.meshgrid(torch.arange(5.0), torch.arange(5.0), indexing="ij")
+    scores = -((cols - 2.3) ** 2 + (rows - 1.6) ** 2)  # a paraboloid: the parabolas through the peak are exact
+    assert sub_cell_peak(scores.flatten()[None], 5)[0].tolist() == pytest.approx([2.3, 1.6], abs=1e-5)
+    on_edge = -((cols - 4.4) ** 2 + (rows - 2.0) ** 2)
+    assert sub_cell_peak(on_edge.flatten()[None], 5)[0].tolist() == pytest.approx([4.0, 2.0])  # no cell beyond
+
+
+def test_measured_motion_tells_look_alikes_apart():
+    """Two copies of one object, one moving right and one left: each query's mask measures its own object's way."""
+    torch.manual_seed(0)
+    background, thing = torch.randn(8, 16, 24) * 0.3, torch.randn(8, 4, 4)
+
+    def frame(left: int, right: int) -> torch.Tensor:  # (C, h, w): the copies at columns left and right, rows 6-9
+        drawn = background.clone()
+        drawn[:, 6:10, left:left + 4] = thing
+        drawn[:, 6:10, right:right + 4] = thing
+        return drawn
+
+    now, past = frame(8, 14), torch.stack([frame(7, 15), frame(6, 16)])  # t; t-1, t-2: one cell a frame
+    masks = torch.full((1, 2, 1, 16, 24), -20.0)  # (S, N, 1, H4, W4) logits: query 0 on the left copy
+    masks[0, 0, 0, 6:10, 8:12], masks[0, 1, 0, 6:10, 14:18] = 20.0, 20.0
+    similarities = torch.stack([local_correlation(now[None], p[None], 2) for p in past], 1)  # (1, 2, 25, 16, 24)
+    step = MOTION_SCALE / 16  # one cell a frame, in short sides times the scale
+    both = measured_displacement(similarities, torch.tensor([[True, True]]), masks, radius=2)
+    assert torch.allclose(both[0], torch.tensor([[step, 0.0, step], [-step, 0.0, step]]), atol=0.05)
+    newest = measured_displacement(similarities * torch.tensor([1.0, 0.0])[:, None, None, None],
+                                   torch.tensor([[True, False]]), masks, radius=2)  # after a reset: one frame
+    assert torch.allclose(newest, both, atol=0.05)
+    nothing = measured_displacement(similarities * 0, torch.tensor([[False, False]]), masks, radius=2)
+    assert nothing.abs().max() == 0  # an empty memory measures no motion
 
 
 def test_memory_keeps_the_newest_frames_and_the_found_mask():

@@ -171,6 +171,7 @@ WEIGHTS_FAULTS = {
     "decoder_ffn_float": dict(config=_set("head", "decoder_ffn_dim", 1e9)),
     "query_motion_without_memory": dict(config=_set("temporal", "query_motion", True)),
     "correlation_radius_99": dict(config=_set("temporal", "correlation_radius", 99)),
+    "measured_motion_without_correlation": dict(config=_set("temporal", "measured_motion", True)),
 }
 
 

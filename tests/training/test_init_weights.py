@@ -35,6 +35,17 @@ def test_a_stage_adds_temporal_parts_that_start_untrained(tmp_path, saved, added
         assert out_layer.weight.abs().max() == 0 and out_layer.bias.abs().max() == 0  # untrained: adds nothing
 
 
+def test_measuring_the_queries_motion_takes_every_tensor(tmp_path):
+    source = _model(memory_frames=2, query_motion=True, correlation_radius=2, seed=1)
+    path = tmp_path / "source.safetensors"
+    save_weights(source, path)
+    target = _model(memory_frames=2, query_motion=True, correlation_radius=2, seed=2)
+    target.cfg.temporal.measured_motion = True  # no parameter of its own: the file's model, motion measured
+    load_init_weights(target, path)
+    kept = source.state_dict()
+    assert all(torch.equal(tensor, kept[name]) for name, tensor in target.state_dict().items())
+
+
 def test_other_configurations_are_refused(tmp_path):
     path = tmp_path / "source.safetensors"
     save_weights(_model(memory_frames=2, query_motion=True), path)

@@ -6,11 +6,12 @@ import torch
 from training.config import ModelSpec, TrainConfig
 from training.criterion import LossConfig, SetCriterion
 from training.data import TripletDataset, collate_triplets
-from training.motion_loss import MOTION_SCALE, clip_motion_loss, displacement_targets, motion_loss
+from training.motion_loss import clip_motion_loss, displacement_targets, motion_loss
 from training.optim import OptimConfig, build_optimizer
 from training.synthetic import SyntheticConfig, make_motion_scenes
 from training.train import TrainingModel, train_step
 from vatex_core import build_vatex
+from vatex_core.temporal import MOTION_SCALE
 
 
 def _square(left: int, top: int, size: int = 16, height: int = 64, width: int = 96) -> torch.Tensor:
@@ -110,3 +111,9 @@ def test_a_per_frame_model_refuses_the_term():
 def test_a_per_frame_model_refuses_the_parts_that_read_a_memory(part):
     with pytest.raises(ValueError, match="memory_frames"):
         TrainConfig(model=ModelSpec(preset="tiny", overrides={"temporal": part}))
+
+
+def test_measured_motion_needs_the_queries_motion_and_the_correlation():
+    temporal = {"memory_frames": 2, "measured_motion": True, "query_motion": True}
+    with pytest.raises(ValueError, match="measured_motion"):
+        TrainConfig(model=ModelSpec(preset="tiny", overrides={"temporal": temporal}))

@@ -212,3 +212,12 @@ r4e=runs/synthetic_tiny_temporal_correlation_4e/checkpoints/step_00001000/model.
 vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
   --weights $r4e --found-threshold 0.1871 --out runs/r4e/s1000/motion_val.json
 python scripts/motion_term_probe.py $r4c $r4d $r4e
+
+# 16. Stage 4f, measured motion (issue 28): from step 15's last checkpoint, the displacement each query reads is
+#     measured in the correlation under its mask (model.temporal.measured_motion), 800 steps. Read as step 14;
+#     the probe also scores the measurement under the true masks.
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/temporal_measured_4f.yaml > runs/train_4f.out 2>&1
+r4f=runs/synthetic_tiny_temporal_measured_4f/checkpoints/step_00000800/model.safetensors
+vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
+  --weights $r4f --found-threshold 0.1871 --out runs/r4f/s800/motion_val.json
+python scripts/motion_term_probe.py $r4e $r4f
