@@ -221,3 +221,11 @@ r4f=runs/synthetic_tiny_temporal_measured_4f/checkpoints/step_00000800/model.saf
 vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
   --weights $r4f --found-threshold 0.1871 --out runs/r4f/s800/motion_val.json
 python scripts/motion_term_probe.py $r4e $r4f
+
+# 17. Stage 4g, measured motion from 4c (issue 28): step 13's last checkpoint gets the correlation, the queries'
+#     motion and its measurement together, their layers starting at zero; 600 steps. Read as step 16.
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/temporal_measured_4g.yaml > runs/train_4g.out 2>&1
+r4g=runs/synthetic_tiny_temporal_measured_4g/checkpoints/step_00000600/model.safetensors
+vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
+  --weights $r4g --found-threshold 0.1871 --out runs/r4g/s600/motion_val.json
+python scripts/motion_term_probe.py $r4g
