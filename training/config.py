@@ -41,8 +41,9 @@ class ModelSpec:
     # local open_clip / OpenAI CLIP weights; "fetched" = those of `vatex fetch-encoders`; None = random init
     clip_checkpoint: str | None = None
     init_weights: str | None = None  # VATEX .safetensors to start from (Ref-YTVOS starts from RefCOCO)
-    # top-level modules of the model kept fixed (requires_grad False, no backward through them),
-    # e.g. [backbone, text_encoder, cmd] to fine-tune only the decoder; [] = train everything
+    # modules of the model kept fixed (requires_grad False, no backward through them): top-level ones or their
+    # parts by dotted path, e.g. [backbone, text_encoder, cmd] to fine-tune only the decoder, or [temporal.body];
+    # [] = train everything
     frozen: list[str] = field(default_factory=list)
     # parts (backbone, cmd, decoder) whose activations are recomputed in backward: less memory, ~30% more time
     grad_checkpointing: tuple[str, ...] = ()

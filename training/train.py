@@ -111,17 +111,19 @@ def seed_everything(seed: int) -> None:
 
 
 def freeze(vatex: Vatex, modules: list[str]) -> None:
-    """Keeps the named top-level modules of the model fixed (before the optimizer is built).
+    """Keeps the named modules of the model fixed (before the optimizer is built): top-level ones ("backbone")
+    or parts of them by their dotted path ("temporal.body").
 
     Raises:
-        ValueError: a name is not a top-level module of the model.
+        ValueError: a name is not a module of the model.
     """
-    children = dict(vatex.named_children())
-    unknown = sorted(set(modules) - set(children))
+    named = dict(vatex.named_modules())
+    unknown = sorted(set(modules) - set(named) | ({""} & set(modules)))
     if unknown:
-        raise ValueError(f"model.frozen names unknown modules {unknown}; the model has {sorted(children)}")
+        raise ValueError(f"model.frozen names unknown modules {unknown}; the model has "
+                         f"{sorted(dict(vatex.named_children()))} (and their parts, by dotted path)")
     for name in modules:
-        children[name].requires_grad_(False)
+        named[name].requires_grad_(False)
     if modules:
         trainable = sum(p.numel() for p in vatex.parameters() if p.requires_grad)
         logger.info("frozen %s; %d parameters train", ", ".join(modules), trainable)
@@ -131,8 +133,9 @@ def load_init_weights(vatex: Vatex, path: str | Path) -> None:
     """Starting weights: a file of the same config, or one of a model without the temporal parts this one adds.
 
     A temporal model started from per-frame weights (e.g. 1.3.0) takes every tensor but the motion
-    encoder's, and a model with ``temporal.query_motion`` or ``temporal.correlation_radius`` started from a
-    temporal model without them takes every tensor but theirs: the new parts keep their zero-initialised
+    encoder's, and a model with ``temporal.query_motion``, ``temporal.correlation_radius`` or
+    ``temporal.motion_logit`` started from a temporal model without them takes every tensor but theirs: the
+    new parts keep their zero-initialised
     outputs, so the model starts as the one in the file. ``temporal.measured_motion`` changes where the
     queries' motion comes from, not the parameters: every tensor is taken.
     """
@@ -157,7 +160,7 @@ def _added_temporal_parts(saved: TemporalConfig, wanted: TemporalConfig) -> tupl
     if wanted.memory_frames and not saved.memory_frames:
         return ("temporal.",)
     optional = {"query_motion": "temporal.query_motion.", "correlation_radius": "temporal.correlation.",
-                "measured_motion": None}
+                "measured_motion": None, "motion_logit": "temporal.motion_logit."}
     added = [name for name in optional if getattr(wanted, name) and not getattr(saved, name)]
     if not added or dataclasses.replace(saved, **{name: getattr(wanted, name) for name in added}) != wanted:
         return None

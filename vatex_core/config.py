@@ -98,6 +98,10 @@ class TemporalConfig:
     # the queries' motion (query_motion) is measured, not learnt: the correlation (correlation_radius) averaged
     # under each query's mask peaks where that query's object was in each past frame (``measured_motion``)
     measured_motion: bool = False
+    # the decision reads the motion too: each query's displacement measured under its final mask (as with
+    # measured_motion) is compared with what the words ask for ("moving left", "not moving", "fastest"), and the
+    # match is added to its object logit (``MotionLogit``); needs correlation_radius
+    motion_logit: bool = False
     # seconds between the frames the memory keeps, whatever the camera's rate (a frame that comes sooner
     # updates only the target mask); the synthetic training videos are 10 frames a second
     frame_interval: float = 0.1
@@ -319,6 +323,9 @@ def temporal_parts_problem(temporal: TemporalConfig) -> str:
     if temporal.measured_motion and not (temporal.query_motion and temporal.correlation_radius):
         return ("temporal.measured_motion measures the queries' motion in the correlation: it needs "
                 "temporal.query_motion and temporal.correlation_radius > 0")
+    if temporal.motion_logit and not temporal.correlation_radius:
+        return ("temporal.motion_logit measures each query's motion in the correlation: it needs "
+                "temporal.correlation_radius > 0")
     return ""
 
 

@@ -116,7 +116,8 @@ class Vatex(nn.Module):
                 (in training the true one, spoiled); None = zeros.
 
         Returns:
-            dict with "pred_logits" (BK, N, 2) [object, no-object]; "pred_masks" (BK, N, T', H/4, W/4)
+            dict with "pred_logits" (BK, N, 2) [object, no-object] (with ``cfg.temporal.motion_logit`` the
+            object logits include the motion match); "pred_masks" (BK, N, T', H/4, W/4)
             logits (T' = T for a per-frame model, 1 for a temporal one); "aux_outputs": the earlier
             predictions as dicts of the same two keys; "sentence_feature" (BK, C) vision-aware sentence
             feature (MCC); "prior_heatmap" (BK, g, g) averaged over frames (None without the CLIP
@@ -178,6 +179,10 @@ class Vatex(nn.Module):
             def query_motion(masks: torch.Tensor) -> torch.Tensor:
                 return self.temporal.query_term(motion, similarities, memory.valid, masks)
         out = self._decode(features, patches, text, pairs, 1, query_motion)
+        if self.temporal.motion_logit is not None:
+            term = self.temporal.logit_term(similarities, memory.valid, out["pred_masks"], text.tokens,
+                                            text.padding_mask)  # (BK, N)
+            out["pred_logits"] = out["pred_logits"] + torch.stack([term, torch.zeros_like(term)], -1)
         out["frame_features"] = features[0]
         out["motion"] = motion
         return out

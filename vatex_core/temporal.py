@@ -19,7 +19,11 @@ With ``cfg.query_motion`` each decoder query also reads those channels averaged 
 object's direction and speed, which its self-attention can compare with the other queries' ("the
 fastest") and its text attention with the words. With ``cfg.measured_motion`` the query's displacement is
 measured instead of learnt (:func:`measured_displacement`): the correlation averaged under the query's mask
-peaks at the offset where its object was in each past frame, found to a fraction of a cell. The output
+peaks at the offset where its object was in each past frame, found to a fraction of a cell. With
+``cfg.motion_logit`` the decision reads that measurement as well (:class:`MotionLogit`): the words give a
+weight per motion component (what "moving left", "that is not moving" or "the fastest" ask for), and each
+query's object logit gains the match with the displacement measured under its final mask, so of two
+look-alikes the one that moves as the words say is the one found. The output
 layers (and the correlation's layer) start at zero: before training, a temporal model computes exactly what
 the per-frame model computes, and a part added to a trained temporal model leaves it as it was.
 
@@ -126,6 +130,7 @@ class MotionEncoder(nn.Module):
             nn.init.zeros_(self.correlation.bias)
         self.query_motion = QueryMotion(query_dim) if cfg.query_motion else None
         self.measured = cfg.measured_motion
+        self.motion_logit = MotionLogit(query_dim) if cfg.motion_logit else None
 
     def forward(self, current: torch.Tensor, memory: FrameMemory) -> tuple[torch.Tensor, torch.Tensor | None]:
         """current (S, C0, h0, w0) and its memory (S rows) -> the (S, C1, h0/2, w0/2) residual for the stride-8
@@ -152,6 +157,37 @@ class MotionEncoder(nn.Module):
         if self.measured:
             return self.query_motion(measured_displacement(similarities, valid, masks, self.radius))
         return self.query_motion(motion_under_masks(residual, masks))
+
+
+    def logit_term(self, similarities: torch.Tensor, valid: torch.Tensor, masks: torch.Tensor,
+                   words: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
+        """What ``cfg.motion_logit`` adds to each query's object logit: (S, N) from its final mask logits
+        (S, N, 1, H4, W4), the similarities of :meth:`forward` over the memory's ``valid`` (S, K) slots and the
+        expression's words (S, L, D) with their padding (S, L)."""
+        displacement = measured_displacement(similarities, valid, masks, self.radius)
+        return self.motion_logit(words, padding_mask, displacement)
+
+
+class MotionLogit(nn.Module):
+    """The match of each query's measured displacement with what the words ask for -> a term of its object logit.
+
+    The words, averaged over the expression, give one weight per component of the displacement (dx, dy, speed):
+    "moving left" a negative weight on dx, "that is not moving" a negative one on speed, "the fastest" a positive
+    one. The term is their dot product: between two look-alikes it favours the one that moves as the words say,
+    and where nothing is remembered (no displacement) it is 0.
+    """
+
+    def __init__(self, text_dim: int) -> None:
+        super().__init__()
+        self.weights = MLP(text_dim, text_dim, MOTION_CHANNELS, num_layers=2)
+        nn.init.zeros_(self.weights.layers[-1].weight)  # untrained, the logits are those of the model without it
+        nn.init.zeros_(self.weights.layers[-1].bias)
+
+    def forward(self, words: torch.Tensor, padding_mask: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:
+        """words (S, L, D), padding_mask (S, L) True where no word, displacement (S, N, 3) -> (S, N)."""
+        present = (~padding_mask).to(words.dtype)[..., None]  # (S, L, 1)
+        sentence = (words * present).sum(1) / present.sum(1).clamp_min(1.0)  # (S, D)
+        return torch.einsum("sc,snc->sn", self.weights(sentence), displacement.to(words.dtype))
 
 
 def local_correlation(current: torch.Tensor, past: torch.Tensor, radius: int) -> torch.Tensor:

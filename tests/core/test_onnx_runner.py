@@ -53,11 +53,14 @@ def temporal_model(request):
     cfg.temporal.query_motion = True  # the whole temporal model: the memory, its correlation, the queries' motion
     cfg.temporal.correlation_radius = 2
     cfg.temporal.measured_motion = request.param  # the queries' motion read from the residual, or measured
+    cfg.temporal.motion_logit = request.param  # and then read by the decision too
     model = build_vatex(cfg).eval()
     model.load_state_dict(load_vatex().state_dict(), strict=False)  # 1.3.0's weights, a memory that acts:
     torch.nn.init.normal_(model.temporal.out.weight, std=0.05)  # (untrained it would add exactly zero)
     torch.nn.init.normal_(model.temporal.query_motion.embed.layers[-1].weight, std=0.05)
     torch.nn.init.normal_(model.temporal.correlation.weight, std=0.05)
+    if request.param:
+        torch.nn.init.normal_(model.temporal.motion_logit.weights.layers[-1].weight, std=0.05)
     return model
 
 

@@ -10,6 +10,7 @@ from vatex_core import Predictor, build_vatex, preset
 from vatex_core.temporal import (
     MOTION_SCALE,
     FrameMemory,
+    MotionLogit,
     local_correlation,
     measured_displacement,
     motion_under_masks,
@@ -19,7 +20,8 @@ from vatex_core.temporal import (
 SIZE = (128, 192)  # (H, W) of the test frames: the tiny model's own size, so the predictor does not resize
 
 
-MEASURED = {"query_motion": True, "correlation_radius": 2, "measured_motion": True}  # every optional part
+MEASURED = {"query_motion": True, "correlation_radius": 2, "measured_motion": True}  # the queries' motion measured
+EVERY_PART = {**MEASURED, "motion_logit": True}  # and the decision reading it too
 
 
 def _temporal_model(seed: int = 0, trained_look: bool = True, **parts):
@@ -36,7 +38,8 @@ def _temporal_model(seed: int = 0, trained_look: bool = True, **parts):
 
 def _train_optional_parts(model) -> None:
     """Weights for the zero-initialised output layers of the optional temporal parts the model has."""
-    parts = [model.temporal.correlation, model.temporal.query_motion and model.temporal.query_motion.embed.layers[-1]]
+    parts = [model.temporal.correlation, model.temporal.query_motion and model.temporal.query_motion.embed.layers[-1],
+             model.temporal.motion_logit and model.temporal.motion_logit.weights.layers[-1]]
     for layer in filter(None, parts):
         torch.nn.init.normal_(layer.weight, std=0.2)
 
@@ -61,7 +64,8 @@ def test_untrained_memory_is_the_per_frame_model():
     assert torch.allclose(got, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("part", [{"query_motion": True}, {"correlation_radius": 2}, MEASURED])
+@pytest.mark.parametrize("part", [{"query_motion": True}, {"correlation_radius": 2}, MEASURED, EVERY_PART,
+                                  {"correlation_radius": 2, "motion_logit": True}])
 def test_untrained_optional_parts_are_the_model_without_them(part):
     """A model given the per-query motion (learnt or measured) or the correlation starts as the temporal model it
     is trained from."""
@@ -106,7 +110,7 @@ def test_each_query_reads_the_motion_under_its_own_mask():
     assert read[0, 2].abs().max() < 1e-4
 
 
-@pytest.mark.parametrize("parts", [{}, {"query_motion": True, "correlation_radius": 2}, MEASURED])
+@pytest.mark.parametrize("parts", [{}, {"query_motion": True, "correlation_radius": 2}, EVERY_PART])
 def test_stream_is_causal_and_equals_the_training_path(parts):
     """A stream's frame t does not depend on later frames, and equals the clip forward used in training."""
     model = _temporal_model(**parts)
@@ -160,6 +164,50 @@ def test_measured_motion_tells_look_alikes_apart():
     assert torch.allclose(newest, both, atol=0.05)
     nothing = measured_displacement(similarities * 0, torch.tensor([[False, False]]), masks, radius=2)
     assert nothing.abs().max() == 0  # an empty memory measures no motion
+
+
+def _moving_apart() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two copies of one object moving apart, one cell a frame: (similarities (1, 2, 25, 16, 24) with the two
+    past frames, valid (1, 2), masks (1, 2, 1, 16, 24): query 0 on the copy moving left, query 1 on the other)."""
+    torch.manual_seed(0)
+    background, thing = torch.randn(8, 16, 24) * 0.3, torch.randn(8, 4, 4)
+
+    def frame(left: int, right: int) -> torch.Tensor:  # (C, h, w): the copies at columns left and right, rows 6-9
+        drawn = background.clone()
+        drawn[:, 6:10, left:left + 4] = thing
+        drawn[:, 6:10, right:right + 4] = thing
+        return drawn
+
+    now, past = frame(6, 16), torch.stack([frame(7, 15), frame(8, 14)])  # t; t-1, t-2
+    masks = torch.full((1, 2, 1, 16, 24), -20.0)
+    masks[0, 0, 0, 6:10, 6:10], masks[0, 1, 0, 6:10, 16:20] = 20.0, 20.0
+    similarities = torch.stack([local_correlation(now[None], p[None], 2) for p in past], 1)
+    return similarities, torch.tensor([[True, True]]), masks
+
+
+def test_motion_logit_favours_the_look_alike_that_moves_as_the_words_say():
+    """Words that weigh dx negatively ("moving left") raise the left-moving copy's logit and lower the other's;
+    speed weighed negatively ("not moving") lowers both; an empty memory adds nothing; padding is not read."""
+    similarities, valid, masks = _moving_apart()
+    displacement = measured_displacement(similarities, valid, masks, radius=2)  # (1, 2, 3)
+    logit = MotionLogit(4)
+    words = torch.randn(1, 3, 4)
+    padding = torch.tensor([[False, False, True]])
+    assert logit(words, padding, displacement).abs().max() == 0  # untrained: adds nothing
+    with torch.no_grad():
+        logit.weights.layers[-1].bias.copy_(torch.tensor([-2.0, 0.0, 0.0]))  # "moving left"
+    left = logit(words, padding, displacement)[0]
+    assert left[0] > 0 > left[1]
+    with torch.no_grad():
+        logit.weights.layers[-1].bias.copy_(torch.tensor([0.0, 0.0, -2.0]))  # "that is not moving"
+    assert (logit(words, padding, displacement) < 0).all()
+    nothing = measured_displacement(similarities * 0, torch.zeros_like(valid), masks, radius=2)
+    assert logit(words, padding, nothing).abs().max() == 0
+    with torch.no_grad():
+        torch.nn.init.normal_(logit.weights.layers[-1].weight)
+    garbage = words.clone()
+    garbage[0, 2] = 1e3  # a padded position
+    assert torch.equal(logit(garbage, padding, displacement), logit(words, padding, displacement))
 
 
 def test_memory_keeps_the_newest_frames_and_the_found_mask():

@@ -172,6 +172,7 @@ WEIGHTS_FAULTS = {
     "query_motion_without_memory": dict(config=_set("temporal", "query_motion", True)),
     "correlation_radius_99": dict(config=_set("temporal", "correlation_radius", 99)),
     "measured_motion_without_correlation": dict(config=_set("temporal", "measured_motion", True)),
+    "motion_logit_without_correlation": dict(config=_set("temporal", "motion_logit", True)),
 }
 
 

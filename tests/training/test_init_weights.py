@@ -7,12 +7,14 @@ from training.train import load_init_weights
 from vatex_core import build_vatex, preset, save_weights
 
 
-def _model(memory_frames: int = 0, query_motion: bool = False, correlation_radius: int = 0, seed: int = 0):
+def _model(memory_frames: int = 0, query_motion: bool = False, correlation_radius: int = 0, seed: int = 0,
+           motion_logit: bool = False):
     torch.manual_seed(seed)
     cfg = preset("tiny")
     cfg.temporal.memory_frames = memory_frames
     cfg.temporal.query_motion = query_motion
     cfg.temporal.correlation_radius = correlation_radius
+    cfg.temporal.motion_logit = motion_logit
     return build_vatex(cfg)
 
 
@@ -44,6 +46,20 @@ def test_measuring_the_queries_motion_takes_every_tensor(tmp_path):
     load_init_weights(target, path)
     kept = source.state_dict()
     assert all(torch.equal(tensor, kept[name]) for name, tensor in target.state_dict().items())
+
+
+def test_the_motion_logit_starts_untrained_beside_the_correlation(tmp_path):
+    """A memory-only model (4b) given the correlation and the motion logit: the file's model, plus two parts at zero."""
+    source = _model(memory_frames=2, seed=1)
+    path = tmp_path / "source.safetensors"
+    save_weights(source, path)
+    target = _model(memory_frames=2, correlation_radius=2, seed=2, motion_logit=True)
+    load_init_weights(target, path)
+    got, kept = target.state_dict(), source.state_dict()
+    assert all(torch.equal(got[name], kept[name]) for name in kept)
+    new = {name.split(".")[1] for name in got if name not in kept}
+    assert new == {"correlation", "motion_logit"}
+    assert target.temporal.motion_logit.weights.layers[-1].weight.abs().max() == 0
 
 
 def test_other_configurations_are_refused(tmp_path):

@@ -117,3 +117,9 @@ def test_measured_motion_needs_the_queries_motion_and_the_correlation():
     temporal = {"memory_frames": 2, "measured_motion": True, "query_motion": True}
     with pytest.raises(ValueError, match="measured_motion"):
         TrainConfig(model=ModelSpec(preset="tiny", overrides={"temporal": temporal}))
+
+
+def test_motion_logit_needs_the_correlation():
+    temporal = {"memory_frames": 2, "motion_logit": True}
+    with pytest.raises(ValueError, match="motion_logit"):
+        TrainConfig(model=ModelSpec(preset="tiny", overrides={"temporal": temporal}))

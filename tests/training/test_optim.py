@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from training.optim import OptimConfig, build_optimizer, build_scheduler, clip_gradients, param_groups
+from training.train import freeze
 from vatex_core import build_vatex, preset
 
 
@@ -82,3 +83,17 @@ def test_temporal_memory_gets_its_own_lr_only_when_asked():
     assert {faster[name]["lr"] for name in ("temporal/decay", "temporal/no_decay")} == {1e-3}
     assert not any(n.startswith("temporal.") for n in faster["head/decay"]["param_names"] + faster["head/no_decay"]["param_names"])
     assert sum(len(g["params"]) for g in faster.values()) == sum(len(g["params"]) for g in plain.values())
+
+
+def test_freeze_takes_top_level_modules_and_dotted_parts():
+    cfg = preset("tiny")
+    cfg.temporal.memory_frames, cfg.temporal.correlation_radius, cfg.temporal.motion_logit = 2, 2, True
+    model = build_vatex(cfg)
+    freeze(model, ["backbone", "temporal.body", "temporal.out"])
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert any(n.startswith("backbone.") for n in frozen)
+    assert {n.split(".")[1] for n in frozen if n.startswith("temporal.")} == {"body", "out"}
+    assert all(p.requires_grad for p in model.temporal.motion_logit.parameters())
+    for unknown in (["temporal.nothing"], [""]):
+        with pytest.raises(ValueError, match="unknown modules"):
+            freeze(model, unknown)
