@@ -38,14 +38,6 @@ STAMP_STEP = 0.1  # seconds between frames, as stream_eval gives them
 def probe(weights: str, cfg, items: int, threshold: float) -> dict[str, tuple[float, float, int]]:
     """Motion kind (and "all") -> (mean IoU of the picked query, of the best query, frames)."""
     predictor = Predictor(load_vatex(weights), found_threshold=threshold)  # found frames feed the memory
-    outputs = {}
-    runner = predictor._runner
-
-    def keep_outputs(*args, **kwargs) -> dict:  # the predictor keeps only the picked query's mask
-        outputs["last"] = runner(*args, **kwargs)
-        return outputs["last"]
-
-    predictor._runner = keep_outputs
     scenes = load_scenes(cfg.data, "val")
     rows = [(scene, obj, expression) for scene in scenes for obj in scene.objects if not obj.no_target
             for expression in obj.expressions if motion_kind(expression)]
@@ -57,7 +49,7 @@ def probe(weights: str, cfg, items: int, threshold: float) -> dict[str, tuple[fl
             session.step(frame, stamp=t * STAMP_STEP)
             if t < FIRST_FULL_FRAME or not truth[t].any():
                 continue
-            out = outputs["last"]
+            out = predictor.last_output  # every query's, not only the picked one's
             _, resized = prepare_frames([frame], predictor.short_side, predictor.max_size)
             masks = mask_to_input_size(out["pred_masks"][0, :, 0].float(), resized, frame.shape[:2]) > 0  # (N, H, W)
             per_query = np.array([mask_iou(mask, truth[t]) for mask in masks.cpu().numpy()])

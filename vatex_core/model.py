@@ -16,7 +16,7 @@ from vatex_core.cmd import ContextualMultimodalDecoder
 from vatex_core.config import VatexConfig, check_checkpointable
 from vatex_core.decoder import MaskedAttentionDecoder
 from vatex_core.noun_phrase import clip_prompt
-from vatex_core.temporal import FrameMemory, MotionEncoder
+from vatex_core.temporal import FrameMemory, MotionEncoder, measured_displacement
 from vatex_core.text_encoder import TextEncoder, TextFeatures
 from vatex_core.video_backbone import VideoBackbone
 
@@ -123,7 +123,9 @@ class Vatex(nn.Module):
             feature (MCC); "prior_heatmap" (BK, g, g) averaged over frames (None without the CLIP
             Prior); "level_sentences": (BK, C) per CMD level 0..4; a temporal model adds
             "frame_features" (BK, C0, H/4, W/4), the decoded frame's contribution to the memory, and
-            "motion" (BK, C1, H/8, W/8), the motion residual added to the stride-8 features.
+            "motion" (BK, C1, H/8, W/8), the motion residual added to the stride-8 features; with
+            ``cfg.temporal.motion_logit`` also "query_displacement" (BK, N, 3), each query's measured (dx, dy,
+            speed), and "motion_logit" (BK, N), the term its object logit got from it.
         """
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
@@ -180,9 +182,10 @@ class Vatex(nn.Module):
                 return self.temporal.query_term(motion, similarities, memory.valid, masks)
         out = self._decode(features, patches, text, pairs, 1, query_motion)
         if self.temporal.motion_logit is not None:
-            term = self.temporal.logit_term(similarities, memory.valid, out["pred_masks"], text.tokens,
-                                            text.padding_mask)  # (BK, N)
+            displacement = measured_displacement(similarities, memory.valid, out["pred_masks"], self.temporal.radius)
+            term = self.temporal.motion_logit(text.tokens, text.padding_mask, displacement)  # (BK, N)
             out["pred_logits"] = out["pred_logits"] + torch.stack([term, torch.zeros_like(term)], -1)
+            out["query_displacement"], out["motion_logit"] = displacement, term
         out["frame_features"] = features[0]
         out["motion"] = motion
         return out

@@ -110,6 +110,9 @@ class Predictor:
         self.max_size = round(trained.max_size * self.short_side / trained.short_side)
         self._encode_cached = functools.lru_cache(maxsize=text_cache_size)(self._encode)
         self._target_ids = itertools.count(1)
+        # the model's outputs of the newest stream forward, every query's (probes and fits read them); the next
+        # call replaces them (a CUDA-graph run overwrites them in place)
+        self.last_output: dict | None = None
 
     @classmethod
     def from_pretrained(
@@ -283,6 +286,7 @@ class Predictor:
         memory = self._group_memory([sessions[row] for row in rows], frames.shape[-2:])
         prepared = time.perf_counter()
         out = self._runner(frames, text, memory)
+        self.last_output = out
         inferred = time.perf_counter()
         probabilities = out["scores"]  # (N_rows, queries) object probability
         best = probabilities.argmax(-1)  # (N_rows,)

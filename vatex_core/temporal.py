@@ -20,8 +20,8 @@ object's direction and speed, which its self-attention can compare with the othe
 fastest") and its text attention with the words. With ``cfg.measured_motion`` the query's displacement is
 measured instead of learnt (:func:`measured_displacement`): the correlation averaged under the query's mask
 peaks at the offset where its object was in each past frame, found to a fraction of a cell. With
-``cfg.motion_logit`` the decision reads that measurement as well (:class:`MotionLogit`): the words give a
-weight per motion component (what "moving left", "that is not moving" or "the fastest" ask for), and each
+``cfg.motion_logit`` the decision reads that measurement as well (:class:`MotionLogit`): the words give
+weights per motion component (what "moving left", "that is not moving" or "the fastest" ask for), and each
 query's object logit gains the match with the displacement measured under its final mask, so of two
 look-alikes the one that moves as the words say is the one found. The output
 layers (and the correlation's layer) start at zero: before training, a temporal model computes exactly what
@@ -159,22 +159,13 @@ class MotionEncoder(nn.Module):
         return self.query_motion(motion_under_masks(residual, masks))
 
 
-    def logit_term(self, similarities: torch.Tensor, valid: torch.Tensor, masks: torch.Tensor,
-                   words: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
-        """What ``cfg.motion_logit`` adds to each query's object logit: (S, N) from its final mask logits
-        (S, N, 1, H4, W4), the similarities of :meth:`forward` over the memory's ``valid`` (S, K) slots and the
-        expression's words (S, L, D) with their padding (S, L)."""
-        displacement = measured_displacement(similarities, valid, masks, self.radius)
-        return self.motion_logit(words, padding_mask, displacement)
-
-
 class MotionLogit(nn.Module):
     """The match of each query's measured displacement with what the words ask for -> a term of its object logit.
 
-    The words, averaged over the expression, give one weight per component of the displacement (dx, dy, speed):
-    "moving left" a negative weight on dx, "that is not moving" a negative one on speed, "the fastest" a positive
-    one. The term is their dot product: between two look-alikes it favours the one that moves as the words say,
-    and where nothing is remembered (no displacement) it is 0.
+    Each word gives weights for the components of the displacement (dx, dy, speed) and the expression's are their
+    sum: "left" a negative weight on dx, "not" with "moving" a negative one on speed, "fastest" a positive one.
+    The term is their dot product with each query's displacement: between two look-alikes it favours the one that
+    moves as the words say, and where nothing is remembered (no displacement) it is 0.
     """
 
     def __init__(self, text_dim: int) -> None:
@@ -186,8 +177,8 @@ class MotionLogit(nn.Module):
     def forward(self, words: torch.Tensor, padding_mask: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:
         """words (S, L, D), padding_mask (S, L) True where no word, displacement (S, N, 3) -> (S, N)."""
         present = (~padding_mask).to(words.dtype)[..., None]  # (S, L, 1)
-        sentence = (words * present).sum(1) / present.sum(1).clamp_min(1.0)  # (S, D)
-        return torch.einsum("sc,snc->sn", self.weights(sentence), displacement.to(words.dtype))
+        weights = (self.weights(words) * present).sum(1)  # (S, 3)
+        return torch.einsum("sc,snc->sn", weights, displacement.to(words.dtype))
 
 
 def local_correlation(current: torch.Tensor, past: torch.Tensor, radius: int) -> torch.Tensor:

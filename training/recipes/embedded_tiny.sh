@@ -229,3 +229,14 @@ r4g=runs/synthetic_tiny_temporal_measured_4g/checkpoints/step_00000600/model.saf
 vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
   --weights $r4g --found-threshold 0.1871 --out runs/r4g/s600/motion_val.json
 python scripts/motion_term_probe.py $r4g
+
+# 18. Stage 4h, the motion logit (issue 28): 4b (step 12's last checkpoint) with the correlation and
+#     model.temporal.motion_logit, the rest fixed; the head is fitted on the model's own streams of 80 training
+#     motion videos (the last 16 held out to choose the epoch), not in the training loop. Read as step 14.
+mkdir -p runs/r4h
+python -m training.fit_motion_logit --config training/configs/tiny-1.4.0/temporal_logit_4h.yaml \
+  --found-threshold 0.1871 --out runs/r4h/vatex-tiny-4h.safetensors > runs/r4h/fit.log 2>&1
+vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val --max-items 400 \
+  --weights runs/r4h/vatex-tiny-4h.safetensors --found-threshold 0.1871 --out runs/r4h/motion_val.json
+python scripts/query_choice_probe.py runs/synthetic_tiny_temporal_motion_4b/checkpoints/step_00001000/model.safetensors \
+  runs/r4h/vatex-tiny-4h.safetensors

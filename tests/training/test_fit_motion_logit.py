@@ -1,0 +1,64 @@
+"""Fitting the motion logit on a model's own streams: it learns what the words ask of the motion, and a fit that
+cannot help leaves the model without the term."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from training.config import load_config
+from training.fit_motion_logit import FitConfig, StreamFrames, fit, fit_motion_logit
+from training.synthetic import make_motion_scenes
+from vatex_core import build_vatex, preset
+from vatex_core.temporal import MotionLogit
+
+DIM = 8
+LEFT, RIGHT, THING = torch.eye(DIM)[0], torch.eye(DIM)[1], torch.eye(DIM)[2]  # word features
+
+
+def _look_alikes(frames: int, seed: int, moving: bool = True) -> StreamFrames:
+    """Two look-alikes, query 0 favoured by appearance (+2 log-odds), moving right, query 1 moving left; the words
+    name one of them by its direction ("thing left" or "thing right"), the named one is covered exactly."""
+    generator = torch.Generator().manual_seed(seed)
+    left = torch.rand(frames, generator=generator) < 0.5  # the words say "left": query 1 is named
+    words = torch.stack([THING.expand(frames, -1), torch.where(left[:, None], LEFT, RIGHT)], 1)  # (F, 2, D)
+    speed = 0.5 if moving else 0.0
+    displacement = torch.tensor([[speed, 0.0, speed], [-speed, 0.0, speed]]).expand(frames, -1, -1)
+    ious = torch.stack([(~left).float(), left.float()], 1)  # (F, 2)
+    return StreamFrames(torch.tensor([2.0, 0.0]).expand(frames, -1), displacement, words,
+                        torch.zeros(frames, 2, dtype=torch.bool), ious, torch.ones(frames, dtype=torch.bool),
+                        ["direction"] * frames)
+
+
+def test_the_fit_learns_which_way_the_words_ask_for():
+    torch.manual_seed(0)
+    head = MotionLogit(DIM)
+    results = fit(head, _look_alikes(64, 0), _look_alikes(32, 1), FitConfig(epochs=300, check_every=20), 0.5)
+    assert results["held-out without"]["direction"] == pytest.approx(0.5, abs=0.2)  # appearance picks query 0
+    assert results["held-out with"]["direction"] == 1.0
+    assert results["epoch"]["chosen"] > 0
+
+
+def test_a_fit_that_cannot_help_keeps_the_model_without_the_term():
+    """Nothing moves: the displacement is zero, no epoch beats the start, the term stays zero."""
+    head = MotionLogit(DIM)
+    still = _look_alikes(64, 0, moving=False)
+    results = fit(head, still, _look_alikes(32, 1, moving=False), FitConfig(epochs=100, check_every=20), 0.5)
+    assert results["epoch"]["chosen"] == 0
+    assert head.weights.layers[-1].weight.abs().max() == 0
+
+
+def test_fitting_a_model_runs_its_streams_and_keeps_the_rest(tmp_path):
+    torch.manual_seed(0)
+    cfg = preset("tiny")
+    cfg.temporal = dataclasses.replace(cfg.temporal, memory_frames=2, correlation_radius=2, motion_logit=True)
+    model = build_vatex(cfg)
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    synthetic = load_config("training/configs/tiny-1.4.0/temporal_logit_4h.yaml").data.synthetic
+    scenes = make_motion_scenes(synthetic, "train", 2, seed=0)
+    results = fit_motion_logit(model, scenes, FitConfig(scenes=2, epochs=20, check_every=10), found_threshold=0.5)
+    assert set(results) == {"epoch", "held-out without", "held-out with", "train without", "train with"}
+    changed = {name for name, tensor in model.state_dict().items() if not torch.equal(tensor, before[name])}
+    assert changed <= {name for name in before if name.startswith("temporal.motion_logit.")}
+    with pytest.raises(ValueError, match="motion logit"):
+        fit_motion_logit(build_vatex(preset("tiny")), scenes, FitConfig(), found_threshold=0.5)

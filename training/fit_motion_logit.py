@@ -1,0 +1,214 @@
+"""Fits a temporal model's motion logit (``model.temporal.motion_logit``) on its own streams, the rest fixed.
+
+Why not in the training loop: the motion logit decides between queries the model has already segmented
+(on motion val, the best query's mask fits the named object far better than the picked one's), and
+what it needs is many frames where the choice is at stake. A training step decodes a few 3-frame clips
+(seconds on the CPU); here the frozen model runs each training motion video once as the node runs it
+(a stream: its own masks, its own memory), every frame's queries are kept (the object log-odds without
+the term, the displacement measured under each query's mask, the words), and the head is fitted on
+thousands of such frames in seconds, full batch.
+
+The objective is the decision itself: on frames where the named object is in view and a query covers it
+(IoU >= ``min_iou``), cross-entropy over the queries towards the best-covering one; on every frame, the
+found statistic (the highest object log-odds) against the found threshold, towards found where the
+object is in view and not found where it is not (an expression naming nothing, or its object out of
+view), so the term does not move the found/not-found calibration. The last ``held_out`` of the scenes
+are not fitted: they choose the epoch (mean IoU of the picked query) and report it against the model
+without the term.
+
+    python -m training.fit_motion_logit --config training/configs/tiny-1.4.0/temporal_logit_4h.yaml --out W_FITTED
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from training.config import load_config
+from training.data.types import RefScene
+from training.metrics import mask_iou
+from training.stream_eval import motion_kind
+from training.synthetic import make_motion_scenes
+from training.train import load_init_weights
+from vatex_core import Predictor, build_vatex, save_weights
+from vatex_core.image_input import mask_to_input_size, prepare_frames
+from vatex_core.model import Vatex
+
+logger = logging.getLogger(__name__)
+
+STAMP_STEP = 0.1  # seconds between the frames of a synthetic video (its frame_interval)
+
+
+@dataclass
+class FitConfig:
+    """How the motion logit is fitted."""
+
+    scenes: int = 80  # training motion videos run as streams
+    held_out: float = 0.2  # the last fraction of them: not fitted, they choose the epoch
+    epochs: int = 1000  # full-batch Adam steps
+    lr: float = 1e-2
+    weight_decay: float = 0.05
+    min_iou: float = 0.5  # a query covers the named object from this IoU on
+    check_every: int = 50  # epochs between held-out checks
+    seed: int = 0
+
+
+@dataclass
+class StreamFrames:
+    """Every frame with a memory of the streams run, one row each (N queries, L words at most)."""
+
+    logodds: torch.Tensor  # (F, N) object log-odds without the motion term
+    displacement: torch.Tensor  # (F, N, 3) measured under each query's mask
+    words: torch.Tensor  # (F, L, D) the expression's word features
+    padding: torch.Tensor  # (F, L) True where no word
+    ious: torch.Tensor  # (F, N) IoU of each query's mask with the named object (0 when not in view)
+    present: torch.Tensor  # (F,) bool: the named object is in view
+    kinds: list[str]  # the expression's motion kind, "none" for the rest
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def rows(self, keep: torch.Tensor) -> StreamFrames:
+        return StreamFrames(self.logodds[keep], self.displacement[keep], self.words[keep], self.padding[keep],
+                            self.ious[keep], self.present[keep], [k for k, y in zip(self.kinds, keep.tolist()) if y])
+
+
+def collect(predictor: Predictor, scenes: Sequence[RefScene]) -> StreamFrames:
+    """Runs every expression of ``scenes`` as a stream and keeps each frame after the first (its memory holds one)."""
+    rows: dict[str, list] = defaultdict(list)
+    items = [(scene, obj, expression) for scene in scenes for obj in scene.objects for expression in obj.expressions]
+    for scene, obj, expression in tqdm(items, desc="streams", dynamic_ncols=True):
+        frames = scene.load_frames()  # (T, H, W, 3)
+        truth = np.zeros(frames.shape[:3], dtype=bool) if obj.no_target else scene.load_mask(obj.object_id)
+        session = predictor.stream(expression)
+        for t, frame in enumerate(frames):
+            session.step(frame, stamp=t * STAMP_STEP)
+            if t == 0:
+                continue
+            out = predictor.last_output
+            _, resized = prepare_frames([frame], predictor.short_side, predictor.max_size)
+            masks = mask_to_input_size(out["pred_masks"][0, :, 0].float(), resized, frame.shape[:2]) > 0  # (N, H, W)
+            logits = out["pred_logits"][0].float()
+            rows["logodds"].append(logits[:, 0] - logits[:, 1] - out["motion_logit"][0].float())
+            rows["displacement"].append(out["query_displacement"][0].float())
+            rows["words"].append(session.text.tokens[0].float())
+            rows["padding"].append(session.text.padding_mask[0])
+            present = bool(truth[t].any())
+            rows["ious"].append(torch.tensor([mask_iou(m, truth[t]) if present else 0.0 for m in masks.cpu().numpy()]))
+            rows["present"].append(present)
+            rows["kinds"].append(motion_kind(expression) or "none")
+    length = max(len(w) for w in rows["words"])
+    words = torch.stack([torch.nn.functional.pad(w, (0, 0, 0, length - len(w))) for w in rows["words"]])
+    padding = torch.stack([torch.nn.functional.pad(p, (0, length - len(p)), value=True) for p in rows["padding"]])
+    return StreamFrames(torch.stack(rows["logodds"]), torch.stack(rows["displacement"]), words, padding,
+                        torch.stack(rows["ious"]), torch.tensor(rows["present"]), rows["kinds"])
+
+
+def picked_iou(scores: torch.Tensor, frames: StreamFrames) -> dict[str, float]:
+    """Mean IoU of the highest-scoring query on the frames where the named object is in view, overall and by kind."""
+    picked = frames.ious.gather(1, scores.argmax(1, keepdim=True))[:, 0]  # (F,)
+    result = {}
+    for kind in ("all", *sorted(set(frames.kinds))):
+        rows = frames.present & torch.tensor([kind in ("all", k) for k in frames.kinds])
+        result[kind] = float(picked[rows].mean()) if rows.any() else math.nan
+    return result
+
+
+def fit(head: torch.nn.Module, train: StreamFrames, held_out: StreamFrames, cfg: FitConfig,
+        found_threshold: float) -> dict[str, dict[str, float]]:
+    """Fits ``head`` (a :class:`~vatex_core.temporal.MotionLogit`) in place; returns the held-out and training
+    picked-query IoU without the term, and with it at the chosen epoch."""
+    torch.manual_seed(cfg.seed)
+    bar = math.log(found_threshold / (1 - found_threshold))  # the found threshold as log-odds
+    best_query = train.ious.argmax(1)
+    decided = train.present & (train.ious.max(1).values >= cfg.min_iou)  # frames where a query covers the object
+    optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def scores(frames: StreamFrames) -> torch.Tensor:
+        return frames.logodds + head(frames.words, frames.padding, frames.displacement)
+
+    with torch.no_grad():
+        chosen = (picked_iou(scores(held_out), held_out)["all"], 0, copy.deepcopy(head.state_dict()))
+    for epoch in tqdm(range(1, cfg.epochs + 1), desc="fit", dynamic_ncols=True):
+        score = scores(train)
+        choice = torch.nn.functional.cross_entropy(score[decided], best_query[decided])
+        found = torch.nn.functional.binary_cross_entropy_with_logits(score.max(1).values - bar, train.present.float())
+        optimizer.zero_grad()
+        (choice + found).backward()
+        optimizer.step()
+        if epoch % cfg.check_every == 0:
+            with torch.no_grad():
+                held = picked_iou(scores(held_out), held_out)["all"]
+            logger.info("epoch %d: choice %.4f found %.4f, held-out picked IoU %.4f", epoch, choice.item(),
+                        found.item(), held)
+            if held > chosen[0]:
+                chosen = (held, epoch, copy.deepcopy(head.state_dict()))
+    head.load_state_dict(chosen[2])
+    logger.info("kept epoch %d (held-out picked IoU %.4f)", chosen[1], chosen[0])
+    with torch.no_grad():
+        return {"epoch": {"chosen": chosen[1]},
+                "held-out without": picked_iou(held_out.logodds, held_out),
+                "held-out with": picked_iou(scores(held_out), held_out),
+                "train without": picked_iou(train.logodds, train), "train with": picked_iou(scores(train), train)}
+
+
+def fit_motion_logit(model: Vatex, scenes: Sequence[RefScene], cfg: FitConfig,
+                     found_threshold: float) -> dict[str, dict[str, float]]:
+    """Runs ``scenes`` as streams and fits the model's motion logit on them (the rest of the model is not touched)."""
+    if model.temporal is None or model.temporal.motion_logit is None:
+        raise ValueError("the model has no motion logit (model.temporal.motion_logit)")
+    predictor = Predictor(model, found_threshold=found_threshold)  # found frames feed the memory, as in the node
+    split = len(scenes) - max(1, round(cfg.held_out * len(scenes)))
+    if split < 1:
+        raise ValueError(f"{len(scenes)} scenes leave none to fit after holding out {cfg.held_out:.0%}")
+    train, held_out = collect(predictor, scenes[:split]), collect(predictor, scenes[split:])  # plain tensors
+    logger.info("%d frames to fit (%d scenes), %d held out (%d scenes)", len(train), split, len(held_out),
+                len(scenes) - split)
+    head = model.temporal.motion_logit.float().train()
+    last = head.weights.layers[-1]
+    torch.nn.init.zeros_(last.weight)  # the fit starts from the model without the term: epoch 0 is that model
+    torch.nn.init.zeros_(last.bias)
+    results = fit(head, train, held_out, cfg, found_threshold)
+    model.eval()
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True,
+                        help="training config: the model (its preset, overrides and init_weights) and the motion videos")
+    parser.add_argument("--weights", help="start from these weights instead of the config's init_weights")
+    parser.add_argument("--out", required=True, help="where the model with the fitted motion logit goes")
+    parser.add_argument("--found-threshold", type=float, default=0.5, help="the threshold its streams run at")
+    for name, value in vars(FitConfig()).items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fit_cfg = FitConfig(**{name: getattr(args, name) for name in vars(FitConfig())})
+    train_cfg = load_config(args.config)
+    data = train_cfg.data
+    model = build_vatex(train_cfg.model.build_config(), *train_cfg.model.encoder_checkpoints())
+    start = args.weights or train_cfg.model.init_weights
+    if start is None:
+        parser.error("the config has no model.init_weights: give --weights")
+    load_init_weights(model, start)  # a file without the motion logit (or the correlation) gets them at zero
+    scenes = make_motion_scenes(data.synthetic, "train", fit_cfg.scenes, data.synthetic_seed)
+    results = fit_motion_logit(model, scenes, fit_cfg, args.found_threshold)
+    for name, values in results.items():
+        logger.info("%s: %s", name, ", ".join(f"{k} {v:.4f}" for k, v in values.items()))
+    save_weights(model, args.out)
+    logger.info("wrote %s", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
