@@ -141,8 +141,10 @@ def test_sub_cell_peak_finds_the_vertex_between_cells():
     assert sub_cell_peak(on_edge.flatten()[None], 5)[0].tolist() == pytest.approx([4.0, 2.0])  # no cell beyond
 
 
-def test_measured_motion_tells_look_alikes_apart():
-    """Two copies of one object, one moving right and one left: each query's mask measures its own object's way."""
+def _two_copies(now: tuple[int, int], past: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two copies of one object at the columns ``now`` (left, right) in frame t and ``past`` in t-1, t-2:
+    (similarities (1, 2, 25, 16, 24) with the past frames, valid (1, 2), masks (1, 2, 1, 16, 24) logits: query 0
+    on the left copy now, query 1 on the right one)."""
     torch.manual_seed(0)
     background, thing = torch.randn(8, 16, 24) * 0.3, torch.randn(8, 4, 4)
 
@@ -152,12 +154,18 @@ def test_measured_motion_tells_look_alikes_apart():
         drawn[:, 6:10, right:right + 4] = thing
         return drawn
 
-    now, past = frame(8, 14), torch.stack([frame(7, 15), frame(6, 16)])  # t; t-1, t-2: one cell a frame
-    masks = torch.full((1, 2, 1, 16, 24), -20.0)  # (S, N, 1, H4, W4) logits: query 0 on the left copy
-    masks[0, 0, 0, 6:10, 8:12], masks[0, 1, 0, 6:10, 14:18] = 20.0, 20.0
-    similarities = torch.stack([local_correlation(now[None], p[None], 2) for p in past], 1)  # (1, 2, 25, 16, 24)
+    masks = torch.full((1, 2, 1, 16, 24), -20.0)
+    masks[0, 0, 0, 6:10, now[0]:now[0] + 4], masks[0, 1, 0, 6:10, now[1]:now[1] + 4] = 20.0, 20.0
+    current = frame(*now)[None]
+    similarities = torch.stack([local_correlation(current, frame(*p)[None], 2) for p in past], 1)
+    return similarities, torch.tensor([[True] * len(past)]), masks
+
+
+def test_measured_motion_tells_look_alikes_apart():
+    """Two copies of one object, one moving right and one left: each query's mask measures its own object's way."""
+    similarities, valid, masks = _two_copies((8, 14), [(7, 15), (6, 16)])  # one cell a frame, towards each other
     step = MOTION_SCALE / 16  # one cell a frame, in short sides times the scale
-    both = measured_displacement(similarities, torch.tensor([[True, True]]), masks, radius=2)
+    both = measured_displacement(similarities, valid, masks, radius=2)
     assert torch.allclose(both[0], torch.tensor([[step, 0.0, step], [-step, 0.0, step]]), atol=0.05)
     newest = measured_displacement(similarities * torch.tensor([1.0, 0.0])[:, None, None, None],
                                    torch.tensor([[True, False]]), masks, radius=2)  # after a reset: one frame
@@ -166,29 +174,10 @@ def test_measured_motion_tells_look_alikes_apart():
     assert nothing.abs().max() == 0  # an empty memory measures no motion
 
 
-def _moving_apart() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Two copies of one object moving apart, one cell a frame: (similarities (1, 2, 25, 16, 24) with the two
-    past frames, valid (1, 2), masks (1, 2, 1, 16, 24): query 0 on the copy moving left, query 1 on the other)."""
-    torch.manual_seed(0)
-    background, thing = torch.randn(8, 16, 24) * 0.3, torch.randn(8, 4, 4)
-
-    def frame(left: int, right: int) -> torch.Tensor:  # (C, h, w): the copies at columns left and right, rows 6-9
-        drawn = background.clone()
-        drawn[:, 6:10, left:left + 4] = thing
-        drawn[:, 6:10, right:right + 4] = thing
-        return drawn
-
-    now, past = frame(6, 16), torch.stack([frame(7, 15), frame(8, 14)])  # t; t-1, t-2
-    masks = torch.full((1, 2, 1, 16, 24), -20.0)
-    masks[0, 0, 0, 6:10, 6:10], masks[0, 1, 0, 6:10, 16:20] = 20.0, 20.0
-    similarities = torch.stack([local_correlation(now[None], p[None], 2) for p in past], 1)
-    return similarities, torch.tensor([[True, True]]), masks
-
-
 def test_motion_logit_favours_the_look_alike_that_moves_as_the_words_say():
     """Words that weigh dx negatively ("moving left") raise the left-moving copy's logit and lower the other's;
     speed weighed negatively ("not moving") lowers both; an empty memory adds nothing; padding is not read."""
-    similarities, valid, masks = _moving_apart()
+    similarities, valid, masks = _two_copies((6, 16), [(7, 15), (8, 14)])  # moving apart, one cell a frame
     displacement = measured_displacement(similarities, valid, masks, radius=2)  # (1, 2, 3)
     logit = MotionLogit(4)
     words = torch.randn(1, 3, 4)
