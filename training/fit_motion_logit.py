@@ -185,7 +185,7 @@ def fit_motion_logit(model: Vatex, scenes: Sequence[RefScene], cfg: FitConfig,
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True,
-                        help="training config: the model (its preset, overrides and init_weights) and the motion videos")
+                        help="training config: the model (preset, overrides, init_weights) and the motion videos")
     parser.add_argument("--weights", help="start from these weights instead of the config's init_weights")
     parser.add_argument("--out", required=True, help="where the model with the fitted motion logit goes")
     parser.add_argument("--found-threshold", type=float, default=0.5, help="the threshold its streams run at")
@@ -204,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenes = make_motion_scenes(data.synthetic, "train", fit_cfg.scenes, data.synthetic_seed)
     results = fit_motion_logit(model, scenes, fit_cfg, args.found_threshold)
     for name, values in results.items():
-        logger.info("%s: %s", name, ", ".join(f"{k} {v:.4f}" for k, v in values.items()))
+        logger.info("%s: %s", name, ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
     save_weights(model, args.out)
     logger.info("wrote %s", args.out)
     return 0

@@ -118,7 +118,7 @@ def freeze(vatex: Vatex, modules: list[str]) -> None:
         ValueError: a name is not a module of the model.
     """
     named = dict(vatex.named_modules())
-    unknown = sorted(set(modules) - set(named) | ({""} & set(modules)))
+    unknown = sorted(name for name in set(modules) if not name or name not in named)  # "" names the whole model
     if unknown:
         raise ValueError(f"model.frozen names unknown modules {unknown}; the model has "
                          f"{sorted(dict(vatex.named_children()))} (and their parts, by dotted path)")
@@ -135,9 +135,9 @@ def load_init_weights(vatex: Vatex, path: str | Path) -> None:
     A temporal model started from per-frame weights (e.g. 1.3.0) takes every tensor but the motion
     encoder's, and a model with ``temporal.query_motion``, ``temporal.correlation_radius`` or
     ``temporal.motion_logit`` started from a temporal model without them takes every tensor but theirs: the
-    new parts keep their zero-initialised
-    outputs, so the model starts as the one in the file. ``temporal.measured_motion`` changes where the
-    queries' motion comes from, not the parameters: every tensor is taken.
+    new parts keep their zero-initialised outputs, so the model starts as the one in the file.
+    ``temporal.measured_motion`` changes where the queries' motion comes from, not the parameters: every tensor
+    is taken.
     """
     saved = read_config(path)
     added = _added_temporal_parts(saved.temporal, vatex.cfg.temporal)

@@ -107,7 +107,7 @@ class MotionEncoder(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, cfg: TemporalConfig, groups: int, query_dim: int) -> None:
         """Args: in_channels C0 (stride 4), out_channels C1 (stride 8), the temporal config, GroupNorm groups,
-        the decoder's query width (for ``cfg.query_motion``)."""
+        the decoder's query width (for ``cfg.query_motion``; the words of ``cfg.motion_logit`` have it too)."""
         super().__init__()
         slots, width = cfg.memory_frames, cfg.motion_dim
         inputs = in_channels * (1 + slots) + 1 + slots  # current, K differences, last target, K flags
