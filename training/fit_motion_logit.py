@@ -166,6 +166,9 @@ def fit_motion_logit(model: Vatex, scenes: Sequence[RefScene], cfg: FitConfig,
     """Runs ``scenes`` as streams and fits the model's motion logit on them (the rest of the model is not touched)."""
     if model.temporal is None or model.temporal.motion_logit is None:
         raise ValueError("the model has no motion logit (model.temporal.motion_logit)")
+    if not 0.0 < found_threshold < 1.0:
+        raise ValueError(f"found_threshold must be strictly between 0 and 1 (the fit reads it as log-odds), "
+                         f"got {found_threshold}")
     predictor = Predictor(model, found_threshold=found_threshold)  # found frames feed the memory, as in the node
     split = len(scenes) - max(1, round(cfg.held_out * len(scenes)))
     if split < 1:

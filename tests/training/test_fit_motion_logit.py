@@ -62,3 +62,5 @@ def test_fitting_a_model_runs_its_streams_and_keeps_the_rest(tmp_path):
     assert changed <= {name for name in before if name.startswith("temporal.motion_logit.")}
     with pytest.raises(ValueError, match="motion logit"):
         fit_motion_logit(build_vatex(preset("tiny")), scenes, FitConfig(), found_threshold=0.5)
+    with pytest.raises(ValueError, match="strictly between"):
+        fit_motion_logit(model, scenes, FitConfig(), found_threshold=1.0)
