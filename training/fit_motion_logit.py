@@ -77,10 +77,6 @@ class StreamFrames:
     def __len__(self) -> int:
         return len(self.kinds)
 
-    def rows(self, keep: torch.Tensor) -> StreamFrames:
-        return StreamFrames(self.logodds[keep], self.displacement[keep], self.words[keep], self.padding[keep],
-                            self.ious[keep], self.present[keep], [k for k, y in zip(self.kinds, keep.tolist()) if y])
-
 
 def collect(predictor: Predictor, scenes: Sequence[RefScene]) -> StreamFrames:
     """Runs every expression of ``scenes`` as a stream and keeps each frame after the first (its memory holds one)."""
