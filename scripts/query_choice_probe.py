@@ -25,10 +25,8 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training.config import load_config, load_scenes  # noqa: E402
-from training.metrics import mask_iou  # noqa: E402
-from training.stream_eval import motion_kind  # noqa: E402
+from training.stream_eval import motion_kind, query_ious  # noqa: E402
 from vatex_core import Predictor, load_vatex  # noqa: E402
-from vatex_core.image_input import mask_to_input_size, prepare_frames  # noqa: E402
 
 CONFIG = "training/configs/tiny-1.4.0/temporal_4a.yaml"
 FIRST_FULL_FRAME = 2  # the memory holds two frames from here on
@@ -49,11 +47,8 @@ def probe(weights: str, cfg, items: int, threshold: float) -> dict[str, tuple[fl
             session.step(frame, stamp=t * STAMP_STEP)
             if t < FIRST_FULL_FRAME or not truth[t].any():
                 continue
-            out = predictor.last_output  # every query's, not only the picked one's
-            _, resized = prepare_frames([frame], predictor.short_side, predictor.max_size)
-            masks = mask_to_input_size(out["pred_masks"][0, :, 0].float(), resized, frame.shape[:2]) > 0  # (N, H, W)
-            per_query = np.array([mask_iou(mask, truth[t]) for mask in masks.cpu().numpy()])
-            picked = per_query[int(torch.argmax(out["scores"][0]))]
+            per_query = query_ious(predictor, frame, truth[t])
+            picked = per_query[int(torch.argmax(predictor.last_output["scores"][0]))]
             for kind in ("all", motion_kind(expression)):
                 ious[kind].append((picked, per_query.max()))
     return {kind: (*np.mean(values, axis=0).tolist(), len(values)) for kind, values in ious.items()}

@@ -35,12 +35,10 @@ from tqdm import tqdm
 
 from training.config import load_config
 from training.data.types import RefScene
-from training.metrics import mask_iou
-from training.stream_eval import motion_kind
+from training.stream_eval import motion_kind, query_ious
 from training.synthetic import make_motion_scenes
 from training.train import load_init_weights
 from vatex_core import Predictor, build_vatex, save_weights
-from vatex_core.image_input import mask_to_input_size, prepare_frames
 from vatex_core.model import Vatex
 
 logger = logging.getLogger(__name__)
@@ -90,16 +88,15 @@ def collect(predictor: Predictor, scenes: Sequence[RefScene]) -> StreamFrames:
             session.step(frame, stamp=t * STAMP_STEP)
             if t == 0:
                 continue
-            out = predictor.last_output
-            _, resized = prepare_frames([frame], predictor.short_side, predictor.max_size)
-            masks = mask_to_input_size(out["pred_masks"][0, :, 0].float(), resized, frame.shape[:2]) > 0  # (N, H, W)
+            out = predictor.last_output  # every query's
             logits = out["pred_logits"][0].float()
             rows["logodds"].append(logits[:, 0] - logits[:, 1] - out["motion_logit"][0].float())
             rows["displacement"].append(out["query_displacement"][0].float())
             rows["words"].append(session.text.tokens[0].float())
             rows["padding"].append(session.text.padding_mask[0])
             present = bool(truth[t].any())
-            rows["ious"].append(torch.tensor([mask_iou(m, truth[t]) if present else 0.0 for m in masks.cpu().numpy()]))
+            ious = query_ious(predictor, frame, truth[t]) if present else np.zeros(len(logits))
+            rows["ious"].append(torch.from_numpy(ious).float())
             rows["present"].append(present)
             rows["kinds"].append(motion_kind(expression) or "none")
     length = max(len(w) for w in rows["words"])

@@ -33,6 +33,7 @@ from training.data.types import RefScene
 from training.metrics import boundary_f_measure, mask_iou, region_similarity
 from training.synthetic.language import MOTIONS, SPEEDS
 from vatex_core import Prediction, Predictor
+from vatex_core.image_input import mask_to_input_size, resized_size
 
 MODES = ("stream", "per-frame")
 MOTION_KINDS = {  # kind -> the phrases that name it
@@ -50,6 +51,16 @@ def motion_kind(expression: str) -> str | None:
 def is_motion_expression(expression: str) -> bool:
     """Whether the expression names its object by how it moves."""
     return motion_kind(expression) is not None
+
+
+def query_ious(predictor: Predictor, frame: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """IoU with ``truth`` (H, W) of every query's mask in the predictor's newest forward (one stream, ``frame``
+    (H, W, 3)), not only the picked query's -> (N,)."""
+    height, width = frame.shape[:2]
+    resized = resized_size(height, width, predictor.short_side, predictor.max_size)
+    logits = predictor.last_output["pred_masks"][0, :, 0].float()  # (N, H/4, W/4) of the padded input
+    masks = (mask_to_input_size(logits, resized, (height, width)) > 0).cpu().numpy()  # (N, H, W)
+    return np.array([mask_iou(mask, truth) for mask in masks])
 
 
 def _latencies(present: np.ndarray, found: np.ndarray) -> tuple[list[int], list[int]]:
