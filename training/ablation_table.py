@@ -3,7 +3,8 @@
 Each run's ``vatex eval --also independent --calibrate`` JSON (both renderers' val splits) becomes
 one markdown row: T-acc, N-acc and mIoU of each renderer at the weights' found threshold, then the
 threshold calibrated on both splits together (``training.mixed_eval``, balanced rule) and each
-renderer's T-acc and N-acc at it. Run command::
+renderer's T-acc and N-acc at it. A second table splits the independent renderer's N-acc by what
+each absent phrase changed (``training.independent.breakdown``). Run command::
 
     python -m training.ablation_table runs/ablation_randomize start all_on no_size_scale ... > table.md
 
@@ -18,11 +19,15 @@ import logging
 import math
 from pathlib import Path
 
+from training.independent.breakdown import breakdown, format_rate, item_changes
+from training.independent.scenes import ABSENT_CHANGES, make_independent_scenes
+
 logger = logging.getLogger(__name__)
 
 RENDERERS = ("synthetic", "independent")
 HEADER = ("run", "synthetic T-acc", "N-acc", "mIoU", "independent T-acc", "N-acc", "mIoU",
           "both-split threshold", "synthetic T/N at it", "independent T/N at it")
+CHANGE_HEADER = ("run", *(f"{change} changed" for change in ABSENT_CHANGES))
 
 
 def row(name: str, results: dict) -> list[str]:
@@ -51,11 +56,17 @@ def _number(value: float) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.1f}"
 
 
-def format_markdown(rows: list[list[str]]) -> str:
-    """A markdown table with ``HEADER``."""
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+def format_markdown(header: tuple[str, ...], rows: list[list[str]]) -> str:
+    """A markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     return "\n".join(lines)
+
+
+def change_row(name: str, results: dict, changes: list[str | None]) -> list[str]:
+    """One run's independent N-acc by what the absent phrase changed, at the both-split threshold."""
+    counts = breakdown(results, changes)
+    return [name] + [format_rate(*counts[change]) for change in ABSENT_CHANGES]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,15 +74,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path, help="the ablation's output folder (<folder>/<run>/val.json)")
     parser.add_argument("runs", nargs="+", help="run names, in table order")
     args = parser.parse_args(argv)
-    rows = []
+    results = {}
     for name in args.runs:
         path = args.folder / name / "val.json"
         if not path.exists():
             logger.warning("no %s: row left out", path)
             continue
-        rows.append(row(name, json.loads(path.read_text())))
-    print(format_markdown(rows))
-    return 0 if rows else 1
+        results[name] = json.loads(path.read_text())
+    if not results:
+        return 1
+    print(format_markdown(HEADER, [row(name, r) for name, r in results.items()]))
+    if any("scores" in r for r in results.values()):
+        changes = item_changes(make_independent_scenes("val"))
+        print("\nIndependent renderer, N-acc (%) of absent phrases by what they changed of a present object, "
+              "at the both-split threshold (n phrases):\n")
+        scored = [change_row(name, r, changes) for name, r in results.items() if "scores" in r]
+        print(format_markdown(CHANGE_HEADER, scored))
+    return 0
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ SIZE_RANGE = {"small": (0.045, 0.075), "big": (0.12, 0.18)}  # half extent, frac
 ABSENT_ID = "absent"
 TARGET_PHRASES = 4  # at most, per object
 ABSENT_PHRASES = (2, 4)  # per scene, inclusive range (fewer when not enough are clearly false)
+ABSENT_CHANGES = ("shape", "colour", "size", "texture", "place")  # what an absent phrase changed of a present object
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,12 @@ class IndependentScene(ArrayScene):
     """An in-memory scene that also keeps what the checker saw (for tests and cross-checks)."""
 
     def __init__(self, scene_id: str, objects: list[RefObject], frames: np.ndarray, masks: dict[str, np.ndarray],
-                 things: list[list[Thing]]) -> None:
-        """Like :class:`ArrayScene`, plus ``things``: the objects' attributes and geometry per frame."""
+                 things: list[list[Thing]], absent_changes: dict[str, str] | None = None) -> None:
+        """Like :class:`ArrayScene`, plus ``things``: the objects' attributes and geometry per frame, and
+        ``absent_changes``: for each phrase naming nothing, what of a present object it changed (``ABSENT_CHANGES``)."""
         super().__init__(scene_id, objects, frames, masks)
         self.things = things
+        self.absent_changes = absent_changes or {}
 
 
 def scene_seed(split: str, kind: int, index: int) -> np.random.SeedSequence:
@@ -141,10 +144,14 @@ def target_phrases(target: Thing, things: list[Thing], image_size: tuple[int, in
 
 
 def absent_phrases(things: list[Thing], image_size: tuple[int, int], count: int, rng: np.random.Generator,
-                   tries: int = 60) -> list[str]:
-    """Phrases naming nothing: a present object with one attribute changed, or misplaced."""
+                   tries: int = 60) -> dict[str, str]:
+    """Phrases naming nothing: a present object with one attribute changed, or misplaced.
+
+    Returns:
+        each phrase (in the order drawn) -> what it changed: "place" or the attribute (``ABSENT_CHANGES``).
+    """
     vocabulary = {"shape": SHAPES, "colour": tuple(SHADES), "size": SIZES, "texture": TEXTURES}
-    chosen: list[str] = []
+    chosen: dict[str, str] = {}
     for _ in range(tries):
         if len(chosen) == count:
             break
@@ -152,6 +159,7 @@ def absent_phrases(things: list[Thing], image_size: tuple[int, int], count: int,
         if rng.random() < 0.3:  # "the red circle on the left" when the one red circle is on the right
             phrase = Phrase(Noun(thing.shape, colour=thing.colour if rng.random() < 0.7 else None),
                             place=str(rng.choice(list(PLACES))))
+            changed = "place"
         else:  # "the green star" when the star is red and nothing else is a green star
             changed = str(rng.choice(list(vocabulary)))
             value = str(rng.choice([v for v in vocabulary[changed] if v != getattr(thing, changed)]))
@@ -163,7 +171,7 @@ def absent_phrases(things: list[Thing], image_size: tuple[int, int], count: int,
             phrase = Phrase(Noun(noun, **words))
         text = phrase.text()
         if text not in chosen and pick(phrase, things, image_size) == set():
-            chosen.append(text)
+            chosen[text] = changed
     return chosen
 
 
@@ -193,12 +201,13 @@ def generate_image_scene(scene_id: str, seed: np.random.SeedSequence, max_attemp
             continue
         objects = [RefObject(i, tuple(p)) for i, p in zip(ids, phrases)]
         mask_of = {i: m[None] for i, m in zip(ids, masks)}
-        absent = absent_phrases(things, (height, width), int(rng.integers(ABSENT_PHRASES[0], ABSENT_PHRASES[1] + 1)), rng)
+        absent_count = int(rng.integers(ABSENT_PHRASES[0], ABSENT_PHRASES[1] + 1))
+        absent = absent_phrases(things, (height, width), absent_count, rng)
         if absent:
             objects.append(RefObject(ABSENT_ID, tuple(absent), no_target=True))
             mask_of[ABSENT_ID] = np.zeros((1, height, width), dtype=bool)
         frames = np.clip(np.round(image), 0, 255).astype(np.uint8)[None]  # (1, H, W, 3)
-        return IndependentScene(scene_id, objects, frames, mask_of, [things])
+        return IndependentScene(scene_id, objects, frames, mask_of, [things], absent)
     raise RuntimeError(f"no valid layout for {scene_id} in {max_attempts} attempts")
 
 

@@ -1,0 +1,93 @@
+"""N-acc on the independent renderer by what each absent phrase changed (training.independent.breakdown)."""
+
+import json
+
+import pytest
+
+from training.ablation_table import CHANGE_HEADER, main as table_main
+from training.independent.breakdown import breakdown, item_changes, main, n_acc_by_change
+from training.independent.grammar import PLACES
+from training.independent.scenes import ABSENT_CHANGES, SHADES, SHAPES, SIZES, TEXTURES, make_independent_scenes
+
+WORDS = {"shape": set(SHAPES), "colour": set(SHADES), "size": set(SIZES), "texture": set(TEXTURES)}
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return make_independent_scenes("val", 25)
+
+
+def test_every_absent_phrase_records_a_change_it_really_made(scenes):
+    seen = set()
+    for scene in scenes:
+        absent = [text for obj in scene.objects if obj.no_target for text in obj.expressions]
+        assert list(scene.absent_changes) == absent  # every phrase naming nothing, and only those
+        things = scene.things[0]
+        for text, change in scene.absent_changes.items():
+            seen.add(change)
+            words = text.split()
+            if change == "place":
+                assert any(text.endswith(place) for place in PLACES.values()), text
+                continue
+            named = next(w for w in words if w in WORDS[change])  # the changed attribute is said
+            # some present object matches every other word the phrase says: only the change rules it out
+            said = {a: next((w for w in words if w in WORDS[a]), None) for a in WORDS if a != change}
+            near = [t for t in things if all(v is None or getattr(t, a) == v for a, v in said.items())]
+            assert near and all(getattr(t, change) != named for t in near), (scene.scene_id, text)
+    assert seen == set(ABSENT_CHANGES)
+
+
+def test_item_changes_follow_the_evaluation_order(scenes):
+    changes = item_changes(scenes)
+    flags = [obj.no_target for s in scenes for obj in s.objects for _ in obj.expressions]
+    assert len(changes) == len(flags) and [c is not None for c in changes] == flags
+
+
+def test_counts_per_change_and_the_threshold_is_found():
+    changes = [None, "colour", "colour", "texture", None]
+    scores = [(0.9, False), (0.2, True), (0.5, True), (0.7, True), (0.1, False)]
+    counts = n_acc_by_change(scores, changes, threshold=0.5)
+    assert counts["colour"] == (1, 2) and counts["texture"] == (0, 1) and counts["shape"] == (0, 0)
+    with pytest.raises(ValueError, match="disagree"):
+        n_acc_by_change([(0.9, True)], [None], 0.5)
+    with pytest.raises(ValueError, match="1 scores for 2 items"):
+        n_acc_by_change([(0.9, False)], [None, None], 0.5)
+
+
+def _results(scenes, score_absent: float, first_item: int = 0) -> dict:
+    flags = [obj.no_target for s in scenes for obj in s.objects for _ in obj.expressions][first_item:]
+    return {"dataset": "synthetic", "found_threshold": 0.9, "first_item": first_item,
+            "metrics": {"T-acc": 90.0, "N-acc": 80.0, "mIoU": 70.0},
+            "also": {"independent": {"metrics": {"T-acc": 90.0, "N-acc": 50.0, "mIoU": 60.0}}},
+            "calibration": {"threshold": 0.4, "groups": {r: {"t_acc": 90.0, "n_acc": 50.0}
+                                                         for r in ("synthetic", "independent")}},
+            "scores": {"independent": [[score_absent if flag else 0.95, flag] for flag in flags]}}
+
+
+def test_breakdown_reads_the_json_at_its_calibrated_threshold(scenes):
+    changes = item_changes(scenes)
+    absent = sum(c is not None for c in changes)
+    counts = breakdown(_results(scenes, 0.5), changes)  # 0.5 >= the calibrated 0.4: every absent phrase found
+    assert sum(right for right, _ in counts.values()) == 0 and sum(t for _, t in counts.values()) == absent
+    counts = breakdown(_results(scenes, 0.5), changes, threshold=0.6)
+    assert sum(right for right, _ in counts.values()) == absent
+    later = breakdown(_results(scenes, 0.5, first_item=40), changes, threshold=0.6)  # --first-item 40
+    assert sum(t for _, t in later.values()) == sum(c is not None for c in changes[40:])
+    with pytest.raises(KeyError, match="--also independent --calibrate"):
+        breakdown({"found_threshold": 0.5}, changes)
+
+
+def test_command_and_ablation_table_print_the_breakdown(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("training.independent.breakdown.make_independent_scenes",
+                        lambda split: make_independent_scenes(split, 25))
+    monkeypatch.setattr("training.ablation_table.make_independent_scenes",
+                        lambda split: make_independent_scenes(split, 25))
+    scenes = make_independent_scenes("val", 25)
+    (tmp_path / "all_on").mkdir()
+    (tmp_path / "all_on" / "val.json").write_text(json.dumps(_results(scenes, 0.1)))
+    assert main([str(tmp_path / "all_on" / "val.json")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and "100.0" in lines[2] and "-" not in lines[2].split("|", 2)[2]
+    assert table_main([str(tmp_path), "all_on"]) == 0
+    out = capsys.readouterr().out
+    assert "| " + " | ".join(CHANGE_HEADER) + " |" in out and out.strip().endswith("|")
