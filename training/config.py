@@ -85,6 +85,7 @@ class DataConfig:
     # training: frames of a clip evenly spaced with one of these strides (temporal models); () = anywhere, in order
     window_strides: tuple[int, ...] = ()
     train_motion_scenes: int = 0  # training: motion videos (synthetic_motion) added to the training scenes
+    scene_workers: int = 1  # processes drawing synthetic scenes (the same scenes for any number)
 
 
 @dataclass
@@ -174,7 +175,7 @@ def load_scenes(data: DataConfig, split: str) -> list[RefScene]:
                 "synthetic_motion": make_motion_scenes}[data.kind]
         if split not in data.synthetic_scenes:
             raise ValueError(f"no scene count for synthetic split {split!r}; have {sorted(data.synthetic_scenes)}")
-        return make(data.synthetic, split, data.synthetic_scenes[split], data.synthetic_seed)
+        return make(data.synthetic, split, data.synthetic_scenes[split], data.synthetic_seed, data.scene_workers)
     if data.kind == "independent":  # the evaluation-only renderer: its own val/test scenes and seeds
         return make_independent_scenes(split)
     if data.kind == "independent_motion":  # its motion videos (evaluation only, compared as streams)
@@ -199,7 +200,8 @@ def load_training_scenes(data: DataConfig) -> list[RefScene]:
     if data.train_motion_scenes:
         if data.kind != "synthetic":
             raise ValueError(f"train_motion_scenes adds synthetic motion videos to synthetic scenes, not to {data.kind!r}")
-        scenes += make_motion_scenes(data.synthetic, data.split, data.train_motion_scenes, data.synthetic_seed)
+        scenes += make_motion_scenes(data.synthetic, data.split, data.train_motion_scenes, data.synthetic_seed,
+                                     data.scene_workers)
     return scenes
 
 

@@ -16,18 +16,22 @@ view), so the term does not move the found/not-found calibration. The last ``hel
 are not fitted: they choose the epoch (mean IoU of the picked query) and report it against the model
 without the term.
 
-    python -m training.fit_motion_logit --config training/configs/tiny-1.4.0/temporal_logit_4h.yaml --out W_FITTED
+    python -m training.fit_motion_logit --config training/configs/tiny-1.4.0/temporal_logit_4h.yaml --out W_FITTED \
+        --frames-cache runs/r4h/streams   # a second fit of the same model and videos reads the streams from there
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
+import hashlib
 import logging
 import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -43,6 +47,7 @@ from vatex_core.model import Vatex
 
 logger = logging.getLogger(__name__)
 
+CACHE_KEYS = {"model": "model", "scenes": "set of videos", "found_threshold": "found threshold"}  # key -> in words
 STAMP_STEP = 0.1  # seconds between the frames of a synthetic video (its frame_interval)
 
 
@@ -106,6 +111,41 @@ def collect(predictor: Predictor, scenes: Sequence[RefScene]) -> StreamFrames:
                         torch.stack(rows["ious"]), torch.tensor(rows["present"]), rows["kinds"])
 
 
+def model_digest(model: Vatex) -> str:
+    """SHA-256 of every tensor that decides the streams (the motion logit's own are left out: the fit sets them)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        if not name.startswith("temporal.motion_logit."):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def collect_cached(predictor: Predictor, scenes: Sequence[RefScene], cache: Path | None) -> StreamFrames:
+    """``collect``, read from ``cache`` when it holds the same model, scenes and found threshold, else
+    collected and written there (None: no cache). The streams are the slow part of a fit (~14 s a video on a
+    2-core CPU); the fit itself takes seconds, so trying fit settings again reads them here.
+
+    Raises:
+        ValueError: ``cache`` holds the streams of another model, other scenes or another threshold.
+    """
+    key = {"model": model_digest(predictor.model), "scenes": [scene.scene_id for scene in scenes],
+           "found_threshold": predictor.found_threshold}
+    if cache is not None and cache.exists():
+        saved = torch.load(cache, weights_only=True)
+        if saved["key"] != key:
+            differ = [CACHE_KEYS[name] for name in key if saved["key"].get(name) != key[name]]
+            raise ValueError(f"{cache} holds the streams of a different {' and '.join(differ)}: delete it or give "
+                             "another --frames-cache")
+        logger.info("streams of %d scenes read from %s", len(scenes), cache)
+        return StreamFrames(**saved["frames"])
+    frames = collect(predictor, scenes)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"key": key, "frames": dataclasses.asdict(frames)}, cache)
+    return frames
+
+
 def picked_iou(scores: torch.Tensor, frames: StreamFrames) -> dict[str, float]:
     """Mean IoU of the highest-scoring query on the frames where the named object is in view, overall and by kind."""
     picked = frames.ious.gather(1, scores.argmax(1, keepdim=True))[:, 0]  # (F,)
@@ -154,9 +194,12 @@ def fit(head: torch.nn.Module, train: StreamFrames, held_out: StreamFrames, cfg:
                 "train without": picked_iou(train.logodds, train), "train with": picked_iou(scores(train), train)}
 
 
-def fit_motion_logit(model: Vatex, scenes: Sequence[RefScene], cfg: FitConfig,
-                     found_threshold: float) -> dict[str, dict[str, float]]:
-    """Runs ``scenes`` as streams and fits the model's motion logit on them (the rest of the model is not touched)."""
+def fit_motion_logit(model: Vatex, scenes: Sequence[RefScene], cfg: FitConfig, found_threshold: float,
+                     frames_cache: Path | None = None) -> dict[str, dict[str, float]]:
+    """Runs ``scenes`` as streams and fits the model's motion logit on them (the rest of the model is not touched).
+
+    ``frames_cache``: a folder keeping the streams (``collect_cached``: train.pt and held_out.pt).
+    """
     if model.temporal is None or model.temporal.motion_logit is None:
         raise ValueError("the model has no motion logit (model.temporal.motion_logit)")
     if not 0.0 < found_threshold < 1.0:
@@ -166,7 +209,8 @@ def fit_motion_logit(model: Vatex, scenes: Sequence[RefScene], cfg: FitConfig,
     split = len(scenes) - max(1, round(cfg.held_out * len(scenes)))
     if split < 1:
         raise ValueError(f"{len(scenes)} scenes leave none to fit after holding out {cfg.held_out:.0%}")
-    train, held_out = collect(predictor, scenes[:split]), collect(predictor, scenes[split:])  # plain tensors
+    train, held_out = (collect_cached(predictor, part, frames_cache and frames_cache / f"{name}.pt")
+                       for name, part in (("train", scenes[:split]), ("held_out", scenes[split:])))
     logger.info("%d frames to fit (%d scenes), %d held out (%d scenes)", len(train), split, len(held_out),
                 len(scenes) - split)
     head = model.temporal.motion_logit.float().train()
@@ -185,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--weights", help="start from these weights instead of the config's init_weights")
     parser.add_argument("--out", required=True, help="where the model with the fitted motion logit goes")
     parser.add_argument("--found-threshold", type=float, default=0.5, help="the threshold its streams run at")
+    parser.add_argument("--frames-cache", type=Path,
+                        help="folder keeping the streams, so that another fit of the same model and videos skips them")
     for name, value in vars(FitConfig()).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args(argv)
@@ -198,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("the config has no model.init_weights: give --weights")
     load_init_weights(model, start)  # a file without the motion logit (or the correlation) gets them at zero
     scenes = make_motion_scenes(data.synthetic, "train", fit_cfg.scenes, data.synthetic_seed)
-    results = fit_motion_logit(model, scenes, fit_cfg, args.found_threshold)
+    results = fit_motion_logit(model, scenes, fit_cfg, args.found_threshold, args.frames_cache)
     for name, values in results.items():
         logger.info("%s: %s", name, ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
     save_weights(model, args.out)

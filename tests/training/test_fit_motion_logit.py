@@ -48,7 +48,7 @@ def test_a_fit_that_cannot_help_keeps_the_model_without_the_term():
     assert head.weights.layers[-1].weight.abs().max() == 0
 
 
-def test_fitting_a_model_runs_its_streams_and_keeps_the_rest(tmp_path):
+def test_fitting_a_model_runs_its_streams_and_keeps_the_rest(tmp_path, monkeypatch):
     torch.manual_seed(0)
     cfg = preset("tiny")
     cfg.temporal = dataclasses.replace(cfg.temporal, memory_frames=2, correlation_radius=2, motion_logit=True)
@@ -56,10 +56,24 @@ def test_fitting_a_model_runs_its_streams_and_keeps_the_rest(tmp_path):
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     synthetic = load_config("training/configs/tiny-1.4.0/temporal_logit_4h.yaml").data.synthetic
     scenes = make_motion_scenes(synthetic, "train", 2, seed=0)
-    results = fit_motion_logit(model, scenes, FitConfig(scenes=2, epochs=20, check_every=10), found_threshold=0.5)
+    fit_cfg = FitConfig(scenes=2, epochs=20, check_every=10)
+    results = fit_motion_logit(model, scenes, fit_cfg, found_threshold=0.5, frames_cache=tmp_path / "streams")
     assert set(results) == {"epoch", "held-out without", "held-out with", "train without", "train with"}
     changed = {name for name, tensor in model.state_dict().items() if not torch.equal(tensor, before[name])}
     assert changed <= {name for name in before if name.startswith("temporal.motion_logit.")}
+    assert sorted(p.name for p in (tmp_path / "streams").iterdir()) == ["held_out.pt", "train.pt"]
+    # a second fit of the same model and videos reads the streams: the model does not run, the fit is the same
+    monkeypatch.setattr("training.fit_motion_logit.collect", lambda *args: pytest.fail("the streams ran again"))
+    again = fit_motion_logit(model, scenes, fit_cfg, found_threshold=0.5, frames_cache=tmp_path / "streams")
+    assert again == results
+    with pytest.raises(ValueError, match="different found threshold"):
+        fit_motion_logit(model, scenes, fit_cfg, found_threshold=0.4, frames_cache=tmp_path / "streams")
+    with pytest.raises(ValueError, match="different set of videos"):
+        fit_motion_logit(model, scenes[::-1], fit_cfg, found_threshold=0.5, frames_cache=tmp_path / "streams")
+    with torch.no_grad():
+        model.backbone.body.patch_embed.proj.weight.add_(0.01)  # another model: its streams would differ
+    with pytest.raises(ValueError, match="different model"):
+        fit_motion_logit(model, scenes, fit_cfg, found_threshold=0.5, frames_cache=tmp_path / "streams")
     with pytest.raises(ValueError, match="motion logit"):
         fit_motion_logit(build_vatex(preset("tiny")), scenes, FitConfig(), found_threshold=0.5)
     with pytest.raises(ValueError, match="strictly between"):

@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from training.synthetic import SyntheticConfig, make_scenes, parse, picks_exactly, referents
+from training.synthetic import SyntheticConfig, make_motion_scenes, make_scenes, parse, picks_exactly, referents
 from training.synthetic.config import COLOURS
 from training.synthetic.language import UNSURE
 from training.synthetic.layout import ObjectTruth
@@ -23,6 +23,22 @@ def test_same_seed_same_scenes(synthetic_cfg):
         for obj in x.objects:
             assert np.array_equal(x.load_mask(obj.object_id), y.load_mask(obj.object_id))
     assert [_digest(s) for s in make_scenes(synthetic_cfg, "train", 4, seed=10)] != [_digest(s) for s in a]
+
+
+def _same_scenes(a, b):
+    assert [s.scene_id for s in a] == [s.scene_id for s in b]
+    for x, y in zip(a, b):
+        assert _digest(x) == _digest(y) and [o.expressions for o in x.objects] == [o.expressions for o in y.objects]
+        assert all(np.array_equal(x.load_mask(o.object_id), y.load_mask(o.object_id)) for o in x.objects)
+
+
+def test_worker_processes_draw_the_same_scenes(synthetic_cfg, monkeypatch):
+    """One pool for motion videos (image scenes go through the same one: starting processes costs seconds)."""
+    monkeypatch.setattr("training.synthetic.scenes.MIN_SCENES_PER_WORKER", 2)  # 6 scenes are enough for 2 processes
+    motion_cfg = SyntheticConfig(height=64, width=64)
+    _same_scenes(make_motion_scenes(motion_cfg, "val", 6, workers=2), make_motion_scenes(motion_cfg, "val", 6))
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        make_scenes(synthetic_cfg, "train", 1, workers=0)
 
 
 def test_splits_are_disjoint(synthetic_cfg):

@@ -15,7 +15,9 @@ target expressions of a scene do not depend on the rate.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -28,6 +30,8 @@ from training.synthetic.randomize import scene_style
 from training.synthetic.render import render_background, texture_fill
 
 logger = logging.getLogger(__name__)
+
+MIN_SCENES_PER_WORKER = 64  # fewer scenes than this per process: starting one (~2 s: imports) costs more than it saves
 
 
 class SyntheticScene(ArrayScene):
@@ -96,44 +100,57 @@ def _no_target(cfg: SyntheticConfig, truth: tuple[ObjectTruth, ...], image_size:
     return absent_expressions(truth, image_size, int(rng.binomial(num_targets, cfg.no_target_rate)), cfg, rng)
 
 
-def _make(cfg: SyntheticConfig, split: str, count: int, seed: int, num_frames: int, kind: int) -> list[SyntheticScene]:
+def _draw(job: tuple[SyntheticConfig, str, int, np.random.SeedSequence, int]) -> SyntheticScene:
+    """One scene of a ``_make`` job: (cfg, scene id, frames, seed, kind); kind 2 = a motion video."""
+    cfg, scene_id, num_frames, seed, kind = job
+    if kind == 2:
+        from training.synthetic.motion import generate_motion_scene
+
+        return generate_motion_scene(cfg, scene_id, seed)
+    return generate_scene(cfg, scene_id, num_frames, seed)
+
+
+def _make(cfg: SyntheticConfig, split: str, count: int, seed: int, num_frames: int, kind: int,
+          workers: int) -> list[SyntheticScene]:
+    """Scenes 0..count-1 of a split and kind, drawn by ``workers`` processes (the same scenes for any number)."""
     if split not in SPLIT_CODES:
         raise ValueError(f"unknown split {split!r}; expected one of {tuple(SPLIT_CODES)}")
-    prefix = "synthetic" if kind == 0 else "synthetic-video"
-    scenes = [generate_scene(cfg, f"{prefix}/{split}/{seed}/{i:06d}", num_frames,
-                             np.random.SeedSequence([seed, SPLIT_CODES[split], kind, i])) for i in range(count)]
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    prefix = ("synthetic", "synthetic-video", "synthetic-motion")[kind]
+    jobs = [(cfg, f"{prefix}/{split}/{seed}/{i:06d}", num_frames,
+             np.random.SeedSequence([seed, SPLIT_CODES[split], kind, i]), kind) for i in range(count)]
+    workers = min(workers, max(1, count // MIN_SCENES_PER_WORKER))
+    if workers == 1:
+        scenes = [_draw(job) for job in jobs]
+    else:  # spawn, not fork: the parent may hold torch's threads
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            scenes = list(pool.map(_draw, jobs, chunksize=max(1, count // (4 * workers))))
     logger.info("%s %s: %d scenes, %d expressions (%d no-target)", prefix, split, len(scenes),
                 sum(len(o.expressions) for s in scenes for o in s.objects),
                 sum(len(o.expressions) for s in scenes for o in s.objects if o.no_target))
     return scenes
 
 
-def make_scenes(cfg: SyntheticConfig, split: str, count: int, seed: int = 0) -> list[SyntheticScene]:
-    """``count`` single-image scenes of ``split`` ("train", "val" or "test")."""
-    return _make(cfg, split, count, seed, num_frames=1, kind=0)
+def make_scenes(cfg: SyntheticConfig, split: str, count: int, seed: int = 0, workers: int = 1) -> list[SyntheticScene]:
+    """``count`` single-image scenes of ``split`` ("train", "val" or "test"), drawn by ``workers`` processes."""
+    return _make(cfg, split, count, seed, num_frames=1, kind=0, workers=workers)
 
 
-def make_video_scenes(cfg: SyntheticConfig, split: str, count: int, seed: int = 0) -> list[SyntheticScene]:
+def make_video_scenes(cfg: SyntheticConfig, split: str, count: int, seed: int = 0,
+                      workers: int = 1) -> list[SyntheticScene]:
     """``count`` video scenes of ``cfg.num_frames`` frames; objects glide and bounce off the borders.
 
     Every expression holds on every frame (the checker runs per frame).
     """
-    return _make(cfg, split, count, seed, num_frames=cfg.num_frames, kind=1)
+    return _make(cfg, split, count, seed, num_frames=cfg.num_frames, kind=1, workers=workers)
 
 
-def make_motion_scenes(cfg: SyntheticConfig, split: str, count: int, seed: int = 0) -> list[SyntheticScene]:
+def make_motion_scenes(cfg: SyntheticConfig, split: str, count: int, seed: int = 0,
+                       workers: int = 1) -> list[SyntheticScene]:
     """``count`` motion videos of ``cfg.motion.num_frames`` frames (see :mod:`training.synthetic.motion`).
 
     Scene ``i`` is drawn from ``SeedSequence([seed, split code, 2, i])``: disjoint from image (kind 0)
     and gliding-video (kind 1) scenes.
     """
-    from training.synthetic.motion import generate_motion_scene
-
-    if split not in SPLIT_CODES:
-        raise ValueError(f"unknown split {split!r}; expected one of {tuple(SPLIT_CODES)}")
-    scenes = [generate_motion_scene(cfg, f"synthetic-motion/{split}/{seed}/{i:06d}",
-                                    np.random.SeedSequence([seed, SPLIT_CODES[split], 2, i])) for i in range(count)]
-    logger.info("synthetic-motion %s: %d scenes, %d expressions (%d no-target)", split, len(scenes),
-                sum(len(o.expressions) for s in scenes for o in s.objects),
-                sum(len(o.expressions) for s in scenes for o in s.objects if o.no_target))
-    return scenes
+    return _make(cfg, split, count, seed, num_frames=cfg.motion.num_frames, kind=2, workers=workers)
