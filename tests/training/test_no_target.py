@@ -1,6 +1,7 @@
 """No-target expressions: the synthetic generator, MCC triplets, the criterion and the MCC term."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -59,9 +60,33 @@ def test_video_no_target_expressions_pick_nothing_on_every_frame(cfg):
             assert referents(text, scene.truth, scene.image_size, frame) == frozenset()
 
 
+def _attributes(text: str) -> int:
+    head = parse(text).head
+    return sum(value is not None for value in (head.size, head.colour, head.texture))
+
+
+def test_absent_phrases_may_say_several_attributes_of_the_changed_object(cfg):
+    """With ``absent_kept_prob`` a phrase of two or three attributes may name nothing (it was always a target)."""
+    plain = make_scenes(cfg, "train", 30, seed=5)
+    several = make_scenes(replace(cfg, absent_kept_prob=0.5), "train", 30, seed=5)
+    counts = {}
+    for name, scenes in (("plain", plain), ("several", several)):
+        texts = [(s, t) for s in scenes for o in s.objects if o.no_target for t in o.expressions]
+        assert all(referents(t, s.truth, s.image_size) == frozenset() for s, t in texts)
+        counts[name] = [_attributes(t) for _, t in texts if not parse(t).spatial]
+    assert max(counts["plain"]) == 1  # at most one attribute: the changed one, or one kept beside a changed shape
+    assert sum(n >= 2 for n in counts["several"]) > 0.25 * len(counts["several"])
+    for a, b in zip(plain, several):  # the same pixels and target expressions
+        assert np.array_equal(a.load_frames(), b.load_frames())
+        targets = [[o.expressions for o in scene.objects if not o.no_target] for scene in (a, b)]
+        assert targets[0] == targets[1]
+
+
 def test_rate_is_checked():
     with pytest.raises(ValueError, match="no_target_rate"):
         SyntheticConfig(no_target_rate=1.5)
+    with pytest.raises(ValueError, match="absent_kept_prob"):
+        SyntheticConfig(absent_kept_prob=-0.1)
 
 
 def _scene() -> ArrayScene:

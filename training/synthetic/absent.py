@@ -5,7 +5,9 @@ generator draws two kinds of candidates, in the same grammar as the target expre
 
 - attribute: an object's description with one attribute (shape, colour, size or texture)
   changed, optionally with one more of its attributes kept, e.g. "the blue circle" when the
-  only circle is red and nothing else is a blue circle;
+  only circle is red and nothing else is a blue circle; with ``absent_kept_prob`` its other
+  attributes are said too, each with that chance ("the small blue striped circle" when the
+  small striped circle is red), so that a phrase of several attributes is not always a target;
 - place: a description of one object with a spatial phrase that contradicts where it is, e.g.
   "the red circle on the left" when the one red circle is on the right.
 
@@ -28,7 +30,9 @@ ABSENT_ID = "absent"  # object id of a scene's no-target expressions (their mask
 
 
 def _changed(obj: ObjectTruth, cfg: SyntheticConfig, rng: np.random.Generator) -> Description:
-    """``obj``'s description with one attribute (or its shape) swapped for another value."""
+    """``obj``'s description with one attribute (or its shape) swapped for another value; with
+    ``cfg.absent_kept_prob`` each of its other attributes is said too, as it is ("the small red striped
+    circle" when the small red circle is dotted)."""
     attributes = {"size": obj.size, "colour": obj.colour, "texture": obj.texture}
     swapped = ("shape", "size", "colour", "texture")[rng.integers(4)]
     vocabulary = {"shape": cfg.shapes, "size": SIZES, "colour": cfg.colours, "texture": cfg.textures}[swapped]
@@ -36,8 +40,19 @@ def _changed(obj: ObjectTruth, cfg: SyntheticConfig, rng: np.random.Generator) -
     value = alternatives[rng.integers(len(alternatives))]
     if swapped == "shape":  # "the square", or with one of the object's own attributes: "the red square"
         kept = tuple(attributes)[rng.integers(len(attributes))]
-        return Description(value, **({kept: attributes[kept]} if rng.random() < 0.7 else {}))
-    return Description(obj.shape if rng.random() < 0.7 else "shape", **{swapped: value})
+        said = {kept: attributes[kept]} if rng.random() < 0.7 else {}
+        return Description(value, **said, **_also_said(attributes, said, cfg.absent_kept_prob, rng))
+    said = {swapped: value}
+    return Description(obj.shape if rng.random() < 0.7 else "shape", **said,
+                       **_also_said(attributes, said, cfg.absent_kept_prob, rng))
+
+
+def _also_said(attributes: dict[str, str], said: dict[str, str], chance: float,
+               rng: np.random.Generator) -> dict[str, str]:
+    """Each of ``attributes`` not in ``said``, with ``chance`` (no draw at all when it is 0: scenes unchanged)."""
+    if chance <= 0:
+        return {}
+    return {name: value for name, value in attributes.items() if name not in said and rng.random() < chance}
 
 
 def _misplaced(obj: ObjectTruth, rng: np.random.Generator) -> Expression:

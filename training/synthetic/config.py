@@ -120,6 +120,8 @@ class SyntheticConfig:
     max_occlusion: float = 0.35  # an object may lose at most this fraction of its area to objects in front
     max_expressions: int = 5  # expressions kept per object
     no_target_rate: float = 0.0  # chance per target expression of one more no-target expression in the scene
+    # no-target expressions: chance each other attribute of the changed object is said too (0: at most one, as 1.3.0)
+    absent_kept_prob: float = 0.0
     num_frames: int = 8  # frames of video scenes
     motion: MotionConfig = field(default_factory=MotionConfig)  # motion videos only
     motion_speed: float = 0.03  # object displacement per frame (fraction of the shorter side)
@@ -135,5 +137,7 @@ class SyntheticConfig:
             raise ValueError(f"need 1 <= min_objects <= max_objects, got {self.min_objects}, {self.max_objects}")
         if not 0 <= self.no_target_rate <= 1:
             raise ValueError(f"no_target_rate must be in [0, 1], got {self.no_target_rate}")
+        if not 0 <= self.absent_kept_prob <= 1:
+            raise ValueError(f"absent_kept_prob must be in [0, 1], got {self.absent_kept_prob}")
         if not 0 <= self.max_occlusion < 1:
             raise ValueError(f"max_occlusion must be in [0, 1), got {self.max_occlusion}")
