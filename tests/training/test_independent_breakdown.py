@@ -1,11 +1,12 @@
-"""N-acc on the independent renderer by what each absent phrase changed (training.independent.breakdown)."""
+"""N-acc on the independent renderer by what each absent phrase changed and the attribute words it says
+(training.independent.breakdown)."""
 
 import json
 
 import pytest
 
-from training.ablation_table import CHANGE_HEADER, main as table_main
-from training.independent.breakdown import breakdown, item_changes, main, n_acc_by_change
+from training.ablation_table import BREAKDOWN_HEADER, main as table_main
+from training.independent.breakdown import COLUMNS, Absent, breakdown, item_absents, main, n_acc_by_column
 from training.independent.grammar import PLACES
 from training.independent.scenes import ABSENT_CHANGES, SHADES, SHAPES, SIZES, TEXTURES, make_independent_scenes
 
@@ -37,21 +38,29 @@ def test_every_absent_phrase_records_a_change_it_really_made(scenes):
     assert seen == set(ABSENT_CHANGES)
 
 
-def test_item_changes_follow_the_evaluation_order(scenes):
-    changes = item_changes(scenes)
-    flags = [obj.no_target for s in scenes for obj in s.objects for _ in obj.expressions]
-    assert len(changes) == len(flags) and [c is not None for c in changes] == flags
+def test_items_follow_the_evaluation_order_and_count_attribute_words(scenes):
+    absents = item_absents(scenes)
+    texts = [(text, obj.no_target) for s in scenes for obj in s.objects for text in obj.expressions]
+    assert len(absents) == len(texts) and [a is not None for a in absents] == [flag for _, flag in texts]
+    attribute_words = WORDS["colour"] | WORDS["size"] | WORDS["texture"]
+    for absent, (text, _) in zip(absents, texts):
+        if absent is not None:
+            assert absent.attributes == sum(word in attribute_words for word in text.split())
+    assert {a.attributes for a in absents if a is not None and a.change != "place"} >= {0, 1, 2}
 
 
-def test_counts_per_change_and_the_threshold_is_found():
-    changes = [None, "colour", "colour", "texture", None]
-    scores = [(0.9, False), (0.2, True), (0.5, True), (0.7, True), (0.1, False)]
-    counts = n_acc_by_change(scores, changes, threshold=0.5)
-    assert counts["colour"] == (1, 2) and counts["texture"] == (0, 1) and counts["shape"] == (0, 0)
+def test_counts_per_column_and_the_threshold_is_found():
+    absents = [None, Absent("colour", 1), Absent("colour", 3), Absent("texture", 2), Absent("place", 1), None]
+    scores = [(0.9, False), (0.2, True), (0.5, True), (0.7, True), (0.1, True), (0.1, False)]
+    counts = n_acc_by_column(scores, absents, threshold=0.5)
+    assert counts["colour changed"] == (1, 2) and counts["texture changed"] == (0, 1)
+    assert counts["place changed"] == (1, 1) and counts["shape changed"] == (0, 0)
+    assert counts["0-1 attribute words"] == (1, 1) and counts["2-3 attribute words"] == (0, 2)  # not the place one
+    assert set(counts) == set(COLUMNS)
     with pytest.raises(ValueError, match="disagree"):
-        n_acc_by_change([(0.9, True)], [None], 0.5)
+        n_acc_by_column([(0.9, True)], [None], 0.5)
     with pytest.raises(ValueError, match="1 scores for 2 items"):
-        n_acc_by_change([(0.9, False)], [None, None], 0.5)
+        n_acc_by_column([(0.9, False)], [None, None], 0.5)
 
 
 def _results(scenes, score_absent: float, first_item: int = 0) -> dict:
@@ -64,17 +73,21 @@ def _results(scenes, score_absent: float, first_item: int = 0) -> dict:
             "scores": {"independent": [[score_absent if flag else 0.95, flag] for flag in flags]}}
 
 
+def _changes(counts: dict) -> tuple[int, int]:
+    """(not found, total) over the change columns (each absent phrase is in exactly one of them)."""
+    return tuple(sum(counts[f"{change} changed"][i] for change in ABSENT_CHANGES) for i in (0, 1))
+
+
 def test_breakdown_reads_the_json_at_its_calibrated_threshold(scenes):
-    changes = item_changes(scenes)
-    absent = sum(c is not None for c in changes)
-    counts = breakdown(_results(scenes, 0.5), changes)  # 0.5 >= the calibrated 0.4: every absent phrase found
-    assert sum(right for right, _ in counts.values()) == 0 and sum(t for _, t in counts.values()) == absent
-    counts = breakdown(_results(scenes, 0.5), changes, threshold=0.6)
-    assert sum(right for right, _ in counts.values()) == absent
-    later = breakdown(_results(scenes, 0.5, first_item=40), changes, threshold=0.6)  # --first-item 40
-    assert sum(t for _, t in later.values()) == sum(c is not None for c in changes[40:])
+    absents = item_absents(scenes)
+    absent = sum(a is not None for a in absents)
+    counts = breakdown(_results(scenes, 0.5), absents)  # 0.5 >= the calibrated 0.4: every absent phrase found
+    assert _changes(counts) == (0, absent)
+    assert _changes(breakdown(_results(scenes, 0.5), absents, threshold=0.6)) == (absent, absent)
+    later = breakdown(_results(scenes, 0.5, first_item=40), absents, threshold=0.6)  # --first-item 40
+    assert _changes(later)[1] == sum(a is not None for a in absents[40:])
     with pytest.raises(KeyError, match="--also independent --calibrate"):
-        breakdown({"found_threshold": 0.5}, changes)
+        breakdown({"found_threshold": 0.5}, absents)
 
 
 def test_command_and_ablation_table_print_the_breakdown(tmp_path, capsys, monkeypatch):
@@ -90,4 +103,4 @@ def test_command_and_ablation_table_print_the_breakdown(tmp_path, capsys, monkey
     assert len(lines) == 3 and "100.0" in lines[2] and "-" not in lines[2].split("|", 2)[2]
     assert table_main([str(tmp_path), "all_on"]) == 0
     out = capsys.readouterr().out
-    assert "| " + " | ".join(CHANGE_HEADER) + " |" in out and out.strip().endswith("|")
+    assert "| " + " | ".join(BREAKDOWN_HEADER) + " |" in out and out.strip().endswith("|")

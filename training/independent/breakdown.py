@@ -1,10 +1,12 @@
 """Where the found decision fails on the independent renderer: N-acc by what an absent phrase changed.
 
-Each of the renderer's phrases naming nothing is a present object with one attribute changed ("the
-green star" when the star is red) or moved ("the red circle on the left" when it is on the right);
-its scene records which (``IndependentScene.absent_changes``). From a ``vatex eval --also independent
---calibrate`` JSON (every expression's score, in item order) this gives N-acc per change, so a run
-shows which words the model stops checking on a renderer it never saw. No model runs. Run command::
+Each of the renderer's phrases naming nothing is a present object with its shape or one attribute changed
+("the green star" when the star is red), maybe with some of its other attributes said as they are ("the
+small green dotted star"), or misplaced ("the red circle on the left" when it is on the right); its scene
+records which (``IndependentScene.absent_changes``). From a ``vatex eval --also independent --calibrate``
+JSON (every expression's score, in item order) this gives N-acc per change, and for the changed ones by
+the number of attribute words said (size, colour, texture: 0-1 or 2-3), so a run shows which words the
+model stops checking on a renderer it never saw. No model runs. Run command::
 
     python -m training.independent.breakdown runs/ablation_randomize/all_on/val.json
 
@@ -17,47 +19,73 @@ import argparse
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from training.data import EvalDataset
-from training.independent.scenes import ABSENT_CHANGES, IndependentScene, make_independent_scenes
+from training.independent.scenes import (ABSENT_CHANGES, SHADES, SIZES, TEXTURES, IndependentScene,
+                                         make_independent_scenes)
 
 logger = logging.getLogger(__name__)
 
 
-def item_changes(scenes: Sequence[IndependentScene]) -> list[str | None]:
-    """What each evaluation item's phrase changed (``ABSENT_CHANGES``), None for a target, in ``EvalDataset`` order."""
-    changes = []
+@dataclass(frozen=True)
+class Absent:
+    """An absent phrase: what it changed of a present object, and how many attribute words it says."""
+
+    change: str  # one of ABSENT_CHANGES
+    attributes: int  # size, colour and texture words said (0 to 3)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns of ``COLUMNS`` this phrase counts in: its change, and (but a misplaced one) its words."""
+        own = f"{self.change} changed"
+        return (own,) if self.change == "place" else (own, WORD_COLUMNS[self.attributes >= 2])
+
+
+WORD_COLUMNS = ("0-1 attribute words", "2-3 attribute words")  # phrases with a changed shape or attribute
+COLUMNS = (*(f"{change} changed" for change in ABSENT_CHANGES), *WORD_COLUMNS)
+_ATTRIBUTE_WORDS = frozenset(SHADES) | frozenset(SIZES) | frozenset(TEXTURES)
+
+
+def item_absents(scenes: Sequence[IndependentScene]) -> list[Absent | None]:
+    """Each evaluation item's :class:`Absent` (None for a target), in ``EvalDataset`` order."""
+    items: list[Absent | None] = []
     for scene_index, object_index, expression_index in EvalDataset(scenes).items:
         scene = scenes[scene_index]
         obj = scene.objects[object_index]
-        changes.append(scene.absent_changes[obj.expressions[expression_index]] if obj.no_target else None)
-    return changes
+        if not obj.no_target:
+            items.append(None)
+            continue
+        text = obj.expressions[expression_index]
+        items.append(Absent(scene.absent_changes[text], sum(word in _ATTRIBUTE_WORDS for word in text.split())))
+    return items
 
 
-def n_acc_by_change(scores: Sequence[tuple[float, bool]], changes: Sequence[str | None],
+def n_acc_by_column(scores: Sequence[tuple[float, bool]], absents: Sequence[Absent | None],
                     threshold: float) -> dict[str, tuple[int, int]]:
-    """Per change: (absent phrases left not found, absent phrases), scores at or above ``threshold`` being found.
+    """Per column of ``COLUMNS``: (absent phrases left not found, absent phrases), a score at or above
+    ``threshold`` being found.
 
     Raises:
-        ValueError: the scores and the changes disagree on which items name nothing.
+        ValueError: the scores and the items disagree on which items name nothing.
     """
-    if len(scores) != len(changes):
-        raise ValueError(f"{len(scores)} scores for {len(changes)} items")
-    counts = {change: [0, 0] for change in ABSENT_CHANGES}
-    for (score, no_target), change in zip(scores, changes):
-        if no_target != (change is not None):
+    if len(scores) != len(absents):
+        raise ValueError(f"{len(scores)} scores for {len(absents)} items")
+    counts = {column: [0, 0] for column in COLUMNS}
+    for (score, no_target), absent in zip(scores, absents):
+        if no_target != (absent is not None):
             raise ValueError("the scores and the scenes disagree on which items name nothing: "
                              "another split, or another version of the renderer?")
-        if change is not None:
-            counts[change][0] += score < threshold
-            counts[change][1] += 1
-    return {change: (right, total) for change, (right, total) in counts.items()}
+        for column in absent.columns if absent is not None else ():
+            counts[column][0] += score < threshold
+            counts[column][1] += 1
+    return {column: (right, total) for column, (right, total) in counts.items()}
 
 
-def breakdown(results: dict, changes: Sequence[str | None],
+def breakdown(results: dict, absents: Sequence[Absent | None],
               threshold: float | None = None) -> dict[str, tuple[int, int]]:
-    """``n_acc_by_change`` of an eval JSON's independent scores, at ``threshold`` (default: the both-split
+    """``n_acc_by_column`` of an eval JSON's independent scores, at ``threshold`` (default: the both-split
     calibrated one, else the weights' own).
 
     Raises:
@@ -69,7 +97,7 @@ def breakdown(results: dict, changes: Sequence[str | None],
     if threshold is None:
         threshold = (results.get("calibration") or {}).get("threshold", results["found_threshold"])
     first = results.get("first_item", 0)
-    return n_acc_by_change([tuple(s) for s in scores], changes[first:first + len(scores)], threshold)
+    return n_acc_by_column([tuple(s) for s in scores], absents[first:first + len(scores)], threshold)
 
 
 def format_rate(right: int, total: int) -> str:
@@ -82,12 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="val", choices=("val", "test"))
     parser.add_argument("--threshold", type=float, help="found threshold (default: each JSON's calibrated one)")
     args = parser.parse_args(argv)
-    changes = item_changes(make_independent_scenes(args.split))
-    print("| results | " + " | ".join(f"N-acc, {change} changed (n)" for change in ABSENT_CHANGES) + " |")
-    print("|---|" + "---|" * len(ABSENT_CHANGES))
+    absents = item_absents(make_independent_scenes(args.split))
+    print("| results | " + " | ".join(f"N-acc, {column} (n)" for column in COLUMNS) + " |")
+    print("|---|" + "---|" * len(COLUMNS))
     for path in args.results:
-        counts = breakdown(json.loads(path.read_text()), changes, args.threshold)
-        print(f"| {path} | " + " | ".join(format_rate(*counts[change]) for change in ABSENT_CHANGES) + " |")
+        counts = breakdown(json.loads(path.read_text()), absents, args.threshold)
+        print(f"| {path} | " + " | ".join(format_rate(*counts[column]) for column in COLUMNS) + " |")
     return 0
 
 
