@@ -1,7 +1,7 @@
 """Seeded synthetic referring scenes (images and short videos) behind the ``RefScene`` interface.
 
 Determinism and split disjointness: scene ``i`` of split ``s`` with base seed ``seed`` is drawn
-from ``np.random.SeedSequence([seed, SPLIT_CODES[s], kind, i])`` (kind 0 = image, 1 = video),
+from ``np.random.SeedSequence([seed, SPLIT_CODES[s], kind, i])`` (kind 0 = image, 1 = video, 2 = motion video),
 so the same arguments give identical pixels and expressions, and train/val/test scenes come from
 different seeds: no test scene is a train scene. (Short expressions such as "the red circle"
 naturally occur in every split; what differs is the scene they are grounded in.)
