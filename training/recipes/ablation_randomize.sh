@@ -12,19 +12,20 @@
 #
 # Configs: training/configs/tiny-1.4.0/ablation/*.yaml. Run from the repository root with the venv's
 # `vatex` and `python` on PATH:
-#   STEPS=1500 training/recipes/ablation_randomize.sh
+#   STEPS=700 training/recipes/ablation_randomize.sh      # the table of docs/model.md: 84 minutes here
 # Environment: STEPS (optimisation steps per run; the lr step stays at 70% of them, default 1500),
 # EVAL_ITEMS (expressions per val split, default all), RUNS (configs to train, default all seven),
-# OUT (default runs/ablation_randomize), THREADS (OMP_NUM_THREADS, default 2).
-# A run whose val.json exists is skipped, so the script resumes after an interruption. Each run first
-# draws its 4000 randomized scenes (0.12 s a scene on a busy core of the 2-core machine: ~8 minutes);
-# a full val evaluation (4412 + 2074 expressions) ran at ~4.4 expressions/s there: EVAL_ITEMS=1000 keeps
-# each run's evaluation near 8 minutes.
+# OUT (default runs/ablation_randomize), THREADS (OMP_NUM_THREADS, default 2), SCENE_WORKERS (processes
+# drawing the scenes, default 1; the same scenes for any number).
+# A run whose val.json exists is skipped, so the script resumes after an interruption. On the idle 2-core
+# machine each run draws its 4000 scenes in about a minute, trains at 1.0 to 1.7 steps/s (random image sizes
+# are the slow part) and evaluates both full val splits (4412 + 2074 expressions) in about 2 minutes.
 set -euo pipefail
 STEPS=${STEPS:-1500}
 EVAL_ITEMS=${EVAL_ITEMS:-}
 RUNS=${RUNS:-"all_on no_size_scale no_backgrounds no_colour_lighting no_camera no_shape all_off"}
 OUT=${OUT:-runs/ablation_randomize}
+SCENE_WORKERS=${SCENE_WORKERS:-1}
 export OMP_NUM_THREADS=${THREADS:-2}
 CONFIGS=training/configs/tiny-1.4.0/ablation
 VAL_CONFIG=training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml  # the plain val scenes 1.3.0 was chosen on
@@ -41,7 +42,8 @@ mkdir -p "$OUT/start"
 [ -f "$OUT/start/val.json" ] || evaluate "$OUT/start"
 for run in $RUNS; do
   [ -f "$OUT/$run/val.json" ] && continue
-  vatex train --config "$CONFIGS/$run.yaml" --set max_iters="$STEPS" out_dir="$OUT/$run" > "$OUT/$run.log" 2>&1
+  vatex train --config "$CONFIGS/$run.yaml" --set max_iters="$STEPS" out_dir="$OUT/$run" \
+    data.scene_workers="$SCENE_WORKERS" > "$OUT/$run.log" 2>&1
   evaluate "$OUT/$run" --weights "$OUT/$run/checkpoints/step_$(printf %08d "$STEPS")/model.safetensors"
 done
 python -m training.ablation_table "$OUT" start $RUNS > "$OUT/table.md"
