@@ -3,8 +3,8 @@
 Why not in the training loop: the motion logit decides between queries the model has already segmented
 (on motion val, the best query's mask fits the named object far better than the picked one's), and
 what it needs is many frames where the choice is at stake. A training step decodes a few 3-frame clips
-(seconds on the CPU); here the frozen model runs each training motion video once as the node runs it
-(a stream: its own masks, its own memory), every frame's queries are kept (the object log-odds without
+(seconds on the CPU); here the frozen model, its motion term set to zero, runs each training motion video once
+as the node runs it (a stream: its own masks, its own memory), every frame's queries are kept (the object log-odds without
 the term, the displacement measured under each query's mask, the words), and the head is fitted on
 thousands of such frames in seconds, full batch.
 
@@ -112,7 +112,8 @@ def collect(predictor: Predictor, scenes: Sequence[RefScene]) -> StreamFrames:
 
 
 def model_digest(model: Vatex) -> str:
-    """SHA-256 of every tensor that decides the streams (the motion logit's own are left out: the fit sets them)."""
+    """SHA-256 of every tensor that decides the streams (the motion logit's are left out: its last layer is zero
+    while the streams run)."""
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         if not name.startswith("temporal.motion_logit."):
@@ -205,18 +206,19 @@ def fit_motion_logit(model: Vatex, scenes: Sequence[RefScene], cfg: FitConfig, f
     if not 0.0 < found_threshold < 1.0:
         raise ValueError(f"found_threshold must be strictly between 0 and 1 (the fit reads it as log-odds), "
                          f"got {found_threshold}")
-    predictor = Predictor(model, found_threshold=found_threshold)  # found frames feed the memory, as in the node
     split = len(scenes) - max(1, round(cfg.held_out * len(scenes)))
     if split < 1:
         raise ValueError(f"{len(scenes)} scenes leave none to fit after holding out {cfg.held_out:.0%}")
+    last = model.temporal.motion_logit.weights.layers[-1]
+    with torch.no_grad():  # the streams and the fit start from the model without the term: epoch 0 is that model
+        last.weight.zero_()
+        last.bias.zero_()
+    predictor = Predictor(model, found_threshold=found_threshold)  # found frames feed the memory, as in the node
     train, held_out = (collect_cached(predictor, part, frames_cache and frames_cache / f"{name}.pt")
                        for name, part in (("train", scenes[:split]), ("held_out", scenes[split:])))
     logger.info("%d frames to fit (%d scenes), %d held out (%d scenes)", len(train), split, len(held_out),
                 len(scenes) - split)
     head = model.temporal.motion_logit.float().train()
-    last = head.weights.layers[-1]
-    torch.nn.init.zeros_(last.weight)  # the fit starts from the model without the term: epoch 0 is that model
-    torch.nn.init.zeros_(last.bias)
     results = fit(head, train, held_out, cfg, found_threshold)
     model.eval()
     return results

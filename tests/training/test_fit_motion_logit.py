@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from training.config import load_config
-from training.fit_motion_logit import FitConfig, StreamFrames, fit, fit_motion_logit
+from training.fit_motion_logit import FitConfig, StreamFrames, collect, fit, fit_motion_logit
 from training.synthetic import make_motion_scenes
 from vatex_core import build_vatex, preset
 from vatex_core.temporal import MotionLogit
@@ -57,7 +57,18 @@ def test_fitting_a_model_runs_its_streams_and_keeps_the_rest(tmp_path, monkeypat
     synthetic = load_config("training/configs/tiny-1.4.0/temporal_logit_4h.yaml").data.synthetic
     scenes = make_motion_scenes(synthetic, "train", 2, seed=0)
     fit_cfg = FitConfig(scenes=2, epochs=20, check_every=10)
+    last = model.temporal.motion_logit.weights.layers[-1]
+    with torch.no_grad():
+        last.weight.fill_(1.0)  # weights with a fitted term: the streams still run without it
+    terms = []
+
+    def collect_and_check(predictor, part):
+        terms.append(float(last.weight.detach().abs().max()))
+        return collect(predictor, part)
+
+    monkeypatch.setattr("training.fit_motion_logit.collect", collect_and_check)
     results = fit_motion_logit(model, scenes, fit_cfg, found_threshold=0.5, frames_cache=tmp_path / "streams")
+    assert terms == [0.0, 0.0]  # train and held-out streams
     assert set(results) == {"epoch", "held-out without", "held-out with", "train without", "train with"}
     changed = {name for name, tensor in model.state_dict().items() if not torch.equal(tensor, before[name])}
     assert changed <= {name for name in before if name.startswith("temporal.motion_logit.")}
