@@ -4,7 +4,8 @@ Each run's ``vatex eval --also independent --calibrate`` JSON (both renderers' v
 one markdown row: T-acc, N-acc and mIoU of each renderer at the weights' found threshold, then the
 threshold calibrated on both splits together (``training.mixed_eval``, balanced rule) and each
 renderer's T-acc and N-acc at it. A second table splits the independent renderer's N-acc by what
-each absent phrase changed (``training.independent.breakdown``). Run command::
+each absent phrase changed and by the attribute words it says (``training.independent.breakdown``).
+Run command::
 
     python -m training.ablation_table runs/ablation_randomize start all_on no_size_scale ... > table.md
 
