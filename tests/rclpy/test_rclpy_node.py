@@ -255,8 +255,14 @@ def test_same_expression_resent_at_1_hz_keeps_found_steady(world):
     start = time.time()
     actives = len(world.client.messages("/vatex/active_expression"))
     next_say = time.monotonic()
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:  # `ros2 topic pub /vatex/expression ...` repeats at 1 Hz
+    deadline, give_up = time.monotonic() + 5.0, time.monotonic() + 60.0
+
+    def answered() -> int:
+        return sum(_seconds(d.header.stamp) >= start for d in world.client.messages("/vatex/detections"))
+
+    # `ros2 topic pub /vatex/expression ...` repeats at 1 Hz; at least 5 s of it and 5 answers (a slow
+    # machine answers fewer frames a second: the node drops the frames that wait while it works)
+    while time.monotonic() < deadline or (answered() < 5 and time.monotonic() < give_up):
         if time.monotonic() >= next_say:
             world.publishers["expression"].publish(world.ros.String(data=expression))
             next_say += 1.0
@@ -266,7 +272,7 @@ def test_same_expression_resent_at_1_hz_keeps_found_steady(world):
     _stream_until(world, lambda: any(_seconds(d.header.stamp) >= sent_before
                                      for d in world.client.messages("/vatex/detections")), 30)
     after = [d for d in world.client.messages("/vatex/detections") if _seconds(d.header.stamp) >= start]
-    assert len(after) >= 5, f"only {len(after)} answers in 5 s"
+    assert len(after) >= 5, f"only {len(after)} answers in {time.time() - start:.0f} s"
     assert all(d.detections for d in after), [bool(d.detections) for d in after]  # never lost: no re-activation
     assert len(world.client.messages("/vatex/active_expression")) == actives  # nothing re-announced
 
