@@ -5,8 +5,8 @@ Why not in the training loop: the motion logit decides between queries the model
 what it needs is many frames where the choice is at stake. A training step decodes a few 3-frame clips
 (seconds on the CPU); here the frozen model, its motion term set to zero, runs each training motion video once
 as the node runs it (a stream: its own masks, its own memory), every frame's queries are kept (the object log-odds without
-the term, the displacement measured under each query's mask, the words), and the head is fitted on
-thousands of such frames in seconds, full batch.
+the term, the displacement measured under each query's mask, its overlap with the followed target, the words' motion
+request), and the head's few numbers are fitted on thousands of such frames in seconds, full batch.
 
 The objective is the decision itself: on frames where the named object is in view and a query covers it
 (IoU >= ``min_iou``), cross-entropy over the queries towards the best-covering one; on every frame, the
@@ -58,8 +58,8 @@ class FitConfig:
     scenes: int = 80  # training motion videos run as streams
     held_out: float = 0.2  # the last fraction of them: not fitted, they choose the epoch
     epochs: int = 1000  # full-batch Adam steps
-    lr: float = 1e-2
-    weight_decay: float = 0.05
+    lr: float = 5e-2
+    weight_decay: float = 0.0
     min_iou: float = 0.5  # a query covers the named object from this IoU on
     check_every: int = 50  # epochs between held-out checks
     seed: int = 0
@@ -71,8 +71,8 @@ class StreamFrames:
 
     logodds: torch.Tensor  # (F, N) object log-odds without the motion term
     displacement: torch.Tensor  # (F, N, 3) measured under each query's mask
-    words: torch.Tensor  # (F, L, D) the expression's word features
-    padding: torch.Tensor  # (F, L) True where no word
+    overlap: torch.Tensor  # (F, N) fraction of each query's mask inside the target followed in the frame before
+    request: torch.Tensor  # (F, R) the expression's motion request (vatex_core.motion_words)
     ious: torch.Tensor  # (F, N) IoU of each query's mask with the named object (0 when not in view)
     present: torch.Tensor  # (F,) bool: the named object is in view
     kinds: list[str]  # the expression's motion kind, "none" for the rest
@@ -97,23 +97,20 @@ def collect(predictor: Predictor, scenes: Sequence[RefScene]) -> StreamFrames:
             logits = out["pred_logits"][0].float()
             rows["logodds"].append(logits[:, 0] - logits[:, 1] - out["motion_logit"][0].float())
             rows["displacement"].append(out["query_displacement"][0].float())
-            rows["words"].append(session.text.tokens[0].float())
-            rows["padding"].append(session.text.padding_mask[0])
+            rows["overlap"].append(out["query_overlap"][0].float())
+            rows["request"].append(session.text.motion[0].float())
             present = bool(truth[t].any())
             ious = query_ious(predictor, frame, truth[t]) if present else np.zeros(len(logits))
             rows["ious"].append(torch.from_numpy(ious).float())
             rows["present"].append(present)
             rows["kinds"].append(motion_kind(expression) or "none")
-    length = max(len(w) for w in rows["words"])
-    words = torch.stack([torch.nn.functional.pad(w, (0, 0, 0, length - len(w))) for w in rows["words"]])
-    padding = torch.stack([torch.nn.functional.pad(p, (0, length - len(p)), value=True) for p in rows["padding"]])
-    return StreamFrames(torch.stack(rows["logodds"]), torch.stack(rows["displacement"]), words, padding,
-                        torch.stack(rows["ious"]), torch.tensor(rows["present"]), rows["kinds"])
+    return StreamFrames(*(torch.stack(rows[name]) for name in ("logodds", "displacement", "overlap", "request", "ious")),
+                        torch.tensor(rows["present"]), rows["kinds"])
 
 
 def model_digest(model: Vatex) -> str:
-    """SHA-256 of every tensor that decides the streams (the motion logit's are left out: its last layer is zero
-    while the streams run)."""
+    """SHA-256 of every tensor that decides the streams (the motion logit's are left out: they are zero while the
+    streams run)."""
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         if not name.startswith("temporal.motion_logit."):
@@ -168,7 +165,8 @@ def fit(head: torch.nn.Module, train: StreamFrames, held_out: StreamFrames, cfg:
     optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def scores(frames: StreamFrames) -> torch.Tensor:
-        return frames.logodds + head(frames.words, frames.padding, frames.displacement)
+        remembered = torch.ones(len(frames), dtype=torch.bool)  # every kept frame comes after the stream's first
+        return frames.logodds + head(frames.request, frames.displacement, frames.overlap, remembered)
 
     with torch.no_grad():
         chosen = (picked_iou(scores(held_out), held_out)["all"], 0, copy.deepcopy(head.state_dict()))
@@ -209,10 +207,9 @@ def fit_motion_logit(model: Vatex, scenes: Sequence[RefScene], cfg: FitConfig, f
     split = len(scenes) - max(1, round(cfg.held_out * len(scenes)))
     if split < 1:
         raise ValueError(f"{len(scenes)} scenes leave none to fit after holding out {cfg.held_out:.0%}")
-    last = model.temporal.motion_logit.weights.layers[-1]
     with torch.no_grad():  # the streams and the fit start from the model without the term: epoch 0 is that model
-        last.weight.zero_()
-        last.bias.zero_()
+        for parameter in model.temporal.motion_logit.parameters():
+            parameter.zero_()
     predictor = Predictor(model, found_threshold=found_threshold)  # found frames feed the memory, as in the node
     train, held_out = (collect_cached(predictor, part, frames_cache and frames_cache / f"{name}.pt")
                        for name, part in (("train", scenes[:split]), ("held_out", scenes[split:])))

@@ -98,9 +98,10 @@ class TemporalConfig:
     # the queries' motion (query_motion) is measured, not learnt: the correlation (correlation_radius) averaged
     # under each query's mask peaks where that query's object was in each past frame (``measured_motion``)
     measured_motion: bool = False
-    # the decision reads the motion too: each query's displacement measured under its final mask (as with
-    # measured_motion) is compared with what the words ask for ("moving left", "not moving", "fastest"), and the
-    # match is added to its object logit (``MotionLogit``); needs correlation_radius
+    # the decision reads the memory too: each query's displacement measured under its final mask (as with
+    # measured_motion) is compared with what the motion words ask for ("moving left", "not moving", "fastest";
+    # a lexicon, ``vatex_core.motion_words``), and the match, with the query's overlap with the target followed in
+    # the frame before, is added to its object logit (``MotionLogit``); needs correlation_radius
     motion_logit: bool = False
     # seconds between the frames the memory keeps, whatever the camera's rate (a frame that comes sooner
     # updates only the target mask); the synthetic training videos are 10 frames a second

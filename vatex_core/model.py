@@ -16,7 +16,8 @@ from vatex_core.cmd import ContextualMultimodalDecoder
 from vatex_core.config import VatexConfig, check_checkpointable
 from vatex_core.decoder import MaskedAttentionDecoder
 from vatex_core.noun_phrase import clip_prompt
-from vatex_core.temporal import FrameMemory, MotionEncoder, measured_displacement
+from vatex_core.motion_words import motion_requests
+from vatex_core.temporal import FrameMemory, MotionEncoder, followed_overlap, measured_displacement
 from vatex_core.text_encoder import TextEncoder, TextFeatures
 from vatex_core.video_backbone import VideoBackbone
 
@@ -91,7 +92,7 @@ class Vatex(nn.Module):
         ids = self.tokenizer([*expressions, *prompts]).to(self.device)
         words, padding_mask = self.text_encoder.encode_words(ids[: len(expressions)])
         prompt = self.text_encoder.encode_prompts(ids[len(expressions) :])
-        return TextFeatures(words, padding_mask, prompt)
+        return TextFeatures(words, padding_mask, prompt, motion_requests(expressions, self.device))
 
     def forward(
         self,
@@ -117,7 +118,7 @@ class Vatex(nn.Module):
 
         Returns:
             dict with "pred_logits" (BK, N, 2) [object, no-object] (with ``cfg.temporal.motion_logit`` the
-            object logits include the motion match); "pred_masks" (BK, N, T', H/4, W/4)
+            object logits include the motion logit's term); "pred_masks" (BK, N, T', H/4, W/4)
             logits (T' = T for a per-frame model, 1 for a temporal one); "aux_outputs": the earlier
             predictions as dicts of the same two keys; "sentence_feature" (BK, C) vision-aware sentence
             feature (MCC); "prior_heatmap" (BK, g, g) averaged over frames (None without the CLIP
@@ -125,7 +126,8 @@ class Vatex(nn.Module):
             "frame_features" (BK, C0, H/4, W/4), the decoded frame's contribution to the memory, and
             "motion" (BK, C1, H/8, W/8), the motion residual added to the stride-8 features; with
             ``cfg.temporal.motion_logit`` also "query_displacement" (BK, N, 3), each query's measured (dx, dy,
-            speed), and "motion_logit" (BK, N), the term its object logit got from it.
+            speed), "query_overlap" (BK, N), its overlap with the remembered target, and "motion_logit" (BK, N),
+            the term its object logit got from both.
         """
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
@@ -183,9 +185,10 @@ class Vatex(nn.Module):
         out = self._decode(features, patches, text, pairs, 1, query_motion)
         if self.temporal.motion_logit is not None:
             displacement = measured_displacement(similarities, memory.valid, out["pred_masks"], self.temporal.radius)
-            term = self.temporal.motion_logit(text.tokens, text.padding_mask, displacement)  # (BK, N)
+            overlap = followed_overlap(memory.target, out["pred_masks"])  # (BK, N)
+            term = self.temporal.motion_logit(text.motion, displacement, overlap, memory.valid.any(1))  # (BK, N)
             out["pred_logits"] = out["pred_logits"] + torch.stack([term, torch.zeros_like(term)], -1)
-            out["query_displacement"], out["motion_logit"] = displacement, term
+            out["query_displacement"], out["query_overlap"], out["motion_logit"] = displacement, overlap, term
         out["frame_features"] = features[0]
         out["motion"] = motion
         return out

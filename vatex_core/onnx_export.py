@@ -7,7 +7,9 @@ the frame and upsampling the mask.
 
 Inputs (all float32 unless said): ``image`` (1, 3, H, W) RGB in [0, 1], H and W multiples of 32;
 ``words`` (1, L, C) and ``padding_mask`` (1, L) bool, the expression's word features padded to
-L = ``cfg.clip.context_length``; ``prompt`` (1, D) the CLIP-prior prompt embedding. Outputs: ``mask_logits``
+L = ``cfg.clip.context_length``; ``prompt`` (1, D) the CLIP-prior prompt embedding; with a motion logit
+(``cfg.temporal.motion_logit``) ``motion_request`` (1, R), the expression's motion words
+(``vatex_core.motion_words``). Outputs: ``mask_logits``
 (1, N, H/4, W/4) of the N queries, ``scores`` (1, N) their object probability, and with a CLIP Prior
 ``prior_heatmap`` (1, g, g); the answer is the query of the highest score, its logits > 0 (as
 :class:`vatex_core.Predictor` decides).
@@ -32,19 +34,28 @@ import torch
 from torch import nn
 
 from vatex_core.model import Vatex
+from vatex_core.motion_words import MOTION_REQUESTS
 from vatex_core.temporal import FrameMemory
 from vatex_core.text_encoder import TextFeatures
 
 logger = logging.getLogger(__name__)
 
 INPUT_NAMES = ("image", "words", "padding_mask", "prompt")
+MOTION_INPUT_NAMES = ("motion_request",)
 MEMORY_INPUT_NAMES = ("memory_features", "memory_valid", "memory_target")
 OPSET = 18
 
 
 def input_names(model: Vatex) -> tuple[str, ...]:
-    """The graph's inputs, in order: the frame and the expression, then a temporal model's memory."""
-    return INPUT_NAMES + (MEMORY_INPUT_NAMES if model.temporal is not None else ())
+    """The graph's inputs, in order: the frame and the expression (with a motion logit its motion request), then a
+    temporal model's memory."""
+    return (INPUT_NAMES + (MOTION_INPUT_NAMES if reads_motion_words(model) else ())
+            + (MEMORY_INPUT_NAMES if model.temporal is not None else ()))
+
+
+def reads_motion_words(model: Vatex) -> bool:
+    """Whether the model's decision reads the expression's motion request (a motion logit)."""
+    return model.temporal is not None and model.temporal.motion_logit is not None
 
 
 def output_names(model: Vatex) -> tuple[str, ...]:
@@ -61,11 +72,15 @@ class FrameGraph(nn.Module):
         self.model = model
 
     def forward(self, image: torch.Tensor, words: torch.Tensor, padding_mask: torch.Tensor, prompt: torch.Tensor,
-                *memory: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(1, 3, H, W), (1, L, C), (1, L) bool, (1, D)[, memory (1, K, C0, H/4, W/4), (1, K) bool, (1, 1, H/4, W/4)]
-        -> the tensors of :func:`output_names`."""
+                *rest: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(1, 3, H, W), (1, L, C), (1, L) bool, (1, D)[, motion request (1, R)][, memory (1, K, C0, H/4, W/4),
+        (1, K) bool, (1, 1, H/4, W/4)] -> the tensors of :func:`output_names`."""
+        if reads_motion_words(self.model):
+            motion, memory = rest[0], rest[1:]
+        else:  # the request is read by the motion logit only
+            motion, memory = words.new_zeros(len(words), len(MOTION_REQUESTS)), rest
         state = FrameMemory(*memory) if memory else None
-        out = self.model(image[:, None], TextFeatures(words, padding_mask, prompt), state)  # clip of T = 1
+        out = self.model(image[:, None], TextFeatures(words, padding_mask, prompt, motion), state)  # clip of T = 1
         scores = out["pred_logits"].softmax(-1)[..., 0]  # (1, N) object probability
         heatmap = () if out["prior_heatmap"] is None else (out["prior_heatmap"],)
         features = (out["frame_features"],) if "frame_features" in out else ()
@@ -80,14 +95,17 @@ class ExampleInputs:
     words: torch.Tensor
     padding_mask: torch.Tensor
     prompt: torch.Tensor
+    motion: torch.Tensor | None = None  # with a motion logit
     memory: FrameMemory | None = None
 
     def as_tuple(self) -> tuple[torch.Tensor, ...]:
+        motion = () if self.motion is None else (self.motion,)
         memory = () if self.memory is None else (self.memory.features, self.memory.valid, self.memory.target)
-        return self.image, self.words, self.padding_mask, self.prompt, *memory
+        return self.image, self.words, self.padding_mask, self.prompt, *motion, *memory
 
     def as_numpy(self) -> dict[str, np.ndarray]:
-        names = INPUT_NAMES + (MEMORY_INPUT_NAMES if self.memory is not None else ())
+        names = (INPUT_NAMES + (MOTION_INPUT_NAMES if self.motion is not None else ())
+                 + (MEMORY_INPUT_NAMES if self.memory is not None else ()))
         return {name: tensor.cpu().numpy() for name, tensor in zip(names, self.as_tuple())}
 
 
@@ -111,7 +129,8 @@ def example_inputs(model: Vatex, height: int, width: int, expression: str = "the
         valid[:, 0] = True
         target = torch.rand(1, 1, height // 4, width // 4, generator=generator)
         memory = FrameMemory(features.to(model.device), valid.to(model.device), target.to(model.device))
-    return ExampleInputs(image, text.tokens.clone(), text.padding_mask.clone(), text.prompt.clone(), memory)
+    motion = text.motion.clone() if reads_motion_words(model) else None
+    return ExampleInputs(image, text.tokens.clone(), text.padding_mask.clone(), text.prompt.clone(), motion, memory)
 
 
 def export_onnx(model: Vatex, path: str | Path, height: int, width: int) -> dict:

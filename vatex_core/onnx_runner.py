@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from vatex_core.model import Vatex
-from vatex_core.onnx_export import OPSET, export_onnx, input_names, open_session, output_names
+from vatex_core.onnx_export import OPSET, export_onnx, input_names, open_session, output_names, reads_motion_words
 from vatex_core.runtime import ModelRunner
 from vatex_core.temporal import FrameMemory
 from vatex_core.text_encoder import TextFeatures
@@ -73,6 +73,7 @@ class OnnxRunner:
         self.threads = threads or torch.get_num_threads()
         self._key = model_key(self.model)
         self._inputs = input_names(self.model)
+        self._reads_motion_words = reads_motion_words(self.model)
         self._outputs = output_names(self.model)
         self._sessions: dict[tuple[int, int], object] = {}
 
@@ -89,13 +90,15 @@ class OnnxRunner:
         text = text.padded(self.model.cfg.clip.context_length)
         per_clip = len(text) // clips
         images = frames[:, 0].to(torch.float32).cpu().numpy()  # (B, 3, H, W)
-        words, padding, prompt = (t.float().cpu().numpy() if t.is_floating_point() else t.cpu().numpy()
-                                  for t in (text.tokens, text.padding_mask, text.prompt))
+        words, padding, prompt, motion = (t.float().cpu().numpy() if t.is_floating_point() else t.cpu().numpy()
+                                          for t in (text.tokens, text.padding_mask, text.prompt, text.motion))
         if self.model.temporal is not None and memory is None:
             memory = self._empty_memory(len(text), height, width)
         rows = []
         for row in range(len(text)):
             feeds = [images[row // per_clip][None], words[row : row + 1], padding[row : row + 1], prompt[row : row + 1]]
+            if self._reads_motion_words:
+                feeds.append(motion[row : row + 1])
             if memory is not None:
                 feeds += [memory.features[row : row + 1].float().numpy(), memory.valid[row : row + 1].numpy(),
                           memory.target[row : row + 1].float().numpy()]

@@ -20,10 +20,11 @@ object's direction and speed, which its self-attention can compare with the othe
 fastest") and its text attention with the words. With ``cfg.measured_motion`` the query's displacement is
 measured instead of learnt (:func:`measured_displacement`): the correlation averaged under the query's mask
 peaks at the offset where its object was in each past frame, found to a fraction of a cell. With
-``cfg.motion_logit`` the decision reads that measurement as well (:class:`MotionLogit`): the words give
-weights per motion component (what "moving left", "that is not moving" or "the fastest" ask for), and each
-query's object logit gains the match with the displacement measured under its final mask, so of two
-look-alikes the one that moves as the words say is the one found. The output
+``cfg.motion_logit`` the decision reads that measurement as well (:class:`MotionLogit`): the motion words
+(``vatex_core.motion_words``: what "moving left", "that is not moving" or "the fastest" ask for) weigh the
+displacement measured under each query's final mask, and that match, with the query's overlap with the object
+the stream followed in the frame before, is added to its object logit: of two look-alikes the one that moves
+as the words say is the one found, and the followed one is kept. The output
 layers (and the correlation's layer) start at zero: before training, a temporal model computes exactly what
 the per-frame model computes, and a part added to a trained temporal model leaves it as it was.
 
@@ -41,6 +42,7 @@ from torch import nn
 
 from vatex_core.config import TemporalConfig
 from vatex_core.layers import MLP
+from vatex_core.motion_words import MOTION_REQUESTS
 
 MOTION_CHANNELS = 3  # the residual's channels that hold an object's displacement: dx, dy, speed
 MOTION_SCALE = 20.0  # displacement units: short sides of the image times this (the generator's speeds -> 0.3-1.2)
@@ -130,7 +132,7 @@ class MotionEncoder(nn.Module):
             nn.init.zeros_(self.correlation.bias)
         self.query_motion = QueryMotion(query_dim) if cfg.query_motion else None
         self.measured = cfg.measured_motion
-        self.motion_logit = MotionLogit(query_dim) if cfg.motion_logit else None
+        self.motion_logit = MotionLogit() if cfg.motion_logit else None
 
     def forward(self, current: torch.Tensor, memory: FrameMemory) -> tuple[torch.Tensor, torch.Tensor | None]:
         """current (S, C0, h0, w0) and its memory (S rows) -> the (S, C1, h0/2, w0/2) residual for the stride-8
@@ -160,25 +162,42 @@ class MotionEncoder(nn.Module):
 
 
 class MotionLogit(nn.Module):
-    """The match of each query's measured displacement with what the words ask for -> a term of its object logit.
+    """The match of each query's measured motion with what the words ask for, and its overlap with the followed
+    object -> a term of its object logit.
 
-    Each word gives weights for the components of the displacement (dx, dy, speed) and the expression's are their
-    sum: "left" a negative weight on dx, "not" with "moving" a negative one on speed, "fastest" a positive one.
-    The term is their dot product with each query's displacement: between two look-alikes it favours the one that
-    moves as the words say, and where nothing is remembered (no displacement) it is 0.
+    The words' request is a flag per entry of ``MOTION_REQUESTS`` (``vatex_core.motion_words``: a lexicon, not
+    learnt). Each requested entry r scores a query by ``gains[r] . displacement + biases[r]``: "moving left" a
+    negative gain on dx, "that is not moving" a negative one on speed with a positive bias (still up to a speed),
+    "the fastest" a positive one on speed; between two look-alikes the one that moves as the words say gains.
+    ``follow`` weighs the fraction of the query's mask inside the target mask the stream found in the frame before
+    (the object it follows), for every expression. Where the memory holds no frame the term is 0.
     """
 
-    def __init__(self, text_dim: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.weights = MLP(text_dim, text_dim, MOTION_CHANNELS, num_layers=2)
-        nn.init.zeros_(self.weights.layers[-1].weight)  # untrained, the logits are those of the model without it
-        nn.init.zeros_(self.weights.layers[-1].bias)
+        requests = len(MOTION_REQUESTS)
+        self.gains = nn.Parameter(torch.zeros(requests, MOTION_CHANNELS))  # untrained: the model without the term
+        self.biases = nn.Parameter(torch.zeros(requests))
+        self.follow = nn.Parameter(torch.zeros(()))
 
-    def forward(self, words: torch.Tensor, padding_mask: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:
-        """words (S, L, D), padding_mask (S, L) True where no word, displacement (S, N, 3) -> (S, N)."""
-        present = (~padding_mask).to(words.dtype)[..., None]  # (S, L, 1)
-        weights = (self.weights(words) * present).sum(1)  # (S, 3)
-        return torch.einsum("sc,snc->sn", weights, displacement.to(words.dtype))
+    def forward(self, request: torch.Tensor, displacement: torch.Tensor, overlap: torch.Tensor,
+                remembered: torch.Tensor) -> torch.Tensor:
+        """request (S, R) flags, displacement (S, N, 3), overlap (S, N) in [0, 1], remembered (S,) bool: the memory
+        holds a frame -> (S, N)."""
+        request = request.to(displacement.dtype)
+        match = torch.einsum("sr,rc,snc->sn", request, self.gains.to(displacement.dtype), displacement)
+        match = match + (request @ self.biases.to(displacement.dtype))[:, None] + self.follow * overlap
+        return match * remembered.to(displacement.dtype)[:, None]
+
+
+def followed_overlap(target: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """The fraction of each query's mask inside the followed target: target (S, 1, h0, w0) probabilities (zeros when
+    none was found), masks (S, N, 1, H4, W4) logits -> (S, N) in [0, 1]. A measurement: no gradient."""
+    weights = masks.flatten(1, 2).detach().sigmoid().to(target.dtype)  # (S, N, H4, W4)
+    if weights.shape[-2:] != target.shape[-2:]:
+        weights = nn.functional.adaptive_avg_pool2d(weights, target.shape[-2:])
+    inside = torch.einsum("snhw,shw->sn", weights, target[:, 0].detach())
+    return inside / weights.sum((-2, -1)).clamp_min(1.0)
 
 
 def local_correlation(current: torch.Tensor, past: torch.Tensor, radius: int) -> torch.Tensor:

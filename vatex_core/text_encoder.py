@@ -23,13 +23,14 @@ class TextFeatures:
     tokens: torch.Tensor  # (B, L, C) word features, L = longest expression in the batch (SOT..EOT)
     padding_mask: torch.Tensor  # (B, L) bool, True where there is no token
     prompt: torch.Tensor  # (B, D) CLIP sentence embedding of "a photo of {main noun phrase}", unit norm
+    motion: torch.Tensor  # (B, R) what the words ask of motion, one flag per ``motion_words.MOTION_REQUESTS``
 
     def __len__(self) -> int:
         return self.tokens.shape[0]
 
     def index(self, rows: torch.Tensor | slice) -> TextFeatures:
         """The features of a subset of the expressions, in the given order."""
-        return TextFeatures(self.tokens[rows], self.padding_mask[rows], self.prompt[rows])
+        return TextFeatures(self.tokens[rows], self.padding_mask[rows], self.prompt[rows], self.motion[rows])
 
     def padded(self, length: int) -> TextFeatures:
         """The features with L padded to ``length`` (zero words, marked as padding); same results, fixed shape."""
@@ -40,7 +41,7 @@ class TextFeatures:
             return self
         tokens = nn.functional.pad(self.tokens, (0, 0, 0, extra))  # (B, length, C)
         padding_mask = nn.functional.pad(self.padding_mask, (0, extra), value=True)  # (B, length)
-        return TextFeatures(tokens, padding_mask, self.prompt)
+        return TextFeatures(tokens, padding_mask, self.prompt, self.motion)
 
     @staticmethod
     def cat(features: list[TextFeatures]) -> TextFeatures:
@@ -51,6 +52,7 @@ class TextFeatures:
             torch.cat([f.tokens for f in padded]),
             torch.cat([f.padding_mask for f in padded]),
             torch.cat([f.prompt for f in padded]),
+            torch.cat([f.motion for f in padded]),
         )
 
 

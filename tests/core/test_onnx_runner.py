@@ -60,7 +60,8 @@ def temporal_model(request):
     torch.nn.init.normal_(model.temporal.query_motion.embed.layers[-1].weight, std=0.05)
     torch.nn.init.normal_(model.temporal.correlation.weight, std=0.05)
     if request.param:
-        torch.nn.init.normal_(model.temporal.motion_logit.weights.layers[-1].weight, std=0.05)
+        for parameter in model.temporal.motion_logit.parameters():
+            torch.nn.init.normal_(parameter, std=0.5)
     return model
 
 

@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from vatex_core import Predictor, build_vatex, preset
+from vatex_core.motion_words import MOTION_REQUESTS, motion_requests
 from vatex_core.temporal import (
     MOTION_SCALE,
     FrameMemory,
     MotionLogit,
+    followed_overlap,
     local_correlation,
     measured_displacement,
     motion_under_masks,
@@ -38,10 +40,12 @@ def _temporal_model(seed: int = 0, trained_look: bool = True, **parts):
 
 def _train_optional_parts(model) -> None:
     """Weights for the zero-initialised output layers of the optional temporal parts the model has."""
-    parts = [model.temporal.correlation, model.temporal.query_motion and model.temporal.query_motion.embed.layers[-1],
-             model.temporal.motion_logit and model.temporal.motion_logit.weights.layers[-1]]
+    parts = [model.temporal.correlation, model.temporal.query_motion and model.temporal.query_motion.embed.layers[-1]]
     for layer in filter(None, parts):
         torch.nn.init.normal_(layer.weight, std=0.2)
+    if model.temporal.motion_logit is not None:
+        for parameter in model.temporal.motion_logit.parameters():
+            torch.nn.init.normal_(parameter, std=0.2)
 
 
 def _frames(count: int, seed: int = 0) -> list[np.ndarray]:
@@ -175,28 +179,40 @@ def test_measured_motion_tells_look_alikes_apart():
 
 
 def test_motion_logit_favours_the_look_alike_that_moves_as_the_words_say():
-    """Words that weigh dx negatively ("moving left") raise the left-moving copy's logit and lower the other's;
-    speed weighed negatively ("not moving") lowers both; an empty memory adds nothing; padding is not read."""
+    """A negative gain on dx for "left" raises the left-moving copy's logit and lowers the other's, and only for
+    expressions that say "moving left"; "not moving" with a negative gain on speed lowers both; the followed copy
+    gains with ``follow``; an empty memory adds nothing."""
     similarities, valid, masks = _two_copies((6, 16), [(7, 15), (8, 14)])  # moving apart, one cell a frame
     displacement = measured_displacement(similarities, valid, masks, radius=2)  # (1, 2, 3)
-    logit = MotionLogit(4)
-    words = torch.randn(1, 3, 4)
-    padding = torch.tensor([[False, False, True]])
-    assert logit(words, padding, displacement).abs().max() == 0  # untrained: adds nothing
+    logit = MotionLogit()
+    requests = motion_requests(["the red circle moving left", "the red circle that is not moving", "the red circle"])
+    overlap = torch.tensor([[0.0, 1.0]])  # the stream followed the right-hand copy
+    remembered = torch.tensor([True])
+
+    def term(row: int) -> torch.Tensor:
+        return logit(requests[row:row + 1], displacement, overlap, remembered)[0]
+
+    assert all(term(row).abs().max() == 0 for row in range(3))  # untrained: adds nothing
     with torch.no_grad():
-        logit.weights.layers[-1].bias.copy_(torch.tensor([-2.0, 0.0, 0.0]))  # "moving left"
-    left = logit(words, padding, displacement)[0]
-    assert left[0] > 0 > left[1]
+        logit.gains[MOTION_REQUESTS.index("left"), 0] = -2.0
+        logit.gains[MOTION_REQUESTS.index("still"), 2] = -2.0
+    assert term(0)[0] > 0 > term(0)[1]
+    assert (term(1) < 0).all()
+    assert term(2).abs().max() == 0  # no motion word: no motion term
     with torch.no_grad():
-        logit.weights.layers[-1].bias.copy_(torch.tensor([0.0, 0.0, -2.0]))  # "that is not moving"
-    assert (logit(words, padding, displacement) < 0).all()
+        logit.follow.fill_(3.0)
+    assert term(2).tolist() == [0.0, 3.0]
     nothing = measured_displacement(similarities * 0, torch.zeros_like(valid), masks, radius=2)
-    assert logit(words, padding, nothing).abs().max() == 0
-    with torch.no_grad():
-        torch.nn.init.normal_(logit.weights.layers[-1].weight)
-    garbage = words.clone()
-    garbage[0, 2] = 1e3  # a padded position
-    assert torch.equal(logit(garbage, padding, displacement), logit(words, padding, displacement))
+    assert logit(requests, nothing, overlap.expand(3, -1), torch.zeros(3, dtype=torch.bool)).abs().max() == 0
+
+
+def test_followed_overlap_is_the_share_of_each_mask_inside_the_target():
+    masks = torch.full((1, 2, 1, 8, 8), -30.0)
+    masks[0, 0, 0, :4, :4] = 30.0  # query 0: the top-left quarter
+    masks[0, 1, 0, 4:, 4:] = 30.0  # query 1: the bottom-right quarter
+    target = torch.zeros(1, 1, 8, 8)
+    target[0, 0, :4, :2] = 1.0  # the followed object covered half of query 0's mask
+    assert torch.allclose(followed_overlap(target, masks), torch.tensor([[0.5, 0.0]]), atol=1e-6)
 
 
 def test_memory_keeps_the_newest_frames_and_the_found_mask():

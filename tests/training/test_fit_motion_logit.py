@@ -1,5 +1,5 @@
-"""Fitting the motion logit on a model's own streams: it learns what the words ask of the motion, and a fit that
-cannot help leaves the model without the term."""
+"""Fitting the motion logit on a model's own streams: it learns what the motion words ask of the motion, and a fit
+that cannot help leaves the model without the term."""
 
 import dataclasses
 
@@ -10,29 +10,30 @@ from training.config import load_config
 from training.fit_motion_logit import FitConfig, StreamFrames, collect, fit, fit_motion_logit
 from training.synthetic import make_motion_scenes
 from vatex_core import build_vatex, preset
+from vatex_core.motion_words import motion_requests
 from vatex_core.temporal import MotionLogit
 
-DIM = 8
-LEFT, RIGHT, THING = torch.eye(DIM)[0], torch.eye(DIM)[1], torch.eye(DIM)[2]  # word features
+LEFT, RIGHT = motion_requests(["the thing moving left", "the thing moving right"])
 
 
 def _look_alikes(frames: int, seed: int, moving: bool = True) -> StreamFrames:
     """Two look-alikes, query 0 favoured by appearance (+2 log-odds), moving right, query 1 moving left; the words
-    name one of them by its direction ("thing left" or "thing right"), the named one is covered exactly."""
+    name one of them by its direction ("moving left" or "moving right"), the named one is covered exactly; query 0
+    was the one followed in the frame before."""
     generator = torch.Generator().manual_seed(seed)
     left = torch.rand(frames, generator=generator) < 0.5  # the words say "left": query 1 is named
-    words = torch.stack([THING.expand(frames, -1), torch.where(left[:, None], LEFT, RIGHT)], 1)  # (F, 2, D)
+    request = torch.where(left[:, None], LEFT, RIGHT)  # (F, R)
     speed = 0.5 if moving else 0.0
     displacement = torch.tensor([[speed, 0.0, speed], [-speed, 0.0, speed]]).expand(frames, -1, -1)
+    overlap = torch.tensor([1.0, 0.0]).expand(frames, -1)
     ious = torch.stack([(~left).float(), left.float()], 1)  # (F, 2)
-    return StreamFrames(torch.tensor([2.0, 0.0]).expand(frames, -1), displacement, words,
-                        torch.zeros(frames, 2, dtype=torch.bool), ious, torch.ones(frames, dtype=torch.bool),
-                        ["direction"] * frames)
+    return StreamFrames(torch.tensor([2.0, 0.0]).expand(frames, -1), displacement, overlap, request, ious,
+                        torch.ones(frames, dtype=torch.bool), ["direction"] * frames)
 
 
 def test_the_fit_learns_which_way_the_words_ask_for():
     torch.manual_seed(0)
-    head = MotionLogit(DIM)
+    head = MotionLogit()
     results = fit(head, _look_alikes(64, 0), _look_alikes(32, 1), FitConfig(epochs=300, check_every=20), 0.5)
     assert results["held-out without"]["direction"] == pytest.approx(0.5, abs=0.2)  # appearance picks query 0
     assert results["held-out with"]["direction"] == 1.0
@@ -41,11 +42,11 @@ def test_the_fit_learns_which_way_the_words_ask_for():
 
 def test_a_fit_that_cannot_help_keeps_the_model_without_the_term():
     """Nothing moves: the displacement is zero, no epoch beats the start, the term stays zero."""
-    head = MotionLogit(DIM)
+    head = MotionLogit()
     still = _look_alikes(64, 0, moving=False)
     results = fit(head, still, _look_alikes(32, 1, moving=False), FitConfig(epochs=100, check_every=20), 0.5)
     assert results["epoch"]["chosen"] == 0
-    assert head.weights.layers[-1].weight.abs().max() == 0
+    assert all(parameter.abs().max() == 0 for parameter in head.parameters())
 
 
 def test_fitting_a_model_runs_its_streams_and_keeps_the_rest(tmp_path, monkeypatch):
@@ -57,13 +58,14 @@ def test_fitting_a_model_runs_its_streams_and_keeps_the_rest(tmp_path, monkeypat
     synthetic = load_config("training/configs/tiny-1.4.0/temporal_logit_4h.yaml").data.synthetic
     scenes = make_motion_scenes(synthetic, "train", 2, seed=0)
     fit_cfg = FitConfig(scenes=2, epochs=20, check_every=10)
-    last = model.temporal.motion_logit.weights.layers[-1]
+    head = model.temporal.motion_logit
     with torch.no_grad():
-        last.weight.fill_(1.0)  # weights with a fitted term: the streams still run without it
+        head.gains.fill_(1.0)  # weights with a fitted term: the streams still run without it
+        head.follow.fill_(1.0)
     terms = []
 
     def collect_and_check(predictor, part):
-        terms.append(float(last.weight.detach().abs().max()))
+        terms.append(max(float(parameter.detach().abs().max()) for parameter in head.parameters()))
         return collect(predictor, part)
 
     monkeypatch.setattr("training.fit_motion_logit.collect", collect_and_check)

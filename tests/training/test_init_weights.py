@@ -59,7 +59,7 @@ def test_the_motion_logit_starts_untrained_beside_the_correlation(tmp_path):
     assert all(torch.equal(got[name], kept[name]) for name in kept)
     new = {name.split(".")[1] for name in got if name not in kept}
     assert new == {"correlation", "motion_logit"}
-    assert target.temporal.motion_logit.weights.layers[-1].weight.abs().max() == 0
+    assert all(parameter.abs().max() == 0 for parameter in target.temporal.motion_logit.parameters())
 
 
 def test_other_configurations_are_refused(tmp_path):
