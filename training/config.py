@@ -116,6 +116,9 @@ class TrainConfig:
         temporal = self.model.build_config().temporal
         if self.loss.weight_motion > 0 and not temporal.memory_frames:
             raise ValueError("loss.weight_motion trains a temporal memory: set model.temporal.memory_frames > 0")
+        if self.loss.weight_motion > 0 and not temporal.motion_encoder:
+            raise ValueError("loss.weight_motion trains the motion encoder's residual: set "
+                             "model.temporal.motion_encoder true")
         if problem := temporal_parts_problem(temporal):
             raise ValueError(f"model.{problem}")
 

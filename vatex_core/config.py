@@ -103,6 +103,9 @@ class TemporalConfig:
     # a lexicon, ``vatex_core.motion_words``), and the match, with the query's overlap with the target followed in
     # the frame before, is added to its object logit (``MotionLogit``); needs correlation_radius
     motion_logit: bool = False
+    # the motion encoder: a residual for the stride-8 map from the memory's frames (what 4a-4g trained); off, the
+    # memory only measures (motion_logit), adds nothing to the features and costs only the measurement
+    motion_encoder: bool = True
     # seconds between the frames the memory keeps, whatever the camera's rate (a frame that comes sooner
     # updates only the target mask); the synthetic training videos are 10 frames a second
     frame_interval: float = 0.1
@@ -324,6 +327,9 @@ def temporal_parts_problem(temporal: TemporalConfig) -> str:
     if temporal.measured_motion and not (temporal.query_motion and temporal.correlation_radius):
         return ("temporal.measured_motion measures the queries' motion in the correlation: it needs "
                 "temporal.query_motion and temporal.correlation_radius > 0")
+    if not temporal.motion_encoder and temporal.query_motion:
+        return ("temporal.query_motion reads the motion encoder's residual or its correlation: it needs "
+                "temporal.motion_encoder")
     if temporal.motion_logit and not temporal.correlation_radius:
         return ("temporal.motion_logit measures each query's motion in the correlation: it needs "
                 "temporal.correlation_radius > 0")

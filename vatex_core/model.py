@@ -17,7 +17,7 @@ from vatex_core.config import VatexConfig, check_checkpointable
 from vatex_core.decoder import MaskedAttentionDecoder
 from vatex_core.noun_phrase import clip_prompt
 from vatex_core.motion_words import motion_requests
-from vatex_core.temporal import FrameMemory, MotionEncoder, followed_overlap, measured_displacement
+from vatex_core.temporal import FrameMemory, MotionEncoder, displacement_under_masks, followed_overlap
 from vatex_core.text_encoder import TextEncoder, TextFeatures
 from vatex_core.video_backbone import VideoBackbone
 
@@ -124,8 +124,8 @@ class Vatex(nn.Module):
             feature (MCC); "prior_heatmap" (BK, g, g) averaged over frames (None without the CLIP
             Prior); "level_sentences": (BK, C) per CMD level 0..4; a temporal model adds
             "frame_features" (BK, C0, H/4, W/4), the decoded frame's contribution to the memory, and
-            "motion" (BK, C1, H/8, W/8), the motion residual added to the stride-8 features; with
-            ``cfg.temporal.motion_logit`` also "query_displacement" (BK, N, 3), each query's measured (dx, dy,
+            "motion" (BK, C1, H/8, W/8), the motion residual added to the stride-8 features (None without the
+            motion encoder); with ``cfg.temporal.motion_logit`` also "query_displacement" (BK, N, 3), each query's measured (dx, dy,
             speed), "query_overlap" (BK, N), its overlap with the remembered target, and "motion_logit" (BK, N),
             the term its object logit got from both.
         """
@@ -177,14 +177,15 @@ class Vatex(nn.Module):
         if previous_masks is not None and steps == 1:
             raise ValueError("previous_masks go with past frames (T > 1)")
         motion, similarities = self.temporal(features[0], memory)  # (BK, C1, h1, w1), (BK, K, (2r+1)^2, h0, w0)
-        features[1] = features[1] + motion
+        if motion is not None:
+            features[1] = features[1] + motion
         query_motion = None
         if self.temporal.query_motion is not None:
             def query_motion(masks: torch.Tensor) -> torch.Tensor:
                 return self.temporal.query_term(motion, similarities, memory.valid, masks)
         out = self._decode(features, patches, text, pairs, 1, query_motion)
         if self.temporal.motion_logit is not None:
-            displacement = measured_displacement(similarities, memory.valid, out["pred_masks"], self.temporal.radius)
+            displacement = displacement_under_masks(features[0], memory, out["pred_masks"], self.temporal.radius)
             overlap = followed_overlap(memory.target, out["pred_masks"])  # (BK, N)
             term = self.temporal.motion_logit(text.motion, displacement, overlap, memory.valid.any(1))  # (BK, N)
             out["pred_logits"] = out["pred_logits"] + torch.stack([term, torch.zeros_like(term)], -1)

@@ -7,11 +7,13 @@ import pytest
 import torch
 
 from vatex_core import Predictor, build_vatex, preset
+from vatex_core.config import check_config
 from vatex_core.motion_words import MOTION_REQUESTS, motion_requests
 from vatex_core.temporal import (
     MOTION_SCALE,
     FrameMemory,
     MotionLogit,
+    displacement_under_masks,
     followed_overlap,
     local_correlation,
     measured_displacement,
@@ -163,6 +165,41 @@ def _two_copies(now: tuple[int, int], past: list[tuple[int, int]]) -> tuple[torc
     current = frame(*now)[None]
     similarities = torch.stack([local_correlation(current, frame(*p)[None], 2) for p in past], 1)
     return similarities, torch.tensor([[True] * len(past)]), masks
+
+
+def test_displacement_under_masks_is_the_measurement_of_the_similarity_maps():
+    """The convolution form (the motion logit's) measures what the similarity maps measure, empty slots included."""
+    generator = torch.Generator().manual_seed(0)
+    current = torch.randn(2, 8, 12, 16, generator=generator)
+    memory = FrameMemory(torch.randn(2, 2, 8, 12, 16, generator=generator), torch.tensor([[True, True], [True, False]]),
+                         torch.zeros(2, 1, 12, 16))
+    masks = torch.randn(2, 3, 1, 12, 16, generator=generator) * 4
+    present = memory.valid.float()[..., None, None, None]
+    similarities = torch.stack([local_correlation(current, memory.features[:, k], 2) for k in range(2)], 1) * present
+    expected = measured_displacement(similarities, memory.valid, masks, radius=2)
+    assert torch.allclose(displacement_under_masks(current, memory, masks, radius=2), expected, atol=1e-4)
+
+
+def test_a_memory_without_the_motion_encoder_only_measures():
+    """``motion_encoder: false``: no encoder parameters, the features untouched (the per-frame model's masks), and the
+    motion logit still measures each query's motion."""
+    torch.manual_seed(0)
+    per_frame = build_vatex(preset("tiny")).eval()
+    measuring = _temporal_model(trained_look=False, correlation_radius=2, motion_logit=True, motion_encoder=False)
+    assert not any(name.startswith(("temporal.body", "temporal.out", "temporal.correlation"))
+                   for name in measuring.state_dict())
+    measuring.load_state_dict(per_frame.state_dict(), strict=False)
+    clip = torch.stack([torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in _frames(3)])[None]
+    text = per_frame.encode_text(["the red circle moving left"])
+    with torch.no_grad():
+        expected = per_frame(clip[:, -1:], text)["pred_masks"]
+        got = measuring(clip, text)
+    assert torch.allclose(got["pred_masks"], expected, atol=1e-5)
+    assert got["motion"] is None and got["query_displacement"].shape == (1, expected.shape[1], 3)
+    cfg = preset("tiny")
+    cfg.temporal = dataclasses.replace(cfg.temporal, memory_frames=2, query_motion=True, motion_encoder=False)
+    with pytest.raises(ValueError, match="motion_encoder"):  # the queries' motion reads the encoder
+        check_config(cfg)
 
 
 def test_measured_motion_tells_look_alikes_apart():
