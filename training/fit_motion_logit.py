@@ -5,8 +5,7 @@ Why not in the training loop: the motion logit decides between queries the model
 what it needs is many frames where the choice is at stake. A training step decodes a few 3-frame clips
 (seconds on the CPU); here the frozen model, its motion term set to zero, runs each training motion video once
 as the node runs it (a stream: its own masks, its own memory), every frame's queries are kept (the object log-odds without
-the term, the displacement measured under each query's mask, its overlap with the followed target, the words' motion
-request), and the head's few numbers are fitted on thousands of such frames in seconds, full batch.
+the term, the displacement measured under each query's mask, the words' motion request), and the head's few numbers are fitted on thousands of such frames in seconds, full batch.
 
 The objective is the decision itself: on frames where the named object is in view and a query covers it
 (IoU >= ``min_iou``), cross-entropy over the queries towards the best-covering one; on every frame, the
@@ -71,7 +70,6 @@ class StreamFrames:
 
     logodds: torch.Tensor  # (F, N) object log-odds without the motion term
     displacement: torch.Tensor  # (F, N, 3) measured under each query's mask
-    overlap: torch.Tensor  # (F, N) fraction of each query's mask inside the target followed in the frame before
     request: torch.Tensor  # (F, R) the expression's motion request (vatex_core.motion_words)
     ious: torch.Tensor  # (F, N) IoU of each query's mask with the named object (0 when not in view)
     present: torch.Tensor  # (F,) bool: the named object is in view
@@ -97,14 +95,13 @@ def collect(predictor: Predictor, scenes: Sequence[RefScene]) -> StreamFrames:
             logits = out["pred_logits"][0].float()
             rows["logodds"].append(logits[:, 0] - logits[:, 1] - out["motion_logit"][0].float())
             rows["displacement"].append(out["query_displacement"][0].float())
-            rows["overlap"].append(out["query_overlap"][0].float())
             rows["request"].append(session.text.motion[0].float())
             present = bool(truth[t].any())
             ious = query_ious(predictor, frame, truth[t]) if present else np.zeros(len(logits))
             rows["ious"].append(torch.from_numpy(ious).float())
             rows["present"].append(present)
             rows["kinds"].append(motion_kind(expression) or "none")
-    return StreamFrames(*(torch.stack(rows[name]) for name in ("logodds", "displacement", "overlap", "request", "ious")),
+    return StreamFrames(*(torch.stack(rows[name]) for name in ("logodds", "displacement", "request", "ious")),
                         torch.tensor(rows["present"]), rows["kinds"])
 
 
@@ -166,7 +163,7 @@ def fit(head: torch.nn.Module, train: StreamFrames, held_out: StreamFrames, cfg:
 
     def scores(frames: StreamFrames) -> torch.Tensor:
         remembered = torch.ones(len(frames), dtype=torch.bool)  # every kept frame comes after the stream's first
-        return frames.logodds + head(frames.request, frames.displacement, frames.overlap, remembered)
+        return frames.logodds + head(frames.request, frames.displacement, remembered)
 
     with torch.no_grad():
         chosen = (picked_iou(scores(held_out), held_out)["all"], 0, copy.deepcopy(head.state_dict()))

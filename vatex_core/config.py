@@ -100,8 +100,8 @@ class TemporalConfig:
     measured_motion: bool = False
     # the decision reads the memory too: each query's displacement measured under its final mask (as with
     # measured_motion) is compared with what the motion words ask for ("moving left", "not moving", "fastest";
-    # a lexicon, ``vatex_core.motion_words``), and the match, with the query's overlap with the target followed in
-    # the frame before, is added to its object logit (``MotionLogit``); needs correlation_radius
+    # a lexicon, ``vatex_core.motion_words``), and the match is added to its object logit (``MotionLogit``); needs
+    # correlation_radius
     motion_logit: bool = False
     # the motion encoder: a residual for the stride-8 map from the memory's frames (what 4a-4g trained); off, the
     # memory only measures (motion_logit), adds nothing to the features and costs only the measurement

@@ -17,7 +17,7 @@ from vatex_core.config import VatexConfig, check_checkpointable
 from vatex_core.decoder import MaskedAttentionDecoder
 from vatex_core.noun_phrase import clip_prompt
 from vatex_core.motion_words import motion_requests
-from vatex_core.temporal import FrameMemory, MotionEncoder, displacement_under_masks, followed_overlap
+from vatex_core.temporal import FrameMemory, MotionEncoder, displacement_under_masks
 from vatex_core.text_encoder import TextEncoder, TextFeatures
 from vatex_core.video_backbone import VideoBackbone
 
@@ -126,8 +126,8 @@ class Vatex(nn.Module):
             "frame_features" (BK, C0, H/4, W/4), the decoded frame's contribution to the memory, and
             "motion" (BK, C1, H/8, W/8), the motion residual added to the stride-8 features (None without the
             motion encoder); with ``cfg.temporal.motion_logit`` also "query_displacement" (BK, N, 3), each query's measured (dx, dy,
-            speed), "query_overlap" (BK, N), its overlap with the remembered target, and "motion_logit" (BK, N),
-            the term its object logit got from both.
+            speed; zeros where the words ask for no motion), and "motion_logit" (BK, N), the term its object
+            logit got from it.
         """
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
@@ -185,14 +185,26 @@ class Vatex(nn.Module):
                 return self.temporal.query_term(motion, similarities, memory.valid, masks)
         out = self._decode(features, patches, text, pairs, 1, query_motion)
         if self.temporal.motion_logit is not None:
-            displacement = displacement_under_masks(features[0], memory, out["pred_masks"], self.temporal.radius)
-            overlap = followed_overlap(memory.target, out["pred_masks"])  # (BK, N)
-            term = self.temporal.motion_logit(text.motion, displacement, overlap, memory.valid.any(1))  # (BK, N)
+            masks = out["pred_masks"]  # (BK, N, 1, H/4, W/4)
+            displacement = self._displacement(features[0], memory, masks, text.motion.any(1))  # (BK, N, 3)
+            term = self.temporal.motion_logit(text.motion, displacement, memory.valid.any(1))  # (BK, N)
             out["pred_logits"] = out["pred_logits"] + torch.stack([term, torch.zeros_like(term)], -1)
-            out["query_displacement"], out["query_overlap"], out["motion_logit"] = displacement, overlap, term
+            out["query_displacement"], out["motion_logit"] = displacement, term
         out["frame_features"] = features[0]
         out["motion"] = motion
         return out
+
+    def _displacement(self, current: torch.Tensor, memory: FrameMemory, masks: torch.Tensor,
+                      asks: torch.Tensor) -> torch.Tensor:
+        """Each query's measured motion (BK, N, 3); eagerly only on the rows whose words ask for motion (``asks``
+        (BK,) bool; the others are zeros, which the motion logit does not read), in a traced graph on every row."""
+        if torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
+            return displacement_under_masks(current, memory, masks, self.temporal.radius).to(masks.dtype)
+        displacement = masks.new_zeros(*masks.shape[:2], 3)
+        if asks.any():
+            displacement[asks] = displacement_under_masks(current[asks], memory.index(asks), masks[asks],
+                                                          self.temporal.radius).to(masks.dtype)
+        return displacement
 
     def _decode(
         self, features: list[torch.Tensor], patches: torch.Tensor | None, text: TextFeatures, pairs: int, steps: int,

@@ -22,9 +22,8 @@ measured instead of learnt (:func:`measured_displacement`): the correlation aver
 peaks at the offset where its object was in each past frame, found to a fraction of a cell. With
 ``cfg.motion_logit`` the decision reads that measurement as well (:class:`MotionLogit`): the motion words
 (``vatex_core.motion_words``: what "moving left", "that is not moving" or "the fastest" ask for) weigh the
-displacement measured under each query's final mask, and that match, with the query's overlap with the object
-the stream followed in the frame before, is added to its object logit: of two look-alikes the one that moves
-as the words say is the one found, and the followed one is kept. The output
+displacement measured under each query's final mask, and that match is added to its object logit: of two
+look-alikes the one that moves as the words say is the one found. The output
 layers (and the correlation's layer) start at zero: before training, a temporal model computes exactly what
 the per-frame model computes, and a part added to a trained temporal model leaves it as it was.
 
@@ -167,15 +166,13 @@ class MotionEncoder(nn.Module):
 
 
 class MotionLogit(nn.Module):
-    """The match of each query's measured motion with what the words ask for, and its overlap with the followed
-    object -> a term of its object logit.
+    """The match of each query's measured motion with what the words ask for -> a term of its object logit.
 
     The words' request is a flag per entry of ``MOTION_REQUESTS`` (``vatex_core.motion_words``: a lexicon, not
     learnt). Each requested entry r scores a query by ``gains[r] . displacement + biases[r]``: "moving left" a
     negative gain on dx, "that is not moving" a negative one on speed with a positive bias (still up to a speed),
     "the fastest" a positive one on speed; between two look-alikes the one that moves as the words say gains.
-    ``follow`` weighs the fraction of the query's mask inside the target mask the stream found in the frame before
-    (the object it follows), for every expression. Where the memory holds no frame the term is 0.
+    An expression without motion words gets no term, nor does any expression where the memory holds no frame.
     """
 
     def __init__(self) -> None:
@@ -183,24 +180,13 @@ class MotionLogit(nn.Module):
         requests = len(MOTION_REQUESTS)
         self.gains = nn.Parameter(torch.zeros(requests, MOTION_CHANNELS))  # untrained: the model without the term
         self.biases = nn.Parameter(torch.zeros(requests))
-        self.follow = nn.Parameter(torch.zeros(()))
 
-    def forward(self, request: torch.Tensor, displacement: torch.Tensor, overlap: torch.Tensor,
-                remembered: torch.Tensor) -> torch.Tensor:
-        """request (S, R) flags, displacement (S, N, 3), overlap (S, N) in [0, 1], remembered (S,) bool: the memory
-        holds a frame -> (S, N)."""
+    def forward(self, request: torch.Tensor, displacement: torch.Tensor, remembered: torch.Tensor) -> torch.Tensor:
+        """request (S, R) flags, displacement (S, N, 3), remembered (S,) bool: the memory holds a frame -> (S, N)."""
         request = request.to(displacement.dtype)
         match = torch.einsum("sr,rc,snc->sn", request, self.gains.to(displacement.dtype), displacement)
-        match = match + (request @ self.biases.to(displacement.dtype))[:, None] + self.follow * overlap
+        match = match + (request @ self.biases.to(displacement.dtype))[:, None]
         return match * remembered.to(displacement.dtype)[:, None]
-
-
-def followed_overlap(target: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """The fraction of each query's mask inside the followed target: target (S, 1, h0, w0) probabilities (zeros when
-    none was found), masks (S, N, 1, H4, W4) logits -> (S, N) in [0, 1]. A measurement: no gradient."""
-    weights = _cell_weights(masks, target.shape[-2:]).to(target.dtype)  # (S, N, h0, w0)
-    inside = torch.einsum("snhw,shw->sn", weights, target[:, 0].detach())
-    return inside / weights.sum((-2, -1)).clamp_min(1.0)
 
 
 def local_correlation(current: torch.Tensor, past: torch.Tensor, radius: int) -> torch.Tensor:

@@ -14,7 +14,6 @@ from vatex_core.temporal import (
     FrameMemory,
     MotionLogit,
     displacement_under_masks,
-    followed_overlap,
     local_correlation,
     measured_displacement,
     motion_under_masks,
@@ -217,39 +216,26 @@ def test_measured_motion_tells_look_alikes_apart():
 
 def test_motion_logit_favours_the_look_alike_that_moves_as_the_words_say():
     """A negative gain on dx for "left" raises the left-moving copy's logit and lowers the other's, and only for
-    expressions that say "moving left"; "not moving" with a negative gain on speed lowers both; the followed copy
-    gains with ``follow``; an empty memory adds nothing."""
+    expressions that say "moving left"; "not moving" with a negative gain on speed lowers both; words without
+    motion and an empty memory add nothing."""
     similarities, valid, masks = _two_copies((6, 16), [(7, 15), (8, 14)])  # moving apart, one cell a frame
     displacement = measured_displacement(similarities, valid, masks, radius=2)  # (1, 2, 3)
     logit = MotionLogit()
     requests = motion_requests(["the red circle moving left", "the red circle that is not moving", "the red circle"])
-    overlap = torch.tensor([[0.0, 1.0]])  # the stream followed the right-hand copy
-    remembered = torch.tensor([True])
 
     def term(row: int) -> torch.Tensor:
-        return logit(requests[row:row + 1], displacement, overlap, remembered)[0]
+        return logit(requests[row:row + 1], displacement, torch.tensor([True]))[0]
 
     assert all(term(row).abs().max() == 0 for row in range(3))  # untrained: adds nothing
     with torch.no_grad():
         logit.gains[MOTION_REQUESTS.index("left"), 0] = -2.0
         logit.gains[MOTION_REQUESTS.index("still"), 2] = -2.0
+        logit.biases.fill_(0.5)
     assert term(0)[0] > 0 > term(0)[1]
     assert (term(1) < 0).all()
-    assert term(2).abs().max() == 0  # no motion word: no motion term
-    with torch.no_grad():
-        logit.follow.fill_(3.0)
-    assert term(2).tolist() == [0.0, 3.0]
+    assert term(2).abs().max() == 0  # no motion word: no term
     nothing = measured_displacement(similarities * 0, torch.zeros_like(valid), masks, radius=2)
-    assert logit(requests, nothing, overlap.expand(3, -1), torch.zeros(3, dtype=torch.bool)).abs().max() == 0
-
-
-def test_followed_overlap_is_the_share_of_each_mask_inside_the_target():
-    masks = torch.full((1, 2, 1, 8, 8), -30.0)
-    masks[0, 0, 0, :4, :4] = 30.0  # query 0: the top-left quarter
-    masks[0, 1, 0, 4:, 4:] = 30.0  # query 1: the bottom-right quarter
-    target = torch.zeros(1, 1, 8, 8)
-    target[0, 0, :4, :2] = 1.0  # the followed object covered half of query 0's mask
-    assert torch.allclose(followed_overlap(target, masks), torch.tensor([[0.5, 0.0]]), atol=1e-6)
+    assert logit(requests, nothing, torch.zeros(3, dtype=torch.bool)).abs().max() == 0
 
 
 def test_memory_keeps_the_newest_frames_and_the_found_mask():

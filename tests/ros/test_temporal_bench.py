@@ -26,6 +26,8 @@ def test_command_prints_the_ratio(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
-    assert set(result["ms"]) == {"with memory", "single image"} and all(ms > 0 for ms in result["ms"].values())
+    assert set(result["ms"]) == {"with memory", "with memory, motion words", "single image"}
+    assert all(ms > 0 for ms in result["ms"].values())
     assert result["ratio"] == result["ms"]["with memory"] / result["ms"]["single image"]
+    assert result["ratio_motion_words"] == result["ms"]["with memory, motion words"] / result["ms"]["single image"]
     assert "ratio" in done.stdout and len(result["load_average"]) == 3

@@ -18,16 +18,14 @@ LEFT, RIGHT = motion_requests(["the thing moving left", "the thing moving right"
 
 def _look_alikes(frames: int, seed: int, moving: bool = True) -> StreamFrames:
     """Two look-alikes, query 0 favoured by appearance (+2 log-odds), moving right, query 1 moving left; the words
-    name one of them by its direction ("moving left" or "moving right"), the named one is covered exactly; query 0
-    was the one followed in the frame before."""
+    name one of them by its direction ("moving left" or "moving right"), the named one is covered exactly."""
     generator = torch.Generator().manual_seed(seed)
     left = torch.rand(frames, generator=generator) < 0.5  # the words say "left": query 1 is named
     request = torch.where(left[:, None], LEFT, RIGHT)  # (F, R)
     speed = 0.5 if moving else 0.0
     displacement = torch.tensor([[speed, 0.0, speed], [-speed, 0.0, speed]]).expand(frames, -1, -1)
-    overlap = torch.tensor([1.0, 0.0]).expand(frames, -1)
     ious = torch.stack([(~left).float(), left.float()], 1)  # (F, 2)
-    return StreamFrames(torch.tensor([2.0, 0.0]).expand(frames, -1), displacement, overlap, request, ious,
+    return StreamFrames(torch.tensor([2.0, 0.0]).expand(frames, -1), displacement, request, ious,
                         torch.ones(frames, dtype=torch.bool), ["direction"] * frames)
 
 
@@ -61,7 +59,6 @@ def test_fitting_a_model_runs_its_streams_and_keeps_the_rest(tmp_path, monkeypat
     head = model.temporal.motion_logit
     with torch.no_grad():
         head.gains.fill_(1.0)  # weights with a fitted term: the streams still run without it
-        head.follow.fill_(1.0)
     terms = []
 
     def collect_and_check(predictor, part):

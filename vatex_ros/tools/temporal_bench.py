@@ -5,6 +5,8 @@ alternating frame by frame (so a change in the machine's load hits both alike), 
 as the node's inference runs:
 
 - ``with memory``: the temporal model's stream step (motion encoder, memory update, target id);
+- ``with memory, motion words``: the same with the expression followed by "moving left" (a motion logit
+  measures each query's motion only for expressions whose words ask for motion);
 - ``single image``: the same weights without the temporal module, one frame at a time (the per-frame
   model's call, what the node ran before the memory existed).
 
@@ -63,6 +65,7 @@ def measure_temporal_cost(cfg: TemporalBenchConfig) -> dict:
     frames, expression = bench_frames(BenchConfig(width=cfg.width, height=cfg.height, frames=cfg.frames,
                                                   warmup=cfg.warmup))
     streams = {"with memory": Predictor(temporal).stream(expression),
+               "with memory, motion words": Predictor(temporal).stream(f"{expression} moving left"),
                "single image": Predictor(per_frame).stream(expression)}
     times: dict[str, list[float]] = {name: [] for name in streams}
 
@@ -82,6 +85,7 @@ def measure_temporal_cost(cfg: TemporalBenchConfig) -> dict:
         "config": {**cfg.__dict__, "weights": cfg.weights or "embedded", "expression": expression},
         "ms": medians,
         "ratio": medians["with memory"] / medians["single image"],
+        "ratio_motion_words": medians["with memory, motion words"] / medians["single image"],
         "load_average": os.getloadavg(),
     }
 
@@ -92,6 +96,7 @@ def format_temporal(result: dict) -> str:
     size = f"{result['config']['width']}x{result['config']['height']}"
     return "\n".join([
         f"temporal memory cost at {size} ({result['config']['frames']} frames, load average {load}):",
-        *(f"  {name:<14}{ms:>8.1f} ms" for name, ms in result["ms"].items()),
-        f"  ratio {result['ratio']:.3f} (with memory / single image)",
+        *(f"  {name:<27}{ms:>8.1f} ms" for name, ms in result["ms"].items()),
+        f"  ratio {result['ratio']:.3f} (with memory / single image), "
+        f"{result['ratio_motion_words']:.3f} with motion words",
     ])
