@@ -199,7 +199,7 @@ class Vatex(nn.Module):
         """Each query's measured motion (BK, N, 3); eagerly only on the rows whose words ask for motion (``asks``
         (BK,) bool; the others are zeros, which the motion logit does not read), in a traced graph on every row."""
         if torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
-            return displacement_under_masks(current, memory, masks, self.temporal.radius).to(masks.dtype)
+            return displacement_under_masks(current, memory, masks, self.temporal.radius, crop=False).to(masks.dtype)
         displacement = masks.new_zeros(*masks.shape[:2], 3)
         if asks.any():
             displacement[asks] = displacement_under_masks(current[asks], memory.index(asks), masks[asks],

@@ -44,6 +44,7 @@ from vatex_core.layers import MLP
 from vatex_core.motion_words import MOTION_REQUESTS
 
 MOTION_CHANNELS = 3  # the residual's channels that hold an object's displacement: dx, dy, speed
+CROP_WEIGHT = 0.02  # mask probability below which a cell is left out of the measurement's box (every query's)
 MOTION_SCALE = 20.0  # displacement units: short sides of the image times this (the generator's speeds -> 0.3-1.2)
 
 
@@ -251,26 +252,36 @@ def measured_displacement(similarities: torch.Tensor, valid: torch.Tensor, masks
     return _displacement(scores, valid, span, min(similarities.shape[-2:]))
 
 
-def displacement_under_masks(current: torch.Tensor, memory: FrameMemory, masks: torch.Tensor,
-                             radius: int) -> torch.Tensor:
+def displacement_under_masks(current: torch.Tensor, memory: FrameMemory, masks: torch.Tensor, radius: int,
+                             crop: bool = True) -> torch.Tensor:
     """:func:`measured_displacement` of the correlation of ``current`` (S, C0, h0, w0) with the memory's frames, without
-    the similarity maps: each query's mask-weighted current features are the kernel of a convolution over each past
-    frame, (2r+1)^2 outputs, so the cost is that of the scores alone (2.5x less than the maps at 640x480 in the tiny
-    preset). masks (S, N, 1, H4, W4) logits -> (S, N, 3)."""
+    the similarity maps: each query's mask-weighted current features are the kernel of a convolution over the past
+    frames, (2r+1)^2 outputs each, so the cost is that of the scores alone. With ``crop`` the kernels keep only the
+    box of cells where some query's mask probability reaches ``CROP_WEIGHT`` (the rest weighs next to nothing; a
+    traced graph needs ``crop=False``: the box depends on the data). masks (S, N, 1, H4, W4) logits -> (S, N, 3)."""
     rows, channels, height, width = current.shape
-    span = 2 * radius + 1
+    slots, span = memory.features.shape[1], 2 * radius + 1
     weights = _cell_weights(masks, (height, width)).to(current.dtype)  # (S, N, h0, w0)
     queries = weights.shape[1]
-    kernels = (weights[:, :, None] * nn.functional.normalize(current.detach(), dim=1)[:, None])  # (S, N, C0, h0, w0)
-    kernels = kernels.reshape(rows * queries, channels, height, width)
-    scores = []
-    for slot in range(memory.features.shape[1]):
-        past = nn.functional.pad(nn.functional.normalize(memory.features[:, slot].to(current.dtype), dim=1),
-                                 (radius,) * 4)  # (S, C0, h0 + 2r, w0 + 2r); zeros outside the map
-        scores.append(nn.functional.conv2d(past.reshape(1, rows * channels, *past.shape[-2:]), kernels, groups=rows)
-                      .view(rows, queries, span * span))
+    now, past = current.detach(), memory.features.to(current.dtype)  # (S, C0, h0, w0), (S, K, C0, h0, w0)
+    padding = [radius] * 4  # (left, right, top, bottom) zeros around the past frames
+    if crop:
+        kept = weights.amax((0, 1)) >= CROP_WEIGHT  # (h0, w0)
+        if not kept.any():
+            return weights.new_zeros(rows, queries, 3)
+        ys, xs = kept.any(1).nonzero()[:, 0], kept.any(0).nonzero()[:, 0]
+        top, bottom, left, right = int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
+        weights, now = weights[..., top:bottom, left:right], now[..., top:bottom, left:right]
+        past = past[..., max(top - radius, 0):bottom + radius, max(left - radius, 0):right + radius]
+        padding = [max(radius - left, 0), max(right + radius - width, 0), max(radius - top, 0),
+                   max(bottom + radius - height, 0)]
+    now = nn.functional.normalize(now, dim=1)
+    past = nn.functional.pad(nn.functional.normalize(past, dim=2), padding)  # (S, K, C0, h + 2r, w + 2r)
+    kernels = (weights[:, :, None] * now[:, None]).flatten(0, 1)  # (S*N, C0, h, w)
+    past = past.transpose(0, 1).flatten(1, 2)  # (K, S*C0, h + 2r, w + 2r): the slots as the batch
+    scores = nn.functional.conv2d(past, kernels, groups=rows).view(slots, rows, queries, span * span)
     present = memory.valid.to(current.dtype)[:, None, :, None]  # (S, 1, K, 1): empty slots score 0
-    return _displacement(torch.stack(scores, 2) * present, memory.valid, span, min(height, width))
+    return _displacement(scores.permute(1, 2, 0, 3) * present, memory.valid, span, min(height, width))
 
 
 def _cell_weights(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

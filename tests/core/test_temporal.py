@@ -167,7 +167,8 @@ def _two_copies(now: tuple[int, int], past: list[tuple[int, int]]) -> tuple[torc
 
 
 def test_displacement_under_masks_is_the_measurement_of_the_similarity_maps():
-    """The convolution form (the motion logit's) measures what the similarity maps measure, empty slots included."""
+    """The convolution form (the motion logit's) measures what the similarity maps measure, empty slots included,
+    and so does it on the box of cells the masks cover."""
     generator = torch.Generator().manual_seed(0)
     current = torch.randn(2, 8, 12, 16, generator=generator)
     memory = FrameMemory(torch.randn(2, 2, 8, 12, 16, generator=generator), torch.tensor([[True, True], [True, False]]),
@@ -177,6 +178,12 @@ def test_displacement_under_masks_is_the_measurement_of_the_similarity_maps():
     similarities = torch.stack([local_correlation(current, memory.features[:, k], 2) for k in range(2)], 1) * present
     expected = measured_displacement(similarities, memory.valid, masks, radius=2)
     assert torch.allclose(displacement_under_masks(current, memory, masks, radius=2), expected, atol=1e-4)
+    assert torch.allclose(displacement_under_masks(current, memory, masks, radius=2, crop=False), expected, atol=1e-4)
+    for top, left in ((0, 0), (4, 6), (9, 13)):  # objects at a corner, inside, at the far corner: the box is cropped
+        blobs = torch.full_like(masks, -30.0)
+        blobs[:, :, :, top:top + 3, left:left + 3] = 5.0
+        expected = measured_displacement(similarities, memory.valid, blobs, radius=2)
+        assert torch.allclose(displacement_under_masks(current, memory, blobs, radius=2), expected, atol=1e-4)
 
 
 def test_a_memory_without_the_motion_encoder_only_measures():
