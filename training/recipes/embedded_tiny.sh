@@ -240,3 +240,31 @@ vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synth
   --weights runs/r4h/vatex-tiny-4h.safetensors --found-threshold 0.1871 --out runs/r4h/motion_val.json
 python scripts/query_choice_probe.py runs/synthetic_tiny_temporal_motion_4b/checkpoints/step_00001000/model.safetensors \
   runs/r4h/vatex-tiny-4h.safetensors
+
+# 19. Stages 5a-5d (issue 29): 1.3.0 fine-tuned with every randomization family and no-target phrases of several
+#     attributes, then three more cycles; each evaluated on both renderers' val splits with one threshold for both.
+for stage in 5a 5b 5c 5d; do
+  OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_$stage.yaml \
+    > runs/absent_words_$stage.log 2>&1
+done
+for run in 5a:700 5b:1500 5c:1200 5d:3500; do
+  stage=${run%:*} step=$(printf %08d ${run#*:})
+  vatex eval --weights runs/absent_words_$stage/checkpoints/step_$step/model.safetensors \
+    --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
+    --out runs/absent_words_$stage/val.json
+done
+
+# 20. Stages 6a and 6b (issues 28 and 29): 5c's and 5d's image models with the measuring memory and the motion logit
+#     on motion words, fitted on their own streams of 120 training motion videos; read on motion val (as step 14)
+#     and on the independent renderer's motion videos.
+for stage in 6a 6b; do
+  out=runs/motion_logit_$stage
+  mkdir -p $out
+  python -m training.fit_motion_logit --config training/configs/tiny-1.4.0/motion_logit_$stage.yaml \
+    --found-threshold 0.7 --scenes 120 --frames-cache $out/streams --out $out/vatex-tiny-$stage.safetensors \
+    > $out/fit.log 2>&1
+  vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val \
+    --max-items 400 --weights $out/vatex-tiny-$stage.safetensors --found-threshold 0.7 --out $out/motion_val.json
+  vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-$stage.safetensors \
+    --found-threshold 0.7 --out $out/indep_motion_val.json
+done
