@@ -163,7 +163,7 @@ def fit(head: torch.nn.Module, train: StreamFrames, held_out: StreamFrames, cfg:
 
     def scores(frames: StreamFrames) -> torch.Tensor:
         remembered = torch.ones(len(frames), dtype=torch.bool)  # every kept frame comes after the stream's first
-        return frames.logodds + head(frames.request, frames.displacement, remembered)
+        return frames.logodds + head(frames.request, frames.displacement, frames.logodds, remembered)
 
     with torch.no_grad():
         chosen = (picked_iou(scores(held_out), held_out)["all"], 0, copy.deepcopy(head.state_dict()))

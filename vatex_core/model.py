@@ -187,7 +187,8 @@ class Vatex(nn.Module):
         if self.temporal.motion_logit is not None:
             masks = out["pred_masks"]  # (BK, N, 1, H/4, W/4)
             displacement = self._displacement(features[0], memory, masks, text.motion.any(1))  # (BK, N, 3)
-            term = self.temporal.motion_logit(text.motion, displacement, memory.valid.any(1))  # (BK, N)
+            logodds = out["pred_logits"][..., 0] - out["pred_logits"][..., 1]  # (BK, N)
+            term = self.temporal.motion_logit(text.motion, displacement, logodds, memory.valid.any(1))  # (BK, N)
             out["pred_logits"] = out["pred_logits"] + torch.stack([term, torch.zeros_like(term)], -1)
             out["query_displacement"], out["motion_logit"] = displacement, term
         out["frame_features"] = features[0]

@@ -173,6 +173,9 @@ class MotionLogit(nn.Module):
     learnt). Each requested entry r scores a query by ``gains[r] . displacement + biases[r]``: "moving left" a
     negative gain on dx, "that is not moving" a negative one on speed with a positive bias (still up to a speed),
     "the fastest" a positive one on speed; between two look-alikes the one that moves as the words say gains.
+    Where the words name motion, appearance also decides less: each query's gap to the most confident query's
+    object log-odds shrinks by ``shrink`` (in [0, 1]). Look-alikes match the words' appearance alike, but the
+    decoder lets one query of a set be confident, so the gap of the others says little about their object.
     An expression without motion words gets no term, nor does any expression where the memory holds no frame.
     """
 
@@ -181,12 +184,18 @@ class MotionLogit(nn.Module):
         requests = len(MOTION_REQUESTS)
         self.gains = nn.Parameter(torch.zeros(requests, MOTION_CHANNELS))  # untrained: the model without the term
         self.biases = nn.Parameter(torch.zeros(requests))
+        self.shrink = nn.Parameter(torch.zeros(()))
 
-    def forward(self, request: torch.Tensor, displacement: torch.Tensor, remembered: torch.Tensor) -> torch.Tensor:
-        """request (S, R) flags, displacement (S, N, 3), remembered (S,) bool: the memory holds a frame -> (S, N)."""
+    def forward(self, request: torch.Tensor, displacement: torch.Tensor, logodds: torch.Tensor,
+                remembered: torch.Tensor) -> torch.Tensor:
+        """request (S, R) flags, displacement (S, N, 3), logodds (S, N) the queries' object log-odds without the term,
+        remembered (S,) bool: the memory holds a frame -> (S, N)."""
         request = request.to(displacement.dtype)
         match = torch.einsum("sr,rc,snc->sn", request, self.gains.to(displacement.dtype), displacement)
         match = match + (request @ self.biases.to(displacement.dtype))[:, None]
+        gaps = logodds.max(1, keepdim=True).values - logodds  # (S, N) >= 0
+        asks = request.amax(1, keepdim=True)  # (S, 1): 1 where the words name motion
+        match = match + asks * self.shrink.clamp(0.0, 1.0).to(displacement.dtype) * gaps.to(displacement.dtype)
         return match * remembered.to(displacement.dtype)[:, None]
 
 

@@ -223,15 +223,17 @@ def test_measured_motion_tells_look_alikes_apart():
 
 def test_motion_logit_favours_the_look_alike_that_moves_as_the_words_say():
     """A negative gain on dx for "left" raises the left-moving copy's logit and lowers the other's, and only for
-    expressions that say "moving left"; "not moving" with a negative gain on speed lowers both; words without
-    motion and an empty memory add nothing."""
+    expressions that say "moving left"; "not moving" with a negative gain on speed lowers both; ``shrink`` closes
+    part of the appearance gap, for motion words only; words without motion and an empty memory add nothing."""
     similarities, valid, masks = _two_copies((6, 16), [(7, 15), (8, 14)])  # moving apart, one cell a frame
     displacement = measured_displacement(similarities, valid, masks, radius=2)  # (1, 2, 3)
     logit = MotionLogit()
     requests = motion_requests(["the red circle moving left", "the red circle that is not moving", "the red circle"])
 
+    appearance = torch.tensor([[0.0, 4.0]])  # the right-hand copy's query is the confident one
+
     def term(row: int) -> torch.Tensor:
-        return logit(requests[row:row + 1], displacement, torch.tensor([True]))[0]
+        return logit(requests[row:row + 1], displacement, appearance, torch.tensor([True]))[0]
 
     assert all(term(row).abs().max() == 0 for row in range(3))  # untrained: adds nothing
     with torch.no_grad():
@@ -241,8 +243,13 @@ def test_motion_logit_favours_the_look_alike_that_moves_as_the_words_say():
     assert term(0)[0] > 0 > term(0)[1]
     assert (term(1) < 0).all()
     assert term(2).abs().max() == 0  # no motion word: no term
+    before = term(0)
+    with torch.no_grad():
+        logit.shrink.fill_(0.5)
+    assert torch.allclose(term(0) - before, torch.tensor([2.0, 0.0]))  # half the gap to the confident query
+    assert term(2).abs().max() == 0
     nothing = measured_displacement(similarities * 0, torch.zeros_like(valid), masks, radius=2)
-    assert logit(requests, nothing, torch.zeros(3, dtype=torch.bool)).abs().max() == 0
+    assert logit(requests, nothing, appearance.expand(3, -1), torch.zeros(3, dtype=torch.bool)).abs().max() == 0
 
 
 def test_memory_keeps_the_newest_frames_and_the_found_mask():
