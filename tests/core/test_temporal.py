@@ -1,6 +1,7 @@
 """The temporal memory: causal, the same in training and in a stream, reset when a stream breaks, target ids."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -245,7 +246,7 @@ def test_motion_logit_favours_the_look_alike_that_moves_as_the_words_say():
     assert term(2).abs().max() == 0  # no motion word: no term
     before = term(0)
     with torch.no_grad():
-        logit.shrink.fill_(0.5)
+        logit.shrink.fill_(math.atanh(0.5))
     assert torch.allclose(term(0) - before, torch.tensor([2.0, 0.0]))  # half the gap to the confident query
     assert term(2).abs().max() == 0
     nothing = measured_displacement(similarities * 0, torch.zeros_like(valid), masks, radius=2)
