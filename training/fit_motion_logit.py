@@ -4,8 +4,9 @@ Why not in the training loop: the motion logit decides between queries the model
 (on motion val, the best query's mask fits the named object far better than the picked one's), and
 what it needs is many frames where the choice is at stake. A training step decodes a few 3-frame clips
 (seconds on the CPU); here the frozen model, its motion term set to zero, runs each training motion video once
-as the node runs it (a stream: its own masks, its own memory), every frame's queries are kept (the object log-odds without
-the term, the displacement measured under each query's mask, the words' motion request), and the head's few numbers are fitted on thousands of such frames in seconds, full batch.
+as the node runs it (a stream: its own masks, its own memory), every frame's queries are kept (the object
+log-odds without the term, the displacement measured under each query's mask, the words' motion request), and
+the head's few numbers are fitted on thousands of such frames in seconds, full batch.
 
 The objective is the decision itself: on frames where the named object is in view and a query covers it
 (IoU >= ``min_iou``), cross-entropy over the queries towards the best-covering one; on every frame, the

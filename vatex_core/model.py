@@ -125,9 +125,9 @@ class Vatex(nn.Module):
             Prior); "level_sentences": (BK, C) per CMD level 0..4; a temporal model adds
             "frame_features" (BK, C0, H/4, W/4), the decoded frame's contribution to the memory, and
             "motion" (BK, C1, H/8, W/8), the motion residual added to the stride-8 features (None without the
-            motion encoder); with ``cfg.temporal.motion_logit`` also "query_displacement" (BK, N, 3), each query's measured (dx, dy,
-            speed; zeros where the words ask for no motion), and "motion_logit" (BK, N), the term its object
-            logit got from it.
+            motion encoder); with ``cfg.temporal.motion_logit`` also "query_displacement" (BK, N, 3), each
+            query's measured (dx, dy, speed; zeros where the words ask for no motion), and "motion_logit"
+            (BK, N), the term its object logit got from it.
         """
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")

@@ -19,7 +19,8 @@ import torch
 
 MOTION_REQUESTS = ("left", "right", "up", "down", "moving", "still", "fastest", "slowest")
 
-_VERB = r"(?:moving|moves|move|going|goes|heading|heads|travell?ing|travels|drifting|drifts|sliding|slides|rolling|rolls)"
+_VERB = (r"(?:moving|moves|move|going|goes|heading|heads|travell?ing|travels|drifting|drifts|sliding|slides"
+         r"|rolling|rolls)")
 _DIRECTIONS = {
     "left": r"left(?:wards?)?", "right": r"right(?:wards?)?", "up": r"up(?:wards?)?", "down": r"down(?:wards?)?",
 }
