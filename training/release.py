@@ -58,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     quality = json.loads(args.quality.read_text()) if args.quality else None
+    if quality is not None:  # every expression's score (``--calibrate``) stays in the evaluation's file
+        quality.pop("scores", None)
     calibration = None
     if args.calibration:
         calibration = json.loads(args.calibration.read_text()).get("calibration")

@@ -268,3 +268,6 @@ for stage in 6a 6b; do
   vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-$stage.safetensors \
     --found-threshold 0.7 --out $out/indep_motion_val.json
 done
+# 6b is kept (float16) as the start of the next stages, with 5d's val figures and both-split threshold:
+vatex release runs/motion_logit_6b/vatex-tiny-6b.safetensors --out training/weights/vatex-tiny-6b.safetensors \
+  --version 1.4.0-dev.6b --quality runs/absent_words_5d/val.json --calibration runs/absent_words_5d/val.json
