@@ -174,8 +174,9 @@ class MotionLogit(nn.Module):
     negative gain on dx, "that is not moving" a negative one on speed with a positive bias (still up to a speed),
     "the fastest" a positive one on speed; between two look-alikes the one that moves as the words say gains.
     Where the words name motion, appearance also decides less: each query's gap to the most confident query's
-    object log-odds shrinks by the fraction ``tanh(shrink)`` (a fit may also find that it should grow). Look-alikes match the words' appearance alike, but the
-    decoder lets one query of a set be confident, so the gap of the others says little about their object.
+    object log-odds shrinks by the fraction ``tanh(shrink)`` (a fit may also find that it should grow).
+    Look-alikes match the words' appearance alike, but the decoder lets one query of a set be confident, so the
+    gap of the others says little about their object.
     An expression without motion words gets no term, nor does any expression where the memory holds no frame.
     """
 
