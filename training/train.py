@@ -64,8 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (the lr schedule is kept)")
     parser.add_argument("--resume", default=None, help="checkpoint directory, checkpoints/ folder or run directory")
     parser.add_argument("--out", default=None, help="run directory (overrides out_dir of the config)")
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="config overrides, e.g. data.root=/data/refer batch_size=2 model.preset=tiny")
+    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                        help="config overrides, e.g. data.root=/data/refer batch_size=2 model.preset=tiny "
+                             "(--set may be given several times)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -125,3 +125,14 @@ def test_every_shipped_config_loads():
     assert paper.data.augment.short_side == 480 and paper.optim.clip_grad_norm == 0.01
     with pytest.raises(ValueError, match="unknown keys"):
         load_config(CONFIGS / "refcoco.yaml", ["optim.learning_rate=1"])
+
+
+def test_set_given_several_times_keeps_every_override():
+    import argparse
+
+    from training.train import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--config", "c.yaml", "--set", "max_iters=3", "out_dir=/tmp/x", "--set", "seed=2"])
+    assert args.set == ["max_iters=3", "out_dir=/tmp/x", "seed=2"]  # not only the last --set
