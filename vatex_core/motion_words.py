@@ -28,7 +28,7 @@ _PATTERNS = {
     **{name: re.compile(rf"\b{_VERB}\s+(?:(?:to|towards?)\s+(?:the\s+)?)?{words}\b")
        for name, words in _DIRECTIONS.items()},
     "still": re.compile(r"\b(?:(?:is\s+)?not\s+moving|isn'?t\s+moving|(?:does\s+not|doesn'?t)\s+move|standing\s+still|"
-                        r"not\s+in\s+motion|still|stationary|static|motionless|at\s+rest)\b"),
+                        rf"not\s+in\s+motion|still(?!\s+{_VERB})|stationary|static|motionless|at\s+rest)\b"),
     "fastest": re.compile(r"\b(?:fastest|quickest|faster|quicker)\b"),
     "slowest": re.compile(r"\b(?:slowest|slower)\b"),
 }

@@ -20,6 +20,7 @@ def _asked(expression: str) -> set[str]:
     ("the blue square that is not moving", {"still"}),
     ("the cup that isn't moving", {"still"}),
     ("the stationary box", {"still"}),
+    ("the ball that is still moving", {"moving"}),  # "still" as "yet"
     ("the fastest green star", {"fastest"}),
     ("the slowest red shape that is moving", {"slowest", "moving"}),
     ("the circle on the left", set()),  # a place, not a motion
