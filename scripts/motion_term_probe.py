@@ -36,6 +36,8 @@ def motion_term(weights: str, dataset: TripletDataset) -> tuple[float, float, fl
     """(mean motion term over the rows, mean |weight| of the motion encoder's output layer, the term of the
     displacement measured under the true masks; None without a correlation)."""
     model = load_vatex(weights)  # the model the file holds, whatever temporal parts it has
+    if model.temporal is None or model.temporal.out is None:
+        raise SystemExit(f"{weights}: the model has no motion encoder (temporal.motion_encoder): no residual to probe")
     terms, measured = [], []
     with torch.no_grad():
         for start in range(0, min(len(dataset), ITEMS), BATCH):

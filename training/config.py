@@ -202,7 +202,8 @@ def load_training_scenes(data: DataConfig) -> list[RefScene]:
     scenes = load_scenes(data, data.split)
     if data.train_motion_scenes:
         if data.kind != "synthetic":
-            raise ValueError(f"train_motion_scenes adds synthetic motion videos to synthetic scenes, not to {data.kind!r}")
+            raise ValueError(f"train_motion_scenes adds synthetic motion videos to synthetic scenes, "
+                             f"not to {data.kind!r}")
         scenes += make_motion_scenes(data.synthetic, data.split, data.train_motion_scenes, data.synthetic_seed,
                                      data.scene_workers)
     return scenes

@@ -150,7 +150,8 @@ class Vatex(nn.Module):
         images = frames.flatten(0, 1)  # (B*T, 3, H, W)
         # Each (clip, expression) pair gets its clip's frames: rows are clip-major, so
         # repeat_interleave (not repeat) keeps expression r paired with clip r // K.
-        features = [_per_pair(f, clips, steps, per_clip) for f in self.backbone.encode_clip(frames)]  # (BK*T, C_i, h, w)
+        # per level (BK*T, C_i, h, w)
+        features = [_per_pair(f, clips, steps, per_clip) for f in self.backbone.encode_clip(frames)]
         if self.clip_prior is None:
             return features, None
         patches = self.clip_prior.patch_embeddings(images)  # (B*T, P, D)
@@ -201,6 +202,8 @@ class Vatex(nn.Module):
         (BK,) bool; the others are zeros, which the motion logit does not read), in a traced graph on every row."""
         if torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
             return displacement_under_masks(current, memory, masks, self.temporal.radius, crop=False).to(masks.dtype)
+        if asks.all():
+            return displacement_under_masks(current, memory, masks, self.temporal.radius).to(masks.dtype)
         displacement = masks.new_zeros(*masks.shape[:2], 3)
         if asks.any():
             displacement[asks] = displacement_under_masks(current[asks], memory.index(asks), masks[asks],

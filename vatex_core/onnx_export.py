@@ -120,7 +120,8 @@ def example_inputs(model: Vatex, height: int, width: int, expression: str = "the
     generator = torch.Generator().manual_seed(seed)
     image = torch.rand(1, 3, height, width, generator=generator).to(model.device)
     with torch.inference_mode():
-        text = model.encode_text([expression], prompts=[f"a photo of {expression}"]).padded(model.cfg.clip.context_length)
+        text = model.encode_text([expression], prompts=[f"a photo of {expression}"])
+        text = text.padded(model.cfg.clip.context_length)
     memory = None
     if model.temporal is not None:
         slots, channels = model.cfg.temporal.memory_frames, model.backbone.channels[0]
@@ -186,14 +187,16 @@ def compare_with_torch(model: Vatex, path: str | Path, inputs: ExampleInputs, th
     names = output_names(model)
     onnx_out = dict(zip(names, session.run(list(names), inputs.as_numpy())))
     with torch.inference_mode():
-        torch_out = {name: t.cpu().numpy() for name, t in zip(names, FrameGraph(model.float().eval())(*inputs.as_tuple()))}
+        torch_outputs = FrameGraph(model.float().eval())(*inputs.as_tuple())
+        torch_out = {name: t.cpu().numpy() for name, t in zip(names, torch_outputs)}
     best = int(torch_out["scores"][0].argmax())
     differences = {name: float(np.abs(onnx_out[name] - torch_out[name]).max())
                    for name in ("mask_logits", "scores", "frame_features") if name in names}
     return {
         **differences,
         "same_query": float(int(onnx_out["scores"][0].argmax()) == best),
-        "mask_agreement": float(((onnx_out["mask_logits"][0, best] > 0) == (torch_out["mask_logits"][0, best] > 0)).mean()),
+        "mask_agreement": float(((onnx_out["mask_logits"][0, best] > 0)
+                                 == (torch_out["mask_logits"][0, best] > 0)).mean()),
     }
 
 

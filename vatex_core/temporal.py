@@ -61,7 +61,8 @@ class FrameMemory:
 
     @staticmethod
     def empty(rows: int, slots: int, like: torch.Tensor) -> FrameMemory:
-        """A memory holding no frame, for ``rows`` streams whose frames give stride-4 features like ``like`` (C0, h0, w0)."""
+        """A memory holding no frame, for ``rows`` streams whose frames give stride-4 features like ``like``
+        (C0, h0, w0)."""
         features = like.new_zeros(rows, slots, *like.shape)
         target = like.new_zeros(rows, 1, *like.shape[-2:])
         return FrameMemory(features, torch.zeros(rows, slots, dtype=torch.bool, device=like.device), target)
@@ -111,8 +112,6 @@ class MotionEncoder(nn.Module):
         """Args: in_channels C0 (stride 4), out_channels C1 (stride 8), the temporal config, GroupNorm groups,
         the decoder's query width (for ``cfg.query_motion``; the words of ``cfg.motion_logit`` have it too)."""
         super().__init__()
-        slots, width = cfg.memory_frames, cfg.motion_dim
-        inputs = in_channels * (1 + slots) + 1 + slots  # current, K differences, last target, K flags
         self.radius = cfg.correlation_radius
         self.body = self.out = self.correlation = None
         self.query_motion = QueryMotion(query_dim) if cfg.query_motion else None
@@ -120,6 +119,8 @@ class MotionEncoder(nn.Module):
         self.motion_logit = MotionLogit() if cfg.motion_logit else None
         if not cfg.motion_encoder:  # the memory only measures (the motion logit)
             return
+        slots, width = cfg.memory_frames, cfg.motion_dim
+        inputs = in_channels * (1 + slots) + 1 + slots  # current, K differences, last target, K flags
         self.body = nn.Sequential(
             nn.Conv2d(inputs, width, 3, stride=2, padding=1),
             nn.GroupNorm(groups, width),
