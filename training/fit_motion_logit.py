@@ -6,15 +6,16 @@ what it needs is many frames where the choice is at stake. A training step decod
 (seconds on the CPU); here the frozen model, its motion term set to zero, runs each training motion video once
 as the node runs it (a stream: its own masks, its own memory), every frame's queries are kept (the object
 log-odds without the term, the displacement measured under each query's mask, the words' motion request), and
-the head's few numbers are fitted on thousands of such frames in seconds, full batch.
+the head's few hundred numbers are fitted on thousands of such frames in seconds, full batch.
 
 The objective is the decision itself: on frames where the named object is in view and a query covers it
 (IoU >= ``min_iou``), cross-entropy over the queries towards the best-covering one; on every frame, the
 found statistic (the highest object log-odds) against the found threshold, towards found where the
 object is in view and not found where it is not (an expression naming nothing, or its object out of
 view), so the term does not move the found/not-found calibration. The last ``held_out`` of the scenes
-are not fitted: they choose the epoch (mean IoU of the picked query) and report it against the model
-without the term.
+are not fitted: they choose the epoch by their frames' J at the found threshold (what a stream scores: the
+picked query's IoU on found frames where the object is in view, 1 on not-found frames where it is not, 0
+otherwise), and report it and the picked query's IoU against the model without the term.
 
     python -m training.fit_motion_logit --config training/configs/tiny-1.4.0/temporal_logit_4h.yaml --out W_FITTED \
         --frames-cache runs/r4h/streams   # a second fit of the same model and videos reads the streams from there
@@ -44,6 +45,7 @@ from training.synthetic import make_motion_scenes
 from training.train import load_init_weights
 from vatex_core import Predictor, build_vatex, save_weights
 from vatex_core.model import Vatex
+from vatex_core.temporal import MotionLogit
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +59,9 @@ class FitConfig:
 
     scenes: int = 80  # training motion videos run as streams
     held_out: float = 0.2  # the last fraction of them: not fitted, they choose the epoch
-    epochs: int = 1000  # full-batch Adam steps
-    lr: float = 5e-2
-    weight_decay: float = 0.0
+    epochs: int = 2000  # full-batch Adam steps
+    lr: float = 1e-2
+    weight_decay: float = 1e-4
     min_iou: float = 0.5  # a query covers the named object from this IoU on
     check_every: int = 50  # epochs between held-out checks
     seed: int = 0
@@ -142,21 +144,38 @@ def collect_cached(predictor: Predictor, scenes: Sequence[RefScene], cache: Path
     return frames
 
 
-def picked_iou(scores: torch.Tensor, frames: StreamFrames) -> dict[str, float]:
-    """Mean IoU of the highest-scoring query on the frames where the named object is in view, overall and by kind."""
-    picked = frames.ious.gather(1, scores.argmax(1, keepdim=True))[:, 0]  # (F,)
+def _by_kind(values: torch.Tensor, rows: torch.Tensor, frames: StreamFrames) -> dict[str, float]:
+    """Mean of ``values`` (F,) over ``rows`` (F,) bool, overall and per motion kind (NaN where no row)."""
     result = {}
     for kind in ("all", *sorted(set(frames.kinds))):
-        rows = frames.present & torch.tensor([kind in ("all", k) for k in frames.kinds])
-        result[kind] = float(picked[rows].mean()) if rows.any() else math.nan
+        kept = rows & torch.tensor([kind in ("all", k) for k in frames.kinds])
+        result[kind] = float(values[kept].mean()) if kept.any() else math.nan
     return result
 
 
-def fit(head: torch.nn.Module, train: StreamFrames, held_out: StreamFrames, cfg: FitConfig,
+def picked_iou(scores: torch.Tensor, frames: StreamFrames) -> dict[str, float]:
+    """Mean IoU of the highest-scoring query on the frames where the named object is in view, overall and by kind."""
+    picked = frames.ious.gather(1, scores.argmax(1, keepdim=True))[:, 0]  # (F,)
+    return _by_kind(picked, frames.present, frames)
+
+
+def frame_j(scores: torch.Tensor, frames: StreamFrames, bar: float) -> dict[str, float]:
+    """Mean region similarity of every frame as a stream scores it, the found threshold ``bar`` in log-odds: the
+    picked query's IoU where found and in view, 1 where not found and not in view, 0 otherwise; overall and by
+    kind."""
+    picked = frames.ious.gather(1, scores.argmax(1, keepdim=True))[:, 0]  # (F,)
+    found = scores.max(1).values >= bar
+    j = torch.where(found, torch.where(frames.present, picked, 0.0), (~frames.present).to(picked.dtype))
+    return _by_kind(j, torch.ones_like(frames.present), frames)
+
+
+def fit(head: MotionLogit, train: StreamFrames, held_out: StreamFrames, cfg: FitConfig,
         found_threshold: float) -> dict[str, dict[str, float]]:
-    """Fits ``head`` (a :class:`~vatex_core.temporal.MotionLogit`) in place; returns the held-out and training
-    picked-query IoU without the term, and with it at the chosen epoch."""
+    """Fits ``head`` in place from a fresh start (``reset_parameters``, seeded by ``cfg.seed``); returns the
+    held-out and training frame J and picked-query IoU without the term and with it at the chosen epoch (epoch 0
+    is the model without the term: a fit that does not help leaves none)."""
     torch.manual_seed(cfg.seed)
+    head.reset_parameters()
     bar = math.log(found_threshold / (1 - found_threshold))  # the found threshold as log-odds
     best_query = train.ious.argmax(1)
     decided = train.present & (train.ious.max(1).values >= cfg.min_iou)  # frames where a query covers the object
@@ -167,7 +186,7 @@ def fit(head: torch.nn.Module, train: StreamFrames, held_out: StreamFrames, cfg:
         return frames.logodds + head(frames.request, frames.displacement, frames.logodds, remembered)
 
     with torch.no_grad():
-        chosen = (picked_iou(scores(held_out), held_out)["all"], 0, copy.deepcopy(head.state_dict()))
+        chosen = (frame_j(scores(held_out), held_out, bar)["all"], 0, copy.deepcopy(head.state_dict()))
     for epoch in tqdm(range(1, cfg.epochs + 1), desc="fit", dynamic_ncols=True):
         score = scores(train)
         choice = torch.nn.functional.cross_entropy(score[decided], best_query[decided])
@@ -177,18 +196,22 @@ def fit(head: torch.nn.Module, train: StreamFrames, held_out: StreamFrames, cfg:
         optimizer.step()
         if epoch % cfg.check_every == 0:
             with torch.no_grad():
-                held = picked_iou(scores(held_out), held_out)["all"]
-            logger.info("epoch %d: choice %.4f found %.4f, held-out picked IoU %.4f", epoch, choice.item(),
+                held = frame_j(scores(held_out), held_out, bar)["all"]
+            logger.info("epoch %d: choice %.4f found %.4f, held-out frame J %.4f", epoch, choice.item(),
                         found.item(), held)
             if held > chosen[0]:
                 chosen = (held, epoch, copy.deepcopy(head.state_dict()))
     head.load_state_dict(chosen[2])
-    logger.info("kept epoch %d (held-out picked IoU %.4f)", chosen[1], chosen[0])
+    logger.info("kept epoch %d (held-out frame J %.4f)", chosen[1], chosen[0])
     with torch.no_grad():
-        return {"epoch": {"chosen": chosen[1]},
-                "held-out without": picked_iou(held_out.logodds, held_out),
-                "held-out with": picked_iou(scores(held_out), held_out),
-                "train without": picked_iou(train.logodds, train), "train with": picked_iou(scores(train), train)}
+        results: dict[str, dict[str, float]] = {"epoch": {"chosen": chosen[1]}}
+        for name, frames in (("held-out", held_out), ("train", train)):
+            with_term = scores(frames)
+            results[f"{name} J without"] = frame_j(frames.logodds, frames, bar)
+            results[f"{name} J with"] = frame_j(with_term, frames, bar)
+            results[f"{name} picked IoU without"] = picked_iou(frames.logodds, frames)
+            results[f"{name} picked IoU with"] = picked_iou(with_term, frames)
+        return results
 
 
 def fit_motion_logit(model: Vatex, scenes: Sequence[RefScene], cfg: FitConfig, found_threshold: float,
@@ -205,9 +228,7 @@ def fit_motion_logit(model: Vatex, scenes: Sequence[RefScene], cfg: FitConfig, f
     split = len(scenes) - max(1, round(cfg.held_out * len(scenes)))
     if split < 1:
         raise ValueError(f"{len(scenes)} scenes leave none to fit after holding out {cfg.held_out:.0%}")
-    with torch.no_grad():  # the streams and the fit start from the model without the term: epoch 0 is that model
-        for parameter in model.temporal.motion_logit.parameters():
-            parameter.zero_()
+    model.temporal.motion_logit.reset_parameters()  # the streams run without the term; the fit starts there
     predictor = Predictor(model, found_threshold=found_threshold)  # found frames feed the memory, as in the node
     train, held_out = (collect_cached(predictor, part, frames_cache and frames_cache / f"{name}.pt")
                        for name, part in (("train", scenes[:split]), ("held_out", scenes[split:])))

@@ -103,6 +103,7 @@ class TemporalConfig:
     # a lexicon, ``vatex_core.motion_words``), and the match is added to its object logit (``MotionLogit``); needs
     # correlation_radius
     motion_logit: bool = False
+    motion_logit_hidden: int = 16  # width of the motion logit's MLP
     # the motion encoder: a residual for the stride-8 map from the memory's frames (what 4a-4g trained); off, the
     # memory only measures (motion_logit), adds nothing to the features and costs only the measurement
     motion_encoder: bool = True
@@ -238,7 +239,7 @@ _BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
              "groupnorm_groups": (1, 4096)},
     "input": {"short_side": (32, 4096), "max_size": (32, 8192)},
     "temporal": {"memory_frames": (0, 16), "motion_dim": (8, 4096), "frame_interval": (0.0, 10.0),
-                 "correlation_radius": (0, 8)},
+                 "correlation_radius": (0, 8), "motion_logit_hidden": (1, 1024)},
 }
 _CHOICES = {("clip", "vision_pool"): ("tok", "avg"), ("head", "encoder_attention"): ("deformable", "dense")}
 

@@ -1,7 +1,6 @@
 """The temporal memory: causal, the same in training and in a stream, reset when a stream breaks, target ids."""
 
 import dataclasses
-import math
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from vatex_core import Predictor, build_vatex, preset
 from vatex_core.config import check_config
 from vatex_core.motion_words import MOTION_REQUESTS, motion_requests
 from vatex_core.temporal import (
+    MOTION_CHANNELS,
     MOTION_SCALE,
     FrameMemory,
     MotionLogit,
@@ -223,34 +223,40 @@ def test_measured_motion_tells_look_alikes_apart():
 
 
 def test_motion_logit_favours_the_look_alike_that_moves_as_the_words_say():
-    """A negative gain on dx for "left" raises the left-moving copy's logit and lowers the other's, and only for
-    expressions that say "moving left"; "not moving" with a negative gain on speed lowers both; ``shrink`` closes
-    part of the appearance gap, for motion words only; words without motion and an empty memory add nothing."""
+    """Each requested entry sees the displacement in its own columns: a unit reading dx in the "left" columns
+    raises the left-moving copy's logit and lowers the other's, only for expressions that say "moving left"; one
+    reading speed in the "still" columns lowers both moving copies for "not moving"; the gap to the confident
+    query counts for motion words only; words without motion and an empty memory add nothing."""
     similarities, valid, masks = _two_copies((6, 16), [(7, 15), (8, 14)])  # moving apart, one cell a frame
     displacement = measured_displacement(similarities, valid, masks, radius=2)  # (1, 2, 3)
-    logit = MotionLogit()
+    logit = MotionLogit(hidden=3)
     requests = motion_requests(["the red circle moving left", "the red circle that is not moving", "the red circle"])
-
     appearance = torch.tensor([[0.0, 4.0]])  # the right-hand copy's query is the confident one
 
     def term(row: int) -> torch.Tensor:
         return logit(requests[row:row + 1], displacement, appearance, torch.tensor([True]))[0]
 
     assert all(term(row).abs().max() == 0 for row in range(3))  # untrained: adds nothing
+    entry = MOTION_CHANNELS + 1  # dx, dy, speed and a one per requested entry
     with torch.no_grad():
-        logit.gains[MOTION_REQUESTS.index("left"), 0] = -2.0
-        logit.gains[MOTION_REQUESTS.index("still"), 2] = -2.0
-        logit.biases.fill_(0.5)
+        logit.hidden.weight.zero_()
+        logit.hidden.bias.zero_()
+        logit.hidden.weight[0, MOTION_REQUESTS.index("left") * entry + 0] = -2.0  # dx, in the "left" columns
+        logit.hidden.weight[1, MOTION_REQUESTS.index("still") * entry + 2] = -2.0  # speed, in the "still" columns
+        logit.out.weight[0, :2] = 1.0
     assert term(0)[0] > 0 > term(0)[1]
     assert (term(1) < 0).all()
     assert term(2).abs().max() == 0  # no motion word: no term
     before = term(0)
     with torch.no_grad():
-        logit.shrink.fill_(math.atanh(0.5))
-    assert torch.allclose(term(0) - before, torch.tensor([2.0, 0.0]))  # half the gap to the confident query
+        logit.hidden.weight[2, -1] = 1.0  # the gap to the most confident query
+        logit.out.weight[0, 2] = 0.5
+    assert torch.allclose(term(0) - before, torch.tensor([0.5 * 4.0, 0.0]), atol=1e-3)  # GELU(4) = 4.0
     assert term(2).abs().max() == 0
     nothing = measured_displacement(similarities * 0, torch.zeros_like(valid), masks, radius=2)
     assert logit(requests, nothing, appearance.expand(3, -1), torch.zeros(3, dtype=torch.bool)).abs().max() == 0
+    logit.reset_parameters()
+    assert all(term(row).abs().max() == 0 for row in range(3))
 
 
 def test_memory_keeps_the_newest_frames_and_the_found_mask():

@@ -268,6 +268,20 @@ for stage in 6a 6b; do
   vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-$stage.safetensors \
     --found-threshold 0.7 --out $out/indep_motion_val.json
 done
-# 6b is kept (float16) as the start of the next stages, with 5d's val figures and both-split threshold:
-vatex release runs/motion_logit_6b/vatex-tiny-6b.safetensors --out training/weights/vatex-tiny-6b.safetensors \
-  --version 1.4.0-dev.6b --quality runs/absent_words_5d/val.json --calibration runs/absent_words_5d/val.json
+#     (6a and 6b fitted the linear logit of the time, commit 8e1ad68; with today's code this step gives the MLP of
+#     step 21.)
+
+# 21. Stage 6c: the motion logit as a small MLP (vatex_core.temporal.MotionLogit), fitted on 6b's streams (the same
+#     image model and memory: the cache is read, a minute), epoch chosen by held-out frame J; read like step 20, and
+#     kept (float16) with 5d's val figures and both-split threshold as the newest temporal stage.
+out=runs/motion_logit_6c
+mkdir -p $out
+python -m training.fit_motion_logit --config training/configs/tiny-1.4.0/motion_logit_6c.yaml \
+  --found-threshold 0.7 --scenes 120 --frames-cache runs/motion_logit_6b/streams --out $out/vatex-tiny-6c.safetensors \
+  > $out/fit.log 2>&1
+vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val \
+  --max-items 400 --weights $out/vatex-tiny-6c.safetensors --found-threshold 0.7 --out $out/motion_val.json
+vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-6c.safetensors \
+  --found-threshold 0.7 --out $out/indep_motion_val.json
+vatex release $out/vatex-tiny-6c.safetensors --out training/weights/vatex-tiny-6c.safetensors \
+  --version 1.4.0-dev.6c --quality runs/absent_words_5d/val.json --calibration runs/absent_words_5d/val.json
