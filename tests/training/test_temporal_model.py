@@ -18,7 +18,7 @@ from vatex_core import Predictor
 SIZE = (128, 160)  # (H, W)
 FRAMES = 10
 WITHOUT_MEMORY = "the embedded model has no temporal memory yet (1.3.0); the temporal model is in training"
-KEPT_STAGE = "training/weights/vatex-tiny-6c.safetensors"  # the newest temporal stage (docs/model.md, "Stage 6c")
+KEPT_STAGE = "training/weights/vatex-tiny-6d.safetensors"  # the newest temporal stage (docs/model.md, "Stage 6d")
 
 
 def _clip(objects: list[tuple[str, str, float, tuple[float, float], tuple[float, float]]],
@@ -92,7 +92,7 @@ def test_look_alikes_told_apart_by_motion(predictor):
 
 @pytest.mark.slow
 def test_the_kept_stage_tells_look_alikes_apart_by_motion():
-    """Stage 6c (training/weights/, not released: its image figures are below 1.3.0's) reads "moving left" from the
+    """Stage 6d (training/weights/, not released: its image figures are below 1.3.0's) reads "moving left" from the
     motion it measures; frame by frame it cannot."""
     _check_look_alikes(Predictor.from_pretrained(KEPT_STAGE))
 

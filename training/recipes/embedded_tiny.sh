@@ -285,3 +285,20 @@ vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-6c
   --found-threshold 0.7 --out $out/indep_motion_val.json
 vatex release $out/vatex-tiny-6c.safetensors --out training/weights/vatex-tiny-6c.safetensors \
   --version 1.4.0-dev.6c --quality runs/absent_words_5d/val.json --calibration runs/absent_words_5d/val.json
+
+# 22. Stage 5e (issue 29): 5d with every randomization family at half its chance, 24000 layouts, base lr; evaluated
+#     like 5a; then 6d: the MLP motion logit fitted on 5e's own streams and read like step 21; then 5f, the same mix
+#     again from 5e on 36000 layouts.
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5e.yaml > runs/absent_words_5e.log 2>&1
+vatex eval --weights runs/absent_words_5e/checkpoints/step_00006000/model.safetensors \
+  --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
+  --out runs/absent_words_5e/val.json
+out=runs/motion_logit_6d
+mkdir -p $out
+python -m training.fit_motion_logit --config training/configs/tiny-1.4.0/motion_logit_6d.yaml \
+  --found-threshold 0.7 --scenes 120 --frames-cache $out/streams --out $out/vatex-tiny-6d.safetensors > $out/fit.log 2>&1
+vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val \
+  --max-items 400 --weights $out/vatex-tiny-6d.safetensors --found-threshold 0.7 --out $out/motion_val.json
+vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-6d.safetensors \
+  --found-threshold 0.7 --out $out/indep_motion_val.json
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5f.yaml > runs/absent_words_5f.log 2>&1
