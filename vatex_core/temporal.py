@@ -178,7 +178,7 @@ class MotionLogit(nn.Module):
     set be confident, so the others' gaps say little about their objects). A small MLP scores that description.
     Between two look-alikes the one that moves as the words say gains; a phrase whose motion nothing shows loses
     on every query. A linear score of the same columns misses thresholds and interactions ("not moving" up to a
-    speed, "the fastest" against the others' gaps): on held-out streams the MLP's frames are 2-3 J better.
+    speed, how far motion should outweigh the gap): on held-out streams the MLP's frame J is 0.02-0.03 higher.
     An expression without motion words gets no term, nor does any expression where the memory holds no frame.
     The output layer starts at zero (``reset_parameters``): the model without the term.
     """
