@@ -153,17 +153,21 @@ def _by_kind(values: torch.Tensor, rows: torch.Tensor, frames: StreamFrames) -> 
     return result
 
 
+def _picked(scores: torch.Tensor, frames: StreamFrames) -> torch.Tensor:
+    """IoU of each frame's highest-scoring query with the named object -> (F,)."""
+    return frames.ious.gather(1, scores.argmax(1, keepdim=True))[:, 0]
+
+
 def picked_iou(scores: torch.Tensor, frames: StreamFrames) -> dict[str, float]:
     """Mean IoU of the highest-scoring query on the frames where the named object is in view, overall and by kind."""
-    picked = frames.ious.gather(1, scores.argmax(1, keepdim=True))[:, 0]  # (F,)
-    return _by_kind(picked, frames.present, frames)
+    return _by_kind(_picked(scores, frames), frames.present, frames)
 
 
 def frame_j(scores: torch.Tensor, frames: StreamFrames, bar: float) -> dict[str, float]:
     """Mean region similarity of every frame as a stream scores it, the found threshold ``bar`` in log-odds: the
     picked query's IoU where found and in view, 1 where not found and not in view, 0 otherwise; overall and by
     kind."""
-    picked = frames.ious.gather(1, scores.argmax(1, keepdim=True))[:, 0]  # (F,)
+    picked = _picked(scores, frames)  # (F,)
     found = scores.max(1).values >= bar
     j = torch.where(found, torch.where(frames.present, picked, 0.0), (~frames.present).to(picked.dtype))
     return _by_kind(j, torch.ones_like(frames.present), frames)
