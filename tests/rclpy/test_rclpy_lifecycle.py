@@ -67,7 +67,7 @@ def test_lifecycle_transitions_load_subscribe_and_release(managed):
     assert _settles(client, (1, 0, 0)), _counts(client)  # publishers exist, nothing subscribed yet
 
     assert _change(client, Transition.TRANSITION_ACTIVATE) and _state(client) == "active"
-    assert _settles(client, (1, 1, 2)), _counts(client)  # camera + expression (volatile and transient-local)
+    assert _settles(client, (1, 1, 1)), _counts(client)  # camera + expression (volatile: no latched publisher)
 
     assert _change(client, Transition.TRANSITION_DEACTIVATE) and _state(client) == "inactive"
     assert _settles(client, (1, 0, 0)), _counts(client)

@@ -326,14 +326,22 @@ def test_latched_expression_is_picked_up_on_activate(world):
 
     ros = world.ros
     assert _change_state(world, ros.Transition.TRANSITION_DEACTIVATE, "inactive") and _state(world) == "inactive"
+
+    def readers() -> int:
+        return world.client.node.count_subscribers("/vatex/expression")
+
     latched = world.client.node.create_publisher(ros.String, "/vatex/expression",
                                                  QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
     try:
         latched.publish(ros.String(data="the latched expression"))
         assert _change_state(world, ros.Transition.TRANSITION_ACTIVATE, "active") and _state(world) == "active"
         assert wait_until(lambda: _active(world) == "the latched expression", 20), _active(world)
+        # the volatile reader and, while a latched publisher is there, a transient-local one
+        assert wait_until(lambda: readers() == 2, 20), readers()
     finally:
         world.client.node.destroy_publisher(latched)
+    # without a latched publisher only the volatile reader stays: a volatile publisher meets no incompatible reader
+    assert wait_until(lambda: readers() == 1, 20), readers()
 
 
 def test_samples_lost_by_the_rmw_are_counted_on_diagnostics(world):

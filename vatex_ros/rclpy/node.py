@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 CONFIGURE_TIME = ("weights", "preset", "device", "cpu_threads", "input_size", "image_format", "cameras",
                   "qos_depth", "publish_overlay", "use_depth", "depth_queue_size", "autostart", "diagnostics_period")
 RCLPY_OWNED = ("use_sim_time",)  # NodeParams fields rclpy declares itself
+LATCHED_WATCH_PERIOD = 0.5  # seconds between looks for a transient-local (latched) expression publisher
 
 
 def _qos(topic: topics.Topic, default_depth: int, transient_local: bool | None = None) -> QoSProfile:
@@ -72,6 +73,8 @@ class VatexNode(LifecycleNode):
         self.core: NodeCore | None = None
         self._publishers_by_topic: dict[str, Any] = {}
         self._subscriptions_made: list[Any] = []
+        self._latched_readers: dict[str, Any] = {}  # expression topic -> its transient-local reader, while needed
+        self._latched_watch: Any = None  # the timer that looks for transient-local expression publishers
         self._diagnostics: tuple[Any, Any] | None = None  # (publisher, timer) of /diagnostics while configured
         self._previous_counts: dict[str, int] | None = None
         self._image_type: type = idl.Image
@@ -123,13 +126,11 @@ class VatexNode(LifecycleNode):
         # Frames and expressions in separate groups; inference runs on the core's worker thread, so neither an
         # expression nor a parameter update ever waits for a running frame.
         expression_group = MutuallyExclusiveCallbackGroup()
-        for topic, callback in ((topics.EXPRESSION, self.expression_cb), (topics.EXPRESSIONS, self.expressions_cb)):
+        for topic, callback in self._expression_topics():
             self._subscribe(topic, callback, expression_group)
-            # A second, transient-local reader: a volatile reader gets no history from a latched (transient-local)
-            # publisher. A sample both readers get is a re-sent expression: it changes nothing. Volatile
-            # publishers do not match this reader; that is expected, so no QoS warning for it.
-            self._subscribe(topic, callback, expression_group, transient_local=True,
-                            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda event: None))
+        self._latched_watch = self.create_timer(LATCHED_WATCH_PERIOD, lambda: self._follow_latched(expression_group),
+                                                callback_group=expression_group)
+        self._follow_latched(expression_group)
         images = [self._subscribe_camera(camera) for camera in self.core.cameras]
         self.get_logger().info(f"active: subscribed to {', '.join(images)} and {topics.EXPRESSION.name}, "
                                f"{topics.EXPRESSIONS.name}")
@@ -281,10 +282,37 @@ class VatexNode(LifecycleNode):
         if self.core is not None:
             self.core.diagnostics.count("samples_lost", event.total_count_change)
 
+    def _expression_topics(self) -> tuple[tuple[topics.Topic, Any], ...]:
+        return (topics.EXPRESSION, self.expression_cb), (topics.EXPRESSIONS, self.expressions_cb)
+
+    def _follow_latched(self, group: Any) -> None:
+        """A transient-local reader of each expression topic while a transient-local (latched) publisher is on it.
+
+        The volatile reader gets no history from a latched publisher (an expression sent before the node was
+        active); a transient-local reader does, but volatile publishers do not match it, and rclpy warns in
+        their process about the incompatible QoS. So the second reader exists only while a latched publisher
+        does (found on the graph every ``LATCHED_WATCH_PERIOD``). A sample both readers get is a re-sent
+        expression: it changes nothing.
+        """
+        for topic, callback in self._expression_topics():
+            publishers = self.get_publishers_info_by_topic(self.resolve_topic_name(topic.name))
+            latched = any(info.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for info in publishers)
+            reader = self._latched_readers.get(topic.name)
+            if latched and reader is None:
+                self._latched_readers[topic.name] = self.create_subscription(
+                    ros_class(topic.ros_type), topic.name, callback,
+                    _qos(topic, self.core.params.qos_depth, transient_local=True), callback_group=group,
+                    event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda event: None))
+            elif reader is not None and not latched:
+                self.destroy_subscription(self._latched_readers.pop(topic.name))
+
     def _unsubscribe(self) -> None:
-        for subscription in self._subscriptions_made:
+        if self._latched_watch is not None:
+            self.destroy_timer(self._latched_watch)
+            self._latched_watch = None
+        for subscription in [*self._subscriptions_made, *self._latched_readers.values()]:
             self.destroy_subscription(subscription)
-        self._subscriptions_made = []
+        self._subscriptions_made, self._latched_readers = [], {}
 
     def image_cb(self, msg: Any, camera: str = "") -> None:
         self.core.submit_frame(from_ros(msg, self._image_type), camera)
