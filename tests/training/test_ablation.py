@@ -17,6 +17,7 @@ FAMILIES = {  # config -> the chances it switches off
     "no_camera": {"blur_prob", "motion_blur_prob", "noise_prob", "jpeg_prob", "vignette_prob", "chromatic_prob"},
     "no_shape": {"shape_prob", "outline_prob", "antialias_prob"},
 }
+LATER = {"texture_prob"}  # effects added after the ablation ran (stage 5g): off in all of its configs
 
 
 def _chances(cfg) -> dict[str, float]:
@@ -25,14 +26,14 @@ def _chances(cfg) -> dict[str, float]:
 
 def test_each_config_switches_off_one_family_and_nothing_else():
     on = load_config(FOLDER / "all_on.yaml")
-    assert all(v > 0 for v in _chances(on).values())  # every family on, every effect of it
-    assert set().union(*FAMILIES.values()) == set(_chances(on))  # the families cover every effect
+    assert all(v > 0 for k, v in _chances(on).items() if k not in LATER)  # every family on, every effect of it
+    assert set().union(*FAMILIES.values()) | LATER == set(_chances(on))  # the families cover every other effect
     assert on.model.init_weights == "vatex_core/weights/vatex-tiny.safetensors"
     assert on.model.build_config().temporal.memory_frames == 0  # per-frame: cheap, and 1.3.0's architecture
     for name, family in {**FAMILIES, "all_off": set(_chances(on))}.items():
         cfg = load_config(FOLDER / f"{name}.yaml")
         off = {k for k, v in _chances(cfg).items() if v == 0}
-        assert off == family, name
+        assert off == family | LATER, name
         same = {k: v for k, v in asdict(cfg).items() if k not in ("name", "out_dir", "data")}
         assert same == {k: v for k, v in asdict(on).items() if k not in ("name", "out_dir", "data")}, name
         assert cfg.data.synthetic_scenes == on.data.synthetic_scenes and cfg.seed == on.seed

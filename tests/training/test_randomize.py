@@ -10,8 +10,9 @@ import pytest
 from training.synthetic import SyntheticConfig, make_motion_scenes, make_scenes, make_video_scenes, referents
 from training.synthetic.config import RandomizeConfig
 from training.synthetic.layout import POINTED, sample_attributes
-from training.synthetic.randomize import hsv_to_rgb, rgb_to_hsv
-from training.synthetic.render import AREA_FACTOR, shape_mask
+from training.synthetic.config import COLOURS, MotionConfig
+from training.synthetic.randomize import SceneStyle, hsv_to_rgb, rgb_to_hsv
+from training.synthetic.render import AREA_FACTOR, PLAIN_PATTERN, TexturePattern, shape_mask, texture_fill
 
 PIXEL_EFFECTS = ("colour", "outline", "antialias", "lighting", "vignette", "chromatic", "blur", "motion_blur",
                  "noise", "jpeg")
@@ -181,3 +182,54 @@ def test_shape_variants_off_leave_scenes_unchanged_whatever_their_ranges():
     assert _digest(make_motion_scenes(cfg, "test", 3, 4)) == _digest(make_motion_scenes(other, "test", 3, 4))
     with pytest.raises(ValueError, match="rotations"):
         RandomizeConfig(rotation_deg=45.0)
+
+
+@pytest.mark.parametrize("make", [make_scenes, make_motion_scenes])
+def test_texture_patterns_change_striped_and_dotted_objects_only(make):
+    cfg = SyntheticConfig(height=96, width=96, no_target_rate=0.3, motion=MotionConfig(shake_prob=0.0))  # shake
+    plain = make(cfg, "val", 5, 6)  # would carry object pixels into the border it repeats
+    patterned = make(dataclasses.replace(cfg, randomize=RandomizeConfig(texture_prob=1.0)), "val", 5, 6)
+    changed = 0
+    for a, b in zip(plain, patterned):
+        assert [o.expressions for o in a.objects] == [o.expressions for o in b.objects]
+        for obj in a.objects:
+            assert np.array_equal(a.load_mask(obj.object_id), b.load_mask(obj.object_id))
+        for obj in a.truth:
+            mask = a.load_mask(obj.object_id)  # (T, H, W)
+            differ = not np.array_equal(a.load_frames()[mask], b.load_frames()[mask])
+            assert not (differ and obj.texture == "solid"), obj
+            changed += differ
+        objects = np.any([a.load_mask(o.object_id) for o in a.truth], axis=0)
+        assert np.array_equal(a.load_frames()[~objects], b.load_frames()[~objects])
+    assert changed >= 3
+
+
+def test_texture_pattern_sets_spacing_width_and_contrast():
+    centre, radius, size = (150.0, 150.0), 140.0, 300
+    inside = shape_mask("square", centre, radius, size, size)
+    plain = texture_fill("striped", "red", centre, radius, 0.3, size, size)
+    assert np.array_equal(plain, texture_fill("striped", "red", centre, radius, 0.3, size, size, PLAIN_PATTERN))
+    base = np.asarray(COLOURS["red"], dtype=float)  # a dark colour: its second colour is lighter
+    pattern = TexturePattern(period=0.15, stripe_duty=0.6, dot_radius=0.35, darken=0.5, lighten=0.5)
+    for texture, fraction in (("striped", 0.6), ("dotted", math.pi * 0.35**2)):
+        fill = texture_fill(texture, "red", centre, radius, 0.3, size, size, pattern)[inside]  # (K, 3)
+        second = np.any(fill != base, axis=1)
+        assert abs(second.mean() - fraction) < 0.05, texture  # pixel centres sample the dots
+        assert np.allclose(fill[second], base + (255 - base) * 0.5)
+    assert np.array_equal(texture_fill("solid", "red", centre, radius, 0.3, size, size, pattern), plain * 0 + base)
+    light = texture_fill("dotted", "yellow", centre, radius, 0.0, size, size, pattern)[inside]
+    assert np.allclose(light.min(axis=0), np.asarray(COLOURS["yellow"]) * 0.5)
+
+
+def test_texture_patterns_are_drawn_within_their_bounds_one_coin_per_object():
+    cfg = RandomizeConfig(texture_prob=0.5)
+    patterns = SceneStyle(cfg, np.random.SeedSequence(3)).texture_patterns(400)
+    assert patterns == SceneStyle(cfg, np.random.SeedSequence(3)).texture_patterns(400)
+    drawn = [p for p in patterns if p != PLAIN_PATTERN]
+    assert 0.4 < len(drawn) / len(patterns) < 0.6
+    for p in drawn:
+        assert cfg.texture_period[0] <= p.period / PLAIN_PATTERN.period <= cfg.texture_period[1]
+        assert cfg.stripe_duty[0] <= p.stripe_duty <= cfg.stripe_duty[1]
+        assert cfg.dot_radius[0] <= p.dot_radius <= cfg.dot_radius[1]
+        assert cfg.texture_contrast[0] <= p.darken == p.lighten <= cfg.texture_contrast[1]
+    assert SceneStyle(RandomizeConfig(), np.random.SeedSequence(3)).texture_patterns(5) == [PLAIN_PATTERN] * 5

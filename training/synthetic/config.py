@@ -68,6 +68,11 @@ class RandomizeConfig:
     rotation_deg: float = 12.0  # squares, diamonds, rings, circles: rotation in [-x, x] (at 45 a square is a diamond)
     pointed_rotation_deg: float = 20.0  # triangles and stars: in [-x, x] (a triangle's apex stays up)
     stretch: tuple[float, float] = (0.9, 1.12)  # width factor, log-uniform; the height is divided by it
+    texture_prob: float = 0.0  # per striped or dotted object: its pattern's spacing, width and contrast redrawn
+    texture_period: tuple[float, float] = (0.6, 1.8)  # factor on the pattern's spacing, log-uniform
+    stripe_duty: tuple[float, float] = (0.3, 0.6)  # fraction of each stripe period in the second colour
+    dot_radius: tuple[float, float] = (0.2, 0.38)  # dot radius, fraction of the spacing
+    texture_contrast: tuple[float, float] = (0.35, 0.75)  # how far the second colour moves from the base
 
     def __post_init__(self) -> None:
         chances = {name: value for name, value in vars(self).items() if name.endswith("_prob")}

@@ -34,7 +34,7 @@ from training.synthetic.expressions import describe, descriptions
 from training.synthetic.language import MOTIONS, SPEEDS, Description, Expression, picks_exactly, referents
 from training.synthetic.layout import ObjectTruth, build_truth, sample_attributes, visible_masks
 from training.synthetic.randomize import scene_style
-from training.synthetic.render import render_background, texture_fill
+from training.synthetic.render import TexturePattern, render_background, texture_fill
 
 OCCLUDER_RGB = (118, 96, 74)  # a brown no colour word names
 
@@ -202,7 +202,8 @@ def generate_motion_scene(cfg: SyntheticConfig, scene_id: str, seed: np.random.S
         if absent:
             objects.append(RefObject(ABSENT_ID, absent, no_target=True))
             masks[ABSENT_ID] = np.zeros_like(visible[0])
-        frames = style.frames(_composite(cfg, background, truth, visible, occluder, rng), truth, visible)
+        patterns = style.texture_patterns(len(truth))
+        frames = style.frames(_composite(cfg, background, truth, visible, patterns, occluder, rng), truth, visible)
         frames, masks = _shake(cfg, frames, masks, rng)
         return SyntheticScene(scene_id, objects, frames, masks, truth)
     raise RuntimeError(f"no valid motion layout for {scene_id} in {cfg.max_attempts} attempts; loosen the config")
@@ -222,14 +223,15 @@ def _no_target(cfg: SyntheticConfig, truth: tuple[ObjectTruth, ...], num_targets
 
 
 def _composite(cfg: SyntheticConfig, background: np.ndarray, truth: tuple[ObjectTruth, ...], visible: np.ndarray,
-               occluder: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-    """(T, H, W, 3) uint8: background, objects' textures, then the occluding band in front."""
+               patterns: Sequence[TexturePattern], occluder: np.ndarray | None,
+               rng: np.random.Generator) -> np.ndarray:
+    """(T, H, W, 3) uint8: background, objects' textures (in their patterns), then the occluding band in front."""
     frames = np.repeat(background[None], visible.shape[1], axis=0)  # (T, H, W, 3)
-    for obj, masks in zip(truth, visible):
+    for obj, masks, pattern in zip(truth, visible, patterns):
         for t, mask in enumerate(masks):
             if mask.any():
                 fill = texture_fill(obj.texture, obj.colour, tuple(obj.centers[t]), obj.radius, obj.texture_angle,
-                                    cfg.height, cfg.width)
+                                    cfg.height, cfg.width, pattern)
                 frames[t][mask] = fill[mask]
     if occluder is not None:
         band = np.asarray(OCCLUDER_RGB, dtype=np.float64) + rng.normal(0, 5, size=(int(occluder.sum()), 3))

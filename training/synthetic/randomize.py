@@ -1,5 +1,5 @@
 """Domain randomization of synthetic scenes (issue 29): image size, object scale, backgrounds,
-colour within each name, outlines, soft edges, lighting and camera effects.
+colour within each name, texture patterns, outlines, soft edges, lighting and camera effects.
 
 A scene's randomization is a :class:`SceneStyle`, drawn from streams of the scene seed that
 nothing else uses: effect ``k`` of ``EFFECTS`` draws from
@@ -9,8 +9,8 @@ random image size changes the layout, which the generator then draws at that siz
 chance at 0 (the default) the style is the identity and scenes are pixel-identical to the
 generator without randomization.
 
-The effects never move a mask: colour, outline and soft edges change pixels under (or at the
-border of) each object's visible mask, the rest act on the whole image, and the image size and
+The effects never move a mask: colour, texture patterns, outline and soft edges change pixels under
+(or at the border of) each object's visible mask, the rest act on the whole image, and the image size and
 object scale go into the scene's config before its layout is drawn. Shape variants (rotation and
 stretch, ``shape_prob``) are drawn into the layout's attributes from their own stream, so the masks
 follow them; with the same layout the expressions are the same (they read centres and areas, which a
@@ -32,10 +32,11 @@ from scipy import ndimage
 from training.synthetic.config import COLOURS, RandomizeConfig, SyntheticConfig
 from training.synthetic.layout import ObjectTruth
 from training.synthetic.photos import photo_background
+from training.synthetic.render import PLAIN_PATTERN, TexturePattern
 
 RANDOMIZE_STREAM = 2  # spawn-key entry of the randomization streams (1: the no-target expressions')
 EFFECTS = ("size", "scale", "background", "colour", "outline", "antialias", "lighting", "vignette",
-           "chromatic", "blur", "motion_blur", "noise", "jpeg", "shape")  # append only: indices are stream keys
+           "chromatic", "blur", "motion_blur", "noise", "jpeg", "shape", "texture")  # append only: indices are stream keys
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -104,6 +105,21 @@ class SceneStyle:
         when ``shape_prob`` is 0 (upright shapes, scenes unchanged). Take it once per scene: every
         layout attempt continues it."""
         return self._stream("shape") if self.cfg.shape_prob > 0 else None
+
+    def texture_patterns(self, count: int) -> list[TexturePattern]:
+        """Per object (own coin): its stripes' or dots' spacing, width and contrast; the generator's own
+        pattern for the others (solid objects ignore theirs)."""
+        if self.cfg.texture_prob <= 0:
+            return [PLAIN_PATTERN] * count
+        rng = self._stream("texture")
+        patterns = []
+        for _ in range(count):
+            contrast = rng.uniform(*self.cfg.texture_contrast)
+            drawn = TexturePattern(period=PLAIN_PATTERN.period * _log_uniform(rng, *self.cfg.texture_period),
+                                   stripe_duty=rng.uniform(*self.cfg.stripe_duty),
+                                   dot_radius=rng.uniform(*self.cfg.dot_radius), darken=contrast, lighten=contrast)
+            patterns.append(drawn if rng.random() < self.cfg.texture_prob else PLAIN_PATTERN)
+        return patterns
 
     def background(self, image: np.ndarray) -> np.ndarray:
         """A flat or photographic background in place of ``image`` (or ``image`` itself).

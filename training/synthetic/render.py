@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -94,15 +95,30 @@ def shape_mask(shape: str, center: tuple[float, float], radius: float, height: i
     return mask
 
 
-def secondary_colour(colour: str) -> np.ndarray:
+@dataclass(frozen=True)
+class TexturePattern:
+    """How a striped or dotted object's pattern is drawn; the defaults are the generator's own look."""
+
+    period: float = 0.45  # stripe or dot spacing, fraction of the object's radius (never below MIN_PERIOD_PX)
+    stripe_duty: float = 0.4  # fraction of each stripe period in the second colour
+    dot_radius: float = 0.28  # dot radius, fraction of the period
+    darken: float = 0.65  # light colours: the second colour is the base times (1 - darken)
+    lighten: float = 0.6  # dark colours: the second colour is the base moved this far towards white
+
+
+PLAIN_PATTERN = TexturePattern()
+MIN_PERIOD_PX = 4.0  # a finer pattern only aliases
+
+
+def secondary_colour(colour: str, pattern: TexturePattern = PLAIN_PATTERN) -> np.ndarray:
     """Contrasting shade of a colour for stripes and dots: darker for light colours, lighter for dark."""
     rgb = np.asarray(COLOURS[colour], dtype=np.float64)
     luminance = float(rgb @ np.array([0.299, 0.587, 0.114]))
-    return rgb * 0.35 if luminance > 128 else rgb + (255 - rgb) * 0.6
+    return rgb * (1 - pattern.darken) if luminance > 128 else rgb + (255 - rgb) * pattern.lighten
 
 
 def texture_fill(texture: str, colour: str, center: tuple[float, float], radius: float, angle: float,
-                 height: int, width: int) -> np.ndarray:
+                 height: int, width: int, pattern: TexturePattern = PLAIN_PATTERN) -> np.ndarray:
     """Colour image of an object's texture in its own frame (it moves with the object).
 
     Returns:
@@ -118,14 +134,14 @@ def texture_fill(texture: str, colour: str, center: tuple[float, float], radius:
     y0, y1 = max(0, int(center[1] - reach)), min(height, int(center[1] + reach) + 1)
     y, x = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     x, y = x + 0.5 - center[0], y + 0.5 - center[1]
-    period = max(4.0, radius * 0.45)
+    period = max(MIN_PERIOD_PX, radius * pattern.period)
     if texture == "striped":
         phase = (x * math.cos(angle) + y * math.sin(angle)) / period
-        second = (phase - np.floor(phase)) < 0.4
+        second = (phase - np.floor(phase)) < pattern.stripe_duty
     else:  # dotted
         px, py = (x / period) % 1.0 - 0.5, (y / period) % 1.0 - 0.5
-        second = px * px + py * py < 0.28**2
-    fill[y0:y1, x0:x1][second] = secondary_colour(colour)
+        second = px * px + py * py < pattern.dot_radius**2
+    fill[y0:y1, x0:x1][second] = secondary_colour(colour, pattern)
     return fill
 
 

@@ -27,7 +27,7 @@ from training.synthetic.config import SPLIT_CODES, SyntheticConfig
 from training.synthetic.expressions import describe
 from training.synthetic.layout import ObjectTruth, build_truth, sample_attributes, sample_centers, visible_masks
 from training.synthetic.randomize import scene_style
-from training.synthetic.render import render_background, texture_fill
+from training.synthetic.render import TexturePattern, render_background, texture_fill
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +47,13 @@ class SyntheticScene(ArrayScene):
 
 
 def _composite(cfg: SyntheticConfig, background: np.ndarray, truth: tuple[ObjectTruth, ...],
-               visible: np.ndarray) -> np.ndarray:
-    """Paint each object's texture over its visible pixels: (T, H, W, 3) uint8."""
+               visible: np.ndarray, patterns: Sequence[TexturePattern]) -> np.ndarray:
+    """Paint each object's texture (in its pattern) over its visible pixels: (T, H, W, 3) uint8."""
     frames = np.repeat(background[None], visible.shape[1], axis=0)  # (T, H, W, 3)
-    for obj, masks in zip(truth, visible):
+    for obj, masks, pattern in zip(truth, visible, patterns):
         for t, mask in enumerate(masks):
             fill = texture_fill(obj.texture, obj.colour, tuple(obj.centers[t]), obj.radius, obj.texture_angle,
-                                cfg.height, cfg.width)
+                                cfg.height, cfg.width, pattern)
             frames[t][mask] = fill[mask]
     return np.round(frames).astype(np.uint8)
 
@@ -86,7 +86,8 @@ def generate_scene(cfg: SyntheticConfig, scene_id: str, num_frames: int,
             if absent:
                 objects.append(RefObject(ABSENT_ID, absent, no_target=True))
                 masks[ABSENT_ID] = np.zeros_like(visible[0])
-            frames = style.frames(_composite(cfg, background, truth, visible), truth, visible)
+            patterns = style.texture_patterns(len(truth))
+            frames = style.frames(_composite(cfg, background, truth, visible, patterns), truth, visible)
             return SyntheticScene(scene_id, objects, frames, masks, truth)
     raise RuntimeError(f"no valid layout for {scene_id} in {cfg.max_attempts} attempts; loosen the config")
 
