@@ -4,7 +4,8 @@ Each run's ``vatex eval --also independent --calibrate`` JSON (both renderers' v
 one markdown row: T-acc, N-acc and mIoU of each renderer at the weights' found threshold, then the
 threshold calibrated on both splits together (``training.mixed_eval``, balanced rule) and each
 renderer's T-acc and N-acc at it. A second table splits the independent renderer's N-acc by what
-each absent phrase changed and by the attribute words it says (``training.independent.breakdown``).
+each absent phrase changed and by the attribute words it says, a third its T-acc by the form of the target
+phrase and the texture word a description says (``training.independent.breakdown``).
 Run command::
 
     python -m training.ablation_table runs/ablation_randomize start all_on no_size_scale ... > table.md
@@ -20,7 +21,8 @@ import logging
 import math
 from pathlib import Path
 
-from training.independent.breakdown import COLUMNS, Absent, breakdown, format_rate, item_absents
+from training.independent.breakdown import (COLUMNS, TARGET_COLUMNS, Absent, breakdown, format_rate, item_absents,
+                                            item_targets, target_breakdown)
 from training.independent.scenes import make_independent_scenes
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ RENDERERS = ("synthetic", "independent")
 HEADER = ("run", "synthetic T-acc", "N-acc", "mIoU", "independent T-acc", "N-acc", "mIoU",
           "both-split threshold", "synthetic T/N at it", "independent T/N at it")
 BREAKDOWN_HEADER = ("run", *COLUMNS)
+TARGET_HEADER = ("run", *TARGET_COLUMNS)
 
 
 def row(name: str, results: dict) -> list[str]:
@@ -71,6 +74,13 @@ def breakdown_row(name: str, results: dict, absents: list[Absent | None]) -> lis
     return [name] + [format_rate(*counts[column]) for column in COLUMNS]
 
 
+def target_row(name: str, results: dict, targets: list[tuple[str, ...] | None]) -> list[str]:
+    """One run's independent T-acc by the form of the target phrase and a description's texture word, at the
+    both-split threshold."""
+    counts = target_breakdown(results, targets)
+    return [name] + [format_rate(*counts[column]) for column in TARGET_COLUMNS]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path, help="the ablation's output folder (<folder>/<run>/val.json)")
@@ -87,11 +97,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(format_markdown(HEADER, [row(name, r) for name, r in results.items()]))
     if any("scores" in r for r in results.values()):
-        absents = item_absents(make_independent_scenes("val"))
+        scenes = make_independent_scenes("val")
+        absents, targets = item_absents(scenes), item_targets(scenes)
         print("\nIndependent renderer, N-acc (%) of absent phrases by what they changed of a present object and by "
               "the attribute words they say, at the both-split threshold (n phrases):\n")
         scored = [breakdown_row(name, r, absents) for name, r in results.items() if "scores" in r]
         print(format_markdown(BREAKDOWN_HEADER, scored))
+        print("\nIndependent renderer, T-acc (%) of target phrases by form, and of descriptions alone by the texture "
+              "word they say, at the both-split threshold (n phrases):\n")
+        print(format_markdown(TARGET_HEADER, [target_row(name, r, targets) for name, r in results.items()
+                                              if "scores" in r]))
     return 0
 
 

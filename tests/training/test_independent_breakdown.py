@@ -5,9 +5,11 @@ import json
 
 import pytest
 
-from training.ablation_table import BREAKDOWN_HEADER, main as table_main
-from training.independent.breakdown import COLUMNS, Absent, breakdown, item_absents, main, n_acc_by_column
-from training.independent.grammar import PLACES
+from training.ablation_table import BREAKDOWN_HEADER, TARGET_HEADER, main as table_main
+from training.independent.breakdown import (COLUMNS, TARGET_COLUMNS, TARGET_FORMS, Absent, breakdown, item_absents,
+                                            item_targets, main, n_acc_by_column, t_acc_by_column, target_breakdown,
+                                            target_columns)
+from training.independent.grammar import PLACES, RELATION_WORDS, SUPERLATIVE_WORDS, Noun, Phrase
 from training.independent.scenes import ABSENT_CHANGES, SHADES, SHAPES, SIZES, TEXTURES, make_independent_scenes
 
 WORDS = {"shape": set(SHAPES), "colour": set(SHADES), "size": set(SIZES), "texture": set(TEXTURES)}
@@ -90,6 +92,40 @@ def test_breakdown_reads_the_json_at_its_calibrated_threshold(scenes):
         breakdown({"found_threshold": 0.5}, absents)
 
 
+@pytest.mark.parametrize("texture", [None, *TEXTURES])
+def test_target_phrases_are_read_by_form_and_descriptions_by_texture_word(texture):
+    noun, landmark = Noun("circle", colour="red", texture=texture), Noun("square", size="big", texture="dotted")
+    said = texture or "no texture word"
+    assert target_columns(Phrase(noun).text()) == ("description", f"description, {said}")
+    for place in PLACES:
+        assert target_columns(Phrase(noun, place=place).text()) == ("place",)
+    for word in SUPERLATIVE_WORDS:
+        assert target_columns(Phrase(noun, superlative=word).text()) == ("superlative",)
+    for relation in RELATION_WORDS:  # the landmark's texture word is not the target's
+        assert target_columns(Phrase(noun, relation=relation, landmark=landmark).text()) == ("relation",)
+
+
+def test_every_target_item_has_a_form_and_descriptions_a_texture_column(scenes):
+    targets = item_targets(scenes)
+    assert [t is None for t in targets] == [a is not None for a in item_absents(scenes)]
+    forms = {t[0] for t in targets if t is not None}
+    assert forms == set(TARGET_FORMS)
+    for columns in filter(None, targets):
+        assert set(columns) <= set(TARGET_COLUMNS) and (len(columns) == 2) == (columns[0] == "description")
+
+
+def test_target_counts_per_column_and_the_threshold_is_found(scenes):
+    targets = [("description", "description, striped"), None, ("relation",), ("description", "description, solid")]
+    scores = [(0.3, False), (0.9, True), (0.95, False), (0.5, False)]
+    counts = t_acc_by_column(scores, targets, threshold=0.5)
+    assert counts["description"] == (1, 2) and counts["description, striped"] == (0, 1)
+    assert counts["description, solid"] == (1, 1) and counts["relation"] == (1, 1) and counts["place"] == (0, 0)
+    with pytest.raises(ValueError, match="disagree"):
+        t_acc_by_column([(0.9, True)], [("place",)], 0.5)
+    found = target_breakdown(_results(scenes, 0.1), item_targets(scenes))  # targets score 0.95: all found
+    assert sum(found[form][0] for form in TARGET_FORMS) == sum(found[form][1] for form in TARGET_FORMS) > 0
+
+
 def test_command_and_ablation_table_print_the_breakdown(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("training.independent.breakdown.make_independent_scenes",
                         lambda split: make_independent_scenes(split, 25))
@@ -100,7 +136,9 @@ def test_command_and_ablation_table_print_the_breakdown(tmp_path, capsys, monkey
     (tmp_path / "all_on" / "val.json").write_text(json.dumps(_results(scenes, 0.1)))
     assert main([str(tmp_path / "all_on" / "val.json")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3 and "100.0" in lines[2] and "-" not in lines[2].split("|", 2)[2]
+    assert len(lines) == 7 and "100.0" in lines[2] and "-" not in lines[2].split("|", 2)[2]
+    assert lines[4].startswith("| results | T-acc, description (n)") and "100.0" in lines[6]
     assert table_main([str(tmp_path), "all_on"]) == 0
     out = capsys.readouterr().out
     assert "| " + " | ".join(BREAKDOWN_HEADER) + " |" in out and out.strip().endswith("|")
+    assert "| " + " | ".join(TARGET_HEADER) + " |" in out

@@ -1,4 +1,5 @@
-"""Where the found decision fails on the independent renderer: N-acc by what an absent phrase changed.
+"""Where the found decision fails on the independent renderer: N-acc by what an absent phrase changed,
+T-acc by the form of a target phrase.
 
 Each of the renderer's phrases naming nothing is a present object with its shape or one attribute changed
 ("the green star" when the star is red), maybe with some of its other attributes said as they are ("the
@@ -6,7 +7,10 @@ small green dotted star"), or misplaced ("the red circle on the left" when it is
 records which (``IndependentScene.absent_changes``). From a ``vatex eval --also independent --calibrate``
 JSON (every expression's score, in item order) this gives N-acc per change, and for the changed ones by
 the number of attribute words said (size, colour, texture: 0-1 or 2-3), so a run shows which words the
-model stops checking on a renderer it never saw. No model runs. Run command::
+model stops checking on a renderer it never saw. The target phrases are split by form (a description alone,
+with a place, a superlative or a relation) and the descriptions alone by the texture word they say, so a run
+shows which words it stops finding (5e's misses were descriptions saying "striped" or "dotted"). No model
+runs. Run command::
 
     python -m training.independent.breakdown runs/ablation_randomize/all_on/val.json
 
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.data import EvalDataset
+from training.independent.grammar import PLACES, RELATION_WORDS, SUPERLATIVE_WORDS
 from training.independent.scenes import (ABSENT_CHANGES, SHADES, SIZES, TEXTURES, IndependentScene,
                                          make_independent_scenes)
 
@@ -62,6 +67,32 @@ def item_absents(scenes: Sequence[IndependentScene]) -> list[Absent | None]:
     return items
 
 
+TARGET_FORMS = ("description", "place", "superlative", "relation")
+TARGET_COLUMNS = (*TARGET_FORMS, *(f"description, {word}" for word in (*TEXTURES, "no texture word")))
+
+
+def target_columns(text: str) -> tuple[str, ...]:
+    """The columns of ``TARGET_COLUMNS`` a target phrase counts in: its form, and for a description alone the
+    texture word it says."""
+    if any(f" {words} " in text for words in RELATION_WORDS.values()):
+        return ("relation",)
+    words = text.split()
+    if any(word in SUPERLATIVE_WORDS for word in words):
+        return ("superlative",)
+    if any(text.endswith(place) for place in PLACES.values()):
+        return ("place",)
+    return ("description", "description, " + next((w for w in words if w in TEXTURES), "no texture word"))
+
+
+def item_targets(scenes: Sequence[IndependentScene]) -> list[tuple[str, ...] | None]:
+    """Each evaluation item's ``target_columns`` (None for a phrase naming nothing), in ``EvalDataset`` order."""
+    items: list[tuple[str, ...] | None] = []
+    for scene_index, object_index, expression_index in EvalDataset(scenes).items:
+        obj = scenes[scene_index].objects[object_index]
+        items.append(None if obj.no_target else target_columns(obj.expressions[expression_index]))
+    return items
+
+
 def n_acc_by_column(scores: Sequence[tuple[float, bool]], absents: Sequence[Absent | None],
                     threshold: float) -> dict[str, tuple[int, int]]:
     """Per column of ``COLUMNS``: (absent phrases left not found, absent phrases), a score at or above
@@ -83,10 +114,30 @@ def n_acc_by_column(scores: Sequence[tuple[float, bool]], absents: Sequence[Abse
     return {column: (right, total) for column, (right, total) in counts.items()}
 
 
-def breakdown(results: dict, absents: Sequence[Absent | None],
-              threshold: float | None = None) -> dict[str, tuple[int, int]]:
-    """``n_acc_by_column`` of an eval JSON's independent scores, at ``threshold`` (default: the both-split
-    calibrated one, else the weights' own).
+def t_acc_by_column(scores: Sequence[tuple[float, bool]], targets: Sequence[tuple[str, ...] | None],
+                    threshold: float) -> dict[str, tuple[int, int]]:
+    """Per column of ``TARGET_COLUMNS``: (target phrases found, target phrases), a score at or above ``threshold``
+    being found.
+
+    Raises:
+        ValueError: the scores and the items disagree on which items name nothing.
+    """
+    if len(scores) != len(targets):
+        raise ValueError(f"{len(scores)} scores for {len(targets)} items")
+    counts = {column: [0, 0] for column in TARGET_COLUMNS}
+    for (score, no_target), columns in zip(scores, targets):
+        if no_target != (columns is None):
+            raise ValueError("the scores and the scenes disagree on which items name nothing: "
+                             "another split, or another version of the renderer?")
+        for column in columns or ():
+            counts[column][0] += score >= threshold
+            counts[column][1] += 1
+    return {column: (right, total) for column, (right, total) in counts.items()}
+
+
+def _independent_scores(results: dict, threshold: float | None) -> tuple[list[tuple[float, bool]], int, float]:
+    """An eval JSON's independent (score, no_target) pairs, its first item, and ``threshold`` (default: the
+    both-split calibrated one, else the weights' own).
 
     Raises:
         KeyError: the JSON holds no independent scores (``vatex eval`` without ``--also independent --calibrate``).
@@ -96,8 +147,21 @@ def breakdown(results: dict, absents: Sequence[Absent | None],
         raise KeyError("no independent scores: run `vatex eval ... --also independent --calibrate`")
     if threshold is None:
         threshold = (results.get("calibration") or {}).get("threshold", results["found_threshold"])
-    first = results.get("first_item", 0)
-    return n_acc_by_column([tuple(s) for s in scores], absents[first:first + len(scores)], threshold)
+    return [tuple(s) for s in scores], results.get("first_item", 0), threshold
+
+
+def breakdown(results: dict, absents: Sequence[Absent | None],
+              threshold: float | None = None) -> dict[str, tuple[int, int]]:
+    """``n_acc_by_column`` of an eval JSON's independent scores (threshold as ``_independent_scores``)."""
+    scores, first, threshold = _independent_scores(results, threshold)
+    return n_acc_by_column(scores, absents[first:first + len(scores)], threshold)
+
+
+def target_breakdown(results: dict, targets: Sequence[tuple[str, ...] | None],
+                     threshold: float | None = None) -> dict[str, tuple[int, int]]:
+    """``t_acc_by_column`` of an eval JSON's independent scores (threshold as ``_independent_scores``)."""
+    scores, first, threshold = _independent_scores(results, threshold)
+    return t_acc_by_column(scores, targets[first:first + len(scores)], threshold)
 
 
 def format_rate(right: int, total: int) -> str:
@@ -110,12 +174,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="val", choices=("val", "test"))
     parser.add_argument("--threshold", type=float, help="found threshold (default: each JSON's calibrated one)")
     args = parser.parse_args(argv)
-    absents = item_absents(make_independent_scenes(args.split))
+    scenes = make_independent_scenes(args.split)
+    absents, targets = item_absents(scenes), item_targets(scenes)
+    results = [(path, json.loads(path.read_text())) for path in args.results]
     print("| results | " + " | ".join(f"N-acc, {column} (n)" for column in COLUMNS) + " |")
     print("|---|" + "---|" * len(COLUMNS))
-    for path in args.results:
-        counts = breakdown(json.loads(path.read_text()), absents, args.threshold)
+    for path, result in results:
+        counts = breakdown(result, absents, args.threshold)
         print(f"| {path} | " + " | ".join(format_rate(*counts[column]) for column in COLUMNS) + " |")
+    print("\n| results | " + " | ".join(f"T-acc, {column} (n)" for column in TARGET_COLUMNS) + " |")
+    print("|---|" + "---|" * len(TARGET_COLUMNS))
+    for path, result in results:
+        counts = target_breakdown(result, targets, args.threshold)
+        print(f"| {path} | " + " | ".join(format_rate(*counts[column]) for column in TARGET_COLUMNS) + " |")
     return 0
 
 
