@@ -302,3 +302,20 @@ vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synth
 vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-6d.safetensors \
   --found-threshold 0.7 --out $out/indep_motion_val.json
 OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5f.yaml > runs/absent_words_5f.log 2>&1
+
+# 23. Stage 5g (issue 29): 5f's mix plus randomized stripe and dot patterns, from 5f's step 4500 (the run here stopped
+#     5f there for time), 4000 steps; evaluated like 5a (the third table of training.ablation_table: T-acc by the
+#     target phrase's form); then 6e: the MLP motion logit fitted on 5g's own streams at 5g's both-split threshold.
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5g.yaml > runs/absent_words_5g.log 2>&1
+vatex eval --weights runs/absent_words_5g/checkpoints/step_00004000/model.safetensors \
+  --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
+  --out runs/absent_words_5g/val.json
+python -m training.ablation_table runs absent_words_5e absent_words_5f absent_words_5g
+out=runs/motion_logit_6e
+mkdir -p $out
+python -m training.fit_motion_logit --config training/configs/tiny-1.4.0/motion_logit_6e.yaml \
+  --found-threshold 0.8446 --scenes 120 --frames-cache $out/streams --out $out/vatex-tiny-6e.safetensors > $out/fit.log 2>&1
+vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val \
+  --max-items 400 --weights $out/vatex-tiny-6e.safetensors --found-threshold 0.8446 --out $out/motion_val.json
+vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-6e.safetensors \
+  --found-threshold 0.8446 --out $out/indep_motion_val.json
