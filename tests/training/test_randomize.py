@@ -233,3 +233,5 @@ def test_texture_patterns_are_drawn_within_their_bounds_one_coin_per_object():
         assert cfg.dot_radius[0] <= p.dot_radius <= cfg.dot_radius[1]
         assert cfg.texture_contrast[0] <= p.darken == p.lighten <= cfg.texture_contrast[1]
     assert SceneStyle(RandomizeConfig(), np.random.SeedSequence(3)).texture_patterns(5) == [PLAIN_PATTERN] * 5
+    with pytest.raises(ValueError, match="texture patterns"):
+        RandomizeConfig(stripe_duty=(0.3, 1.2))

@@ -81,6 +81,12 @@ class RandomizeConfig:
             raise ValueError(f"chances must be in [0, 1], got {bad}")
         if self.flat_prob + self.photo_prob > 1:
             raise ValueError(f"flat_prob + photo_prob must be <= 1, got {self.flat_prob} + {self.photo_prob}")
+        duty, dots, contrast = self.stripe_duty, self.dot_radius, self.texture_contrast
+        if not (0 < duty[0] <= duty[1] < 1 and 0 < dots[0] <= dots[1] <= 0.5 and 0 <= contrast[0] <= contrast[1] <= 1
+                and 0 < self.texture_period[0] <= self.texture_period[1]):
+            raise ValueError("texture patterns: stripe_duty within (0, 1), dot_radius within (0, 0.5], "
+                             f"texture_contrast within [0, 1], texture_period positive; got {duty}, {dots}, "
+                             f"{contrast}, {self.texture_period}")
         if not (0 <= self.rotation_deg < 45 and 0 <= self.pointed_rotation_deg < 60):
             raise ValueError("rotations must stay below 45 (squares) and 60 (triangles) degrees: "
                              f"got {self.rotation_deg}, {self.pointed_rotation_deg}")

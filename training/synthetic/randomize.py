@@ -36,7 +36,8 @@ from training.synthetic.render import PLAIN_PATTERN, TexturePattern
 
 RANDOMIZE_STREAM = 2  # spawn-key entry of the randomization streams (1: the no-target expressions')
 EFFECTS = ("size", "scale", "background", "colour", "outline", "antialias", "lighting", "vignette",
-           "chromatic", "blur", "motion_blur", "noise", "jpeg", "shape", "texture")  # append only: indices are stream keys
+           "chromatic", "blur", "motion_blur", "noise", "jpeg", "shape",
+           "texture")  # append only: indices are stream keys
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
