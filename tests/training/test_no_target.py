@@ -41,6 +41,16 @@ def test_every_split_has_no_target_expressions_that_pick_nothing(cfg, split):
     assert kinds == {"place", "attribute"}
 
 
+def test_a_vocabulary_of_one_texture_changes_the_other_attributes():
+    cfg = SyntheticConfig(height=64, width=64, textures=("solid",), no_target_rate=0.5)
+    scenes = make_scenes(cfg, "val", 12, seed=3)
+    absent = [(s, text) for s in scenes for o in s.objects if o.no_target for text in o.expressions]
+    assert absent
+    for scene, text in absent:
+        assert "striped" not in text and "dotted" not in text
+        assert referents(parse(text), scene.truth, scene.image_size) == frozenset(), text
+
+
 def test_no_target_rate_leaves_pixels_and_target_expressions_unchanged(cfg):
     plain = make_scenes(SyntheticConfig(height=64, width=64, num_frames=3), "val", 8, seed=2)
     mixed, again = make_scenes(cfg, "val", 8, seed=2), make_scenes(cfg, "val", 8, seed=2)

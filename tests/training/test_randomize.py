@@ -14,8 +14,8 @@ from training.synthetic.config import COLOURS, MotionConfig
 from training.synthetic.randomize import SceneStyle, hsv_to_rgb, rgb_to_hsv
 from training.synthetic.render import AREA_FACTOR, PLAIN_PATTERN, TexturePattern, shape_mask, texture_fill
 
-PIXEL_EFFECTS = ("colour", "outline", "antialias", "lighting", "vignette", "chromatic", "blur", "motion_blur",
-                 "noise", "jpeg")
+PIXEL_EFFECTS = ("colour", "outline", "shadow", "antialias", "lighting", "vignette", "chromatic", "blur",
+                 "motion_blur", "noise", "jpeg")
 
 
 def _digest(scenes) -> str:
@@ -235,3 +235,21 @@ def test_texture_patterns_are_drawn_within_their_bounds_one_coin_per_object():
     assert SceneStyle(RandomizeConfig(), np.random.SeedSequence(3)).texture_patterns(5) == [PLAIN_PATTERN] * 5
     with pytest.raises(ValueError, match="texture patterns"):
         RandomizeConfig(stripe_duty=(0.3, 1.2))
+
+
+def test_shadows_darken_the_background_only_and_objects_are_lit_from_one_side():
+    cfg = SyntheticConfig(height=96, width=96, textures=("solid",), colours=("green", "blue", "orange"),
+                          no_target_rate=0.3)
+    plain = make_scenes(cfg, "val", 5, 8)
+    lit = make_scenes(dataclasses.replace(cfg, randomize=RandomizeConfig(shadow_prob=1.0)), "val", 5, 8)
+    shaded = 0
+    for a, b in zip(plain, lit):
+        objects = np.any([a.load_mask(o.object_id) for o in a.truth], axis=0)  # (T, H, W)
+        before, after = a.load_frames().astype(int), b.load_frames().astype(int)
+        assert (after[~objects] <= before[~objects]).all()  # the background only darkens
+        assert (after[~objects] < before[~objects]).any()  # somewhere: a shadow
+        for obj in a.truth:
+            mask = a.load_mask(obj.object_id)[0]
+            ratio = after[0][mask].sum(axis=1) / np.maximum(before[0][mask].sum(axis=1), 1)  # (K,) per pixel
+            shaded += ratio.max() - ratio.min() > 0.1  # one side brighter than the other
+    assert shaded >= 0.8 * sum(len(a.truth) for a in plain)

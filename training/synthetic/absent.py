@@ -34,9 +34,10 @@ def _changed(obj: ObjectTruth, cfg: SyntheticConfig, rng: np.random.Generator) -
     ``cfg.absent_kept_prob`` each of its other attributes is said too, as it is ("the small red striped
     circle" when the small red circle is dotted)."""
     attributes = {"size": obj.size, "colour": obj.colour, "texture": obj.texture}
-    swapped = ("shape", "size", "colour", "texture")[rng.integers(4)]
-    vocabulary = {"shape": cfg.shapes, "size": SIZES, "colour": cfg.colours, "texture": cfg.textures}[swapped]
-    alternatives = [v for v in vocabulary if v != getattr(obj, swapped)]
+    vocabularies = {"shape": cfg.shapes, "size": SIZES, "colour": cfg.colours, "texture": cfg.textures}
+    swappable = [name for name, words in vocabularies.items() if len(words) > 1]  # all four in the default config
+    swapped = swappable[rng.integers(len(swappable))]
+    alternatives = [v for v in vocabularies[swapped] if v != getattr(obj, swapped)]
     value = alternatives[rng.integers(len(alternatives))]
     if swapped == "shape":  # "the square", or with one of the object's own attributes: "the red square"
         kept = tuple(attributes)[rng.integers(len(attributes))]

@@ -73,6 +73,10 @@ class RandomizeConfig:
     stripe_duty: tuple[float, float] = (0.3, 0.6)  # fraction of each stripe period in the second colour
     dot_radius: tuple[float, float] = (0.2, 0.38)  # dot radius, fraction of the spacing
     texture_contrast: tuple[float, float] = (0.35, 0.75)  # how far the second colour moves from the base
+    shadow_prob: float = 0.0  # per scene: one light side; each object brighter towards it, a soft shadow behind
+    object_gradient: tuple[float, float] = (0.1, 0.3)  # an object's brightness, 1 +- this from its lit to its far side
+    shadow_offset: tuple[float, float] = (0.08, 0.2)  # the shadow's offset away from the light, fraction of the radius
+    shadow_strength: tuple[float, float] = (0.2, 0.45)  # brightness the background loses under the shadow's core
 
     def __post_init__(self) -> None:
         chances = {name: value for name, value in vars(self).items() if name.endswith("_prob")}

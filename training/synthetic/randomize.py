@@ -1,5 +1,6 @@
 """Domain randomization of synthetic scenes (issue 29): image size, object scale, backgrounds,
-colour within each name, texture patterns, outlines, soft edges, lighting and camera effects.
+colour within each name, texture patterns, outlines, shading and shadows, soft edges, lighting and
+camera effects.
 
 A scene's randomization is a :class:`SceneStyle`, drawn from streams of the scene seed that
 nothing else uses: effect ``k`` of ``EFFECTS`` draws from
@@ -9,8 +10,9 @@ random image size changes the layout, which the generator then draws at that siz
 chance at 0 (the default) the style is the identity and scenes are pixel-identical to the
 generator without randomization.
 
-The effects never move a mask: colour, texture patterns, outline and soft edges change pixels under
-(or at the border of) each object's visible mask, the rest act on the whole image, and the image size and
+The effects never move a mask: colour, texture patterns, outline, shading and soft edges change pixels under
+(or at the border of) each object's visible mask, shadows fall on the background only, the rest act on the
+whole image, and the image size and
 object scale go into the scene's config before its layout is drawn. Shape variants (rotation and
 stretch, ``shape_prob``) are drawn into the layout's attributes from their own stream, so the masks
 follow them; with the same layout the expressions are the same (they read centres and areas, which a
@@ -37,7 +39,7 @@ from training.synthetic.render import PLAIN_PATTERN, TexturePattern
 RANDOMIZE_STREAM = 2  # spawn-key entry of the randomization streams (1: the no-target expressions')
 EFFECTS = ("size", "scale", "background", "colour", "outline", "antialias", "lighting", "vignette",
            "chromatic", "blur", "motion_blur", "noise", "jpeg", "shape",
-           "texture")  # append only: indices are stream keys
+           "texture", "shadow")  # append only: indices are stream keys
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -159,6 +161,7 @@ class SceneStyle:
         image = frames.astype(np.float32)
         image = self._colour(image, truth, visible)
         image = self._outline(image, truth, visible)
+        image = self._shadow(image, truth, visible)
         image = self._antialias(image, visible)
         image = self._lighting(image)
         image = self._vignette(image)
@@ -207,6 +210,31 @@ class SceneStyle:
                 shade = base + (255 - base) * 0.4 if base.max() < 60 else base * 0.45
                 image[band] = shade
             front |= mask
+        return image
+
+    def _shadow(self, image: np.ndarray, truth: Sequence[ObjectTruth], visible: np.ndarray) -> np.ndarray:
+        """One light direction for the scene: each object's pixels brighter towards the light and darker away
+        from it, and a soft shadow of each object offset away from the light, on background pixels only."""
+        if (rng := self._happens("shadow")) is None:
+            return image
+        angle = rng.uniform(0, 2 * math.pi)
+        away = np.array([math.cos(angle), math.sin(angle)])  # (x, y) unit vector from the light
+        background = ~visible.any(axis=0)  # (T, H, W)
+        darkening = np.zeros(visible.shape[1:], dtype=np.float32)  # (T, H, W) shadow strength per pixel
+        for obj, masks in zip(truth, visible):
+            gradient = rng.uniform(*self.cfg.object_gradient)
+            offset = max(1.0, rng.uniform(*self.cfg.shadow_offset) * obj.radius)
+            strength = rng.uniform(*self.cfg.shadow_strength)
+            for t, mask in enumerate(masks):
+                if not mask.any():
+                    continue
+                y, x = np.nonzero(mask)
+                along = ((x - x.mean()) * away[0] + (y - y.mean()) * away[1]) / max(obj.radius, 1.0)
+                image[t][y, x] *= (1.0 - gradient * np.clip(along, -1.0, 1.0))[:, None].astype(np.float32)
+                moved = ndimage.shift(mask.astype(np.float32), (offset * away[1], offset * away[0]), order=1, cval=0.0)
+                soft = ndimage.gaussian_filter(moved, sigma=offset / 2)
+                darkening[t] = np.maximum(darkening[t], strength * soft)
+        image *= (1.0 - darkening * background)[..., None]
         return image
 
     def _antialias(self, image: np.ndarray, visible: np.ndarray) -> np.ndarray:
