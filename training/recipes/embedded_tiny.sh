@@ -319,3 +319,10 @@ vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synth
   --max-items 400 --weights $out/vatex-tiny-6e.safetensors --found-threshold 0.8446 --out $out/motion_val.json
 vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-6e.safetensors \
   --found-threshold 0.8446 --out $out/indep_motion_val.json
+
+# 24. Stage 5h (issue 29): 5g's mix plus shading and shadows, from 5g, 4000 steps; evaluated like 5g.
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5h.yaml > runs/absent_words_5h.log 2>&1
+vatex eval --weights runs/absent_words_5h/checkpoints/step_00004000/model.safetensors \
+  --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
+  --out runs/absent_words_5h/val.json
+python -m training.ablation_table runs absent_words_5f absent_words_5g absent_words_5h
