@@ -101,17 +101,8 @@ def n_acc_by_column(scores: Sequence[tuple[float, bool]], absents: Sequence[Abse
     Raises:
         ValueError: the scores and the items disagree on which items name nothing.
     """
-    if len(scores) != len(absents):
-        raise ValueError(f"{len(scores)} scores for {len(absents)} items")
-    counts = {column: [0, 0] for column in COLUMNS}
-    for (score, no_target), absent in zip(scores, absents):
-        if no_target != (absent is not None):
-            raise ValueError("the scores and the scenes disagree on which items name nothing: "
-                             "another split, or another version of the renderer?")
-        for column in absent.columns if absent is not None else ():
-            counts[column][0] += score < threshold
-            counts[column][1] += 1
-    return {column: (right, total) for column, (right, total) in counts.items()}
+    columns = [absent.columns if absent is not None else None for absent in absents]
+    return _count_by_column(scores, columns, threshold, COLUMNS, of_absent=True)
 
 
 def t_acc_by_column(scores: Sequence[tuple[float, bool]], targets: Sequence[tuple[str, ...] | None],
@@ -122,15 +113,22 @@ def t_acc_by_column(scores: Sequence[tuple[float, bool]], targets: Sequence[tupl
     Raises:
         ValueError: the scores and the items disagree on which items name nothing.
     """
-    if len(scores) != len(targets):
-        raise ValueError(f"{len(scores)} scores for {len(targets)} items")
-    counts = {column: [0, 0] for column in TARGET_COLUMNS}
-    for (score, no_target), columns in zip(scores, targets):
-        if no_target != (columns is None):
+    return _count_by_column(scores, targets, threshold, TARGET_COLUMNS, of_absent=False)
+
+
+def _count_by_column(scores: Sequence[tuple[float, bool]], items: Sequence[tuple[str, ...] | None], threshold: float,
+                     columns: Sequence[str], of_absent: bool) -> dict[str, tuple[int, int]]:
+    """Per column: (phrases decided right, phrases). ``items`` holds the columns of each phrase counted (the absent
+    ones if ``of_absent``, else the targets) and None for the others; absent phrases are right when not found."""
+    if len(scores) != len(items):
+        raise ValueError(f"{len(scores)} scores for {len(items)} items")
+    counts = {column: [0, 0] for column in columns}
+    for (score, no_target), item_columns in zip(scores, items):
+        if (no_target == of_absent) != (item_columns is not None):
             raise ValueError("the scores and the scenes disagree on which items name nothing: "
                              "another split, or another version of the renderer?")
-        for column in columns or ():
-            counts[column][0] += score >= threshold
+        for column in item_columns or ():
+            counts[column][0] += (score < threshold) if of_absent else (score >= threshold)
             counts[column][1] += 1
     return {column: (right, total) for column, (right, total) in counts.items()}
 
