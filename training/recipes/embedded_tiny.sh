@@ -314,7 +314,8 @@ python -m training.ablation_table runs absent_words_5e absent_words_5f absent_wo
 out=runs/motion_logit_6e
 mkdir -p $out
 python -m training.fit_motion_logit --config training/configs/tiny-1.4.0/motion_logit_6e.yaml \
-  --found-threshold 0.8446 --scenes 120 --frames-cache $out/streams --out $out/vatex-tiny-6e.safetensors > $out/fit.log 2>&1
+  --found-threshold 0.8446 --scenes 120 --frames-cache $out/streams --out $out/vatex-tiny-6e.safetensors \
+  > $out/fit.log 2>&1
 vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val \
   --max-items 400 --weights $out/vatex-tiny-6e.safetensors --found-threshold 0.8446 --out $out/motion_val.json
 vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-6e.safetensors \
