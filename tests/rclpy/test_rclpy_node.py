@@ -308,7 +308,15 @@ def test_frame_age_on_sim_time_from_clock(world):
         def masks_between(low: float, high: float) -> list:
             return [m for m in world.client.messages("/vatex/mask") if low <= _seconds(m.header.stamp) < high]
 
-        assert _stream_until(world, lambda: masks_between(1000, 2000), 30, stamp=tick), world.node.output()
+        # Until the node's time source has a /clock message its sim time is 0 and no frame has an age: frames are
+        # let through (a frame 900 s old too). Let the node hear the clock before any frame is judged old.
+        clock = world.publishers["clock"]
+        assert wait_until(lambda: clock.get_subscription_count() > 0, 20), "the node never subscribed to /clock"
+        for _ in range(5):
+            tick()
+            time.sleep(0.05)
+        assert _stream_until(world, lambda: masks_between(1000, 2000), 30, stamp=tick, say=world.scene.expression), \
+            world.node.output()
         old_first = len(world.client.messages("/vatex/mask"))
         _stream_until(world, lambda: False, 2.0, stamp=lambda: tick() - 900.0)  # 900 s old on the sim clock
         assert not masks_between(0, 1000), "a frame 900 s old on the sim clock was processed"
