@@ -262,9 +262,14 @@ class VatexNode(LifecycleNode):
 
     def _subscribe(self, topic: topics.Topic, callback, group, transient_local: bool | None = None,
                    **kwargs: Any) -> None:
+        self._subscriptions_made.append(self._subscription(topic, callback, group, transient_local, **kwargs))
+
+    def _subscription(self, topic: topics.Topic, callback, group, transient_local: bool | None = None,
+                      **kwargs: Any) -> Any:
+        """A subscription to ``topic`` with the node's QoS for it (the caller keeps it, to destroy it)."""
         qos = _qos(topic, self.core.params.qos_depth, transient_local)
-        self._subscriptions_made.append(self.create_subscription(
-            ros_class(topic.ros_type), topic.name, callback, qos, callback_group=group, **kwargs))
+        return self.create_subscription(ros_class(topic.ros_type), topic.name, callback, qos, callback_group=group,
+                                        **kwargs)
 
     def _subscribe_counting_lost(self, topic: topics.Topic, callback, group) -> None:
         """Subscribe to a best-effort input, counting the samples the RMW reports lost as ``samples_lost`` (an
@@ -299,9 +304,8 @@ class VatexNode(LifecycleNode):
             latched = any(info.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for info in publishers)
             reader = self._latched_readers.get(topic.name)
             if latched and reader is None:
-                self._latched_readers[topic.name] = self.create_subscription(
-                    ros_class(topic.ros_type), topic.name, callback,
-                    _qos(topic, self.core.params.qos_depth, transient_local=True), callback_group=group,
+                self._latched_readers[topic.name] = self._subscription(
+                    topic, callback, group, transient_local=True,
                     event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda event: None))
             elif reader is not None and not latched:
                 self.destroy_subscription(self._latched_readers.pop(topic.name))
