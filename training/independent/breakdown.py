@@ -175,16 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     scenes = make_independent_scenes(args.split)
     absents, targets = item_absents(scenes), item_targets(scenes)
     results = [(path, json.loads(path.read_text())) for path in args.results]
-    print("| results | " + " | ".join(f"N-acc, {column} (n)" for column in COLUMNS) + " |")
-    print("|---|" + "---|" * len(COLUMNS))
-    for path, result in results:
-        counts = breakdown(result, absents, args.threshold)
-        print(f"| {path} | " + " | ".join(format_rate(*counts[column]) for column in COLUMNS) + " |")
-    print("\n| results | " + " | ".join(f"T-acc, {column} (n)" for column in TARGET_COLUMNS) + " |")
-    print("|---|" + "---|" * len(TARGET_COLUMNS))
-    for path, result in results:
-        counts = target_breakdown(result, targets, args.threshold)
-        print(f"| {path} | " + " | ".join(format_rate(*counts[column]) for column in TARGET_COLUMNS) + " |")
+    tables = (("N-acc", COLUMNS, lambda result: breakdown(result, absents, args.threshold)),
+              ("T-acc", TARGET_COLUMNS, lambda result: target_breakdown(result, targets, args.threshold)))
+    for index, (measure, columns, count) in enumerate(tables):
+        print(("\n" if index else "") + "| results | " + " | ".join(f"{measure}, {c} (n)" for c in columns) + " |")
+        print("|---|" + "---|" * len(columns))
+        for path, result in results:
+            counts = count(result)
+            print(f"| {path} | " + " | ".join(format_rate(*counts[column]) for column in columns) + " |")
     return 0
 
 
