@@ -308,13 +308,14 @@ def test_frame_age_on_sim_time_from_clock(world):
         def masks_between(low: float, high: float) -> list:
             return [m for m in world.client.messages("/vatex/mask") if low <= _seconds(m.header.stamp) < high]
 
-        # Until the node's time source has a /clock message its sim time is 0 and no frame has an age: frames are
-        # let through (a frame 900 s old too). Let the node hear the clock before any frame is judged old.
-        clock = world.publishers["clock"]
-        assert wait_until(lambda: clock.get_subscription_count() > 0, 20), "the node never subscribed to /clock"
-        for _ in range(5):
+        def node_on_sim_time() -> bool:  # its diagnostics are stamped by its clock: /clock's time once heard
             tick()
-            time.sleep(0.05)
+            return any(1000 <= _seconds(a.header.stamp) < 2000 for a in world.client.messages("/diagnostics"))
+
+        # Until the node's time source has a /clock message its sim time is 0 and no frame has an age: frames are
+        # let through (a frame 900 s old too). The publisher's subscription count is no sign that it has: it can
+        # still count the /clock reader of the test before, destroyed when it switched use_sim_time off again.
+        assert wait_until(node_on_sim_time, 30, interval=0.1), "the node's clock never took /clock's time"
         assert _stream_until(world, lambda: masks_between(1000, 2000), 30, stamp=tick, say=world.scene.expression), \
             world.node.output()
         old_first = len(world.client.messages("/vatex/mask"))
