@@ -43,7 +43,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from training.checkpoint import load_checkpoint, save_checkpoint
+from training.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from training.config import TrainConfig, load_config, load_training_scenes
 from training.criterion import SetCriterion
 from training.data import ReferTransform, TripletDataset, collate_triplets
@@ -279,7 +279,12 @@ def train(cfg: TrainConfig, max_steps: int | None = None, resume: str | Path | N
         cfg: the run.
         max_steps: stop once this many steps are done (default ``cfg.max_iters``).
         resume: checkpoint to continue from (weights, optimizer, scheduler, RNG, data position).
+
+    Raises:
+        FileNotFoundError: ``resume`` holds no checkpoint (before any data is made or loaded).
     """
+    if resume is not None:
+        resume = resolve_checkpoint(resume)
     world = setup_distributed()
     if not world.is_main:  # one process speaks: the others log warnings and errors only (and show no progress bar)
         logging.getLogger().setLevel(logging.WARNING)

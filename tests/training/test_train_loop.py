@@ -69,6 +69,17 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path):
     assert part[:3] == full[:3]
 
 
+def test_resume_without_a_checkpoint_fails_before_any_data_is_made(tmp_path, monkeypatch):
+    def no_data(*args, **kwargs):
+        raise AssertionError("scenes were made before the checkpoint was looked for")
+
+    monkeypatch.setattr("training.train.load_training_scenes", no_data)
+    (tmp_path / "started").mkdir()  # a run that was stopped before its first checkpoint
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        train(_small_run(tmp_path / "started"), resume=tmp_path / "started")
+    assert not (tmp_path / "started" / "config.json").exists()
+
+
 @pytest.mark.parametrize(
     ("config", "kind", "fixture", "split"),
     [
