@@ -5,7 +5,8 @@ one markdown row: T-acc, N-acc and mIoU of each renderer at the weights' found t
 threshold calibrated on both splits together (``training.mixed_eval``, balanced rule) and each
 renderer's T-acc and N-acc at it. A second table splits the independent renderer's N-acc by what
 each absent phrase changed and by the attribute words it says, a third its T-acc by the form of the target
-phrase and the texture word a description says (``training.independent.breakdown``).
+phrase and the texture word a description says, a fourth by the colour word a target phrase says
+(``training.independent.breakdown``).
 Run command::
 
     python -m training.ablation_table runs/ablation_randomize start all_on no_size_scale ... > table.md
@@ -21,8 +22,8 @@ import logging
 import math
 from pathlib import Path
 
-from training.independent.breakdown import (COLUMNS, TARGET_COLUMNS, Absent, breakdown, format_rate, item_absents,
-                                            item_targets, target_breakdown)
+from training.independent.breakdown import (COLOUR_COLUMNS, COLUMNS, TARGET_COLUMNS, Absent, breakdown, format_rate,
+                                            item_absents, item_targets, target_breakdown)
 from training.independent.scenes import make_independent_scenes
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ RENDERERS = ("synthetic", "independent")
 HEADER = ("run", "synthetic T-acc", "N-acc", "mIoU", "independent T-acc", "N-acc", "mIoU",
           "both-split threshold", "synthetic T/N at it", "independent T/N at it")
 BREAKDOWN_HEADER = ("run", *COLUMNS)
-TARGET_HEADER = ("run", *TARGET_COLUMNS)
 
 
 def row(name: str, results: dict) -> list[str]:
@@ -74,11 +74,12 @@ def breakdown_row(name: str, results: dict, absents: list[Absent | None]) -> lis
     return [name] + [format_rate(*counts[column]) for column in COLUMNS]
 
 
-def target_row(name: str, results: dict, targets: list[tuple[str, ...] | None]) -> list[str]:
-    """One run's independent T-acc by the form of the target phrase and a description's texture word, at the
-    both-split threshold."""
-    counts = target_breakdown(results, targets)
-    return [name] + [format_rate(*counts[column]) for column in TARGET_COLUMNS]
+def target_row(name: str, results: dict, targets: list[tuple[str, ...] | None],
+               columns: tuple[str, ...] = TARGET_COLUMNS) -> list[str]:
+    """One run's independent T-acc in ``columns`` (``TARGET_COLUMNS``: by the form of the target phrase and a
+    description's texture word; ``COLOUR_COLUMNS``: by the colour word said), at the both-split threshold."""
+    counts = target_breakdown(results, targets, columns=columns)
+    return [name] + [format_rate(*counts[column]) for column in columns]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,10 +104,12 @@ def main(argv: list[str] | None = None) -> int:
               "the attribute words they say, at the both-split threshold (n phrases):\n")
         scored = [breakdown_row(name, r, absents) for name, r in results.items() if "scores" in r]
         print(format_markdown(BREAKDOWN_HEADER, scored))
-        print("\nIndependent renderer, T-acc (%) of target phrases by form, and of descriptions alone by the texture "
-              "word they say, at the both-split threshold (n phrases):\n")
-        print(format_markdown(TARGET_HEADER, [target_row(name, r, targets) for name, r in results.items()
-                                              if "scores" in r]))
+        for columns, what in ((TARGET_COLUMNS, "by form, and of descriptions alone by the texture word they say"),
+                              (COLOUR_COLUMNS, "by the colour word they say of their target")):
+            print(f"\nIndependent renderer, T-acc (%) of target phrases {what}, at the both-split threshold "
+                  "(n phrases):\n")
+            print(format_markdown(("run", *columns), [target_row(name, r, targets, columns)
+                                                      for name, r in results.items() if "scores" in r]))
     return 0
 
 

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from training.ablation_table import BREAKDOWN_HEADER, TARGET_HEADER, main as table_main
-from training.independent.breakdown import (COLUMNS, TARGET_COLUMNS, TARGET_FORMS, Absent, breakdown, item_absents,
-                                            item_targets, main, n_acc_by_column, t_acc_by_column, target_breakdown,
-                                            target_columns)
+from training.ablation_table import BREAKDOWN_HEADER, main as table_main
+from training.independent.breakdown import (COLOUR_COLUMNS, COLUMNS, TARGET_COLUMNS, TARGET_FORMS, Absent, breakdown,
+                                            item_absents, item_targets, main, n_acc_by_column, t_acc_by_column,
+                                            target_breakdown, target_columns)
 from training.independent.grammar import PLACES, RELATION_WORDS, SUPERLATIVE_WORDS, Noun, Phrase
 from training.independent.scenes import ABSENT_CHANGES, SHADES, SHAPES, SIZES, TEXTURES, make_independent_scenes
 
@@ -96,13 +96,16 @@ def test_breakdown_reads_the_json_at_its_calibrated_threshold(scenes):
 def test_target_phrases_are_read_by_form_and_descriptions_by_texture_word(texture):
     noun, landmark = Noun("circle", colour="red", texture=texture), Noun("square", size="big", texture="dotted")
     said = texture or "no texture word"
-    assert target_columns(Phrase(noun).text()) == ("description", f"description, {said}")
+    assert target_columns(Phrase(noun).text()) == ("description", f"description, {said}", "colour red")
     for place in PLACES:
-        assert target_columns(Phrase(noun, place=place).text()) == ("place",)
+        assert target_columns(Phrase(noun, place=place).text()) == ("place", "colour red")
     for word in SUPERLATIVE_WORDS:
-        assert target_columns(Phrase(noun, superlative=word).text()) == ("superlative",)
-    for relation in RELATION_WORDS:  # the landmark's texture word is not the target's
-        assert target_columns(Phrase(noun, relation=relation, landmark=landmark).text()) == ("relation",)
+        assert target_columns(Phrase(noun, superlative=word).text()) == ("superlative", "colour red")
+    for relation in RELATION_WORDS:  # the landmark's texture and colour words are not the target's
+        green_landmark = Noun("square", colour="green", texture="dotted")
+        assert target_columns(Phrase(noun, relation=relation, landmark=landmark).text()) == ("relation", "colour red")
+        assert target_columns(Phrase(Noun("circle", size="big"), relation=relation, landmark=green_landmark).text()) \
+            == ("relation", "no colour word")
 
 
 def test_every_target_item_has_a_form_and_descriptions_a_texture_column(scenes):
@@ -111,15 +114,21 @@ def test_every_target_item_has_a_form_and_descriptions_a_texture_column(scenes):
     forms = {t[0] for t in targets if t is not None}
     assert forms == set(TARGET_FORMS)
     for columns in filter(None, targets):
-        assert set(columns) <= set(TARGET_COLUMNS) and (len(columns) == 2) == (columns[0] == "description")
+        *form_columns, colour = columns
+        assert set(form_columns) <= set(TARGET_COLUMNS) and colour in COLOUR_COLUMNS
+        assert (len(form_columns) == 2) == (form_columns[0] == "description")
+    assert {t[-1] for t in targets if t is not None} >= set(COLOUR_COLUMNS[:-1])  # every colour said somewhere
 
 
 def test_target_counts_per_column_and_the_threshold_is_found(scenes):
     targets = [("description", "description, striped"), None, ("relation",), ("description", "description, solid")]
     scores = [(0.3, False), (0.9, True), (0.95, False), (0.5, False)]
+    targets[0] += ("colour blue",)
     counts = t_acc_by_column(scores, targets, threshold=0.5)
     assert counts["description"] == (1, 2) and counts["description, striped"] == (0, 1)
     assert counts["description, solid"] == (1, 1) and counts["relation"] == (1, 1) and counts["place"] == (0, 0)
+    by_colour = t_acc_by_column(scores, targets, threshold=0.5, columns=COLOUR_COLUMNS)  # forms left out
+    assert by_colour["colour blue"] == (0, 1) and sum(total for _, total in by_colour.values()) == 1
     with pytest.raises(ValueError, match="disagree"):
         t_acc_by_column([(0.9, True)], [("place",)], 0.5)
     found = target_breakdown(_results(scenes, 0.1), item_targets(scenes))  # targets score 0.95: all found
@@ -136,9 +145,11 @@ def test_command_and_ablation_table_print_the_breakdown(tmp_path, capsys, monkey
     (tmp_path / "all_on" / "val.json").write_text(json.dumps(_results(scenes, 0.1)))
     assert main([str(tmp_path / "all_on" / "val.json")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 7 and "100.0" in lines[2] and "-" not in lines[2].split("|", 2)[2]
+    assert len(lines) == 11 and "100.0" in lines[2] and "-" not in lines[2].split("|", 2)[2]
     assert lines[4].startswith("| results | T-acc, description (n)") and "100.0" in lines[6]
+    assert lines[8].startswith("| results | T-acc, colour red (n)") and "100.0" in lines[10]
     assert table_main([str(tmp_path), "all_on"]) == 0
     out = capsys.readouterr().out
     assert "| " + " | ".join(BREAKDOWN_HEADER) + " |" in out and out.strip().endswith("|")
-    assert "| " + " | ".join(TARGET_HEADER) + " |" in out
+    for columns in (TARGET_COLUMNS, COLOUR_COLUMNS):
+        assert "| " + " | ".join(("run", *columns)) + " |" in out

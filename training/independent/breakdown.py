@@ -8,9 +8,9 @@ records which (``IndependentScene.absent_changes``). From a ``vatex eval --also 
 JSON (every expression's score, in item order) this gives N-acc per change, and for the changed ones by
 the number of attribute words said (size, colour, texture: 0-1 or 2-3), so a run shows which words the
 model stops checking on a renderer it never saw. The target phrases are split by form (a description alone,
-with a place, a superlative or a relation) and the descriptions alone by the texture word they say, so a run
-shows which words it stops finding (5e's misses were descriptions saying "striped" or "dotted"). No model
-runs. Run command::
+with a place, a superlative or a relation), the descriptions alone by the texture word they say, and every
+target phrase by the colour word it says of its target, so a run shows which words it stops finding (5e's
+misses were descriptions saying "striped" or "dotted"). No model runs. Run command::
 
     python -m training.independent.breakdown runs/ablation_randomize/all_on/val.json
 
@@ -69,19 +69,23 @@ def item_absents(scenes: Sequence[IndependentScene]) -> list[Absent | None]:
 
 TARGET_FORMS = ("description", "place", "superlative", "relation")
 TARGET_COLUMNS = (*TARGET_FORMS, *(f"description, {word}" for word in (*TEXTURES, "no texture word")))
+COLOUR_COLUMNS = (*(f"colour {shade}" for shade in SHADES), "no colour word")
 
 
 def target_columns(text: str) -> tuple[str, ...]:
-    """The columns of ``TARGET_COLUMNS`` a target phrase counts in: its form, and for a description alone the
-    texture word it says."""
-    if any(f" {words} " in text for words in RELATION_WORDS.values()):
-        return ("relation",)
-    words = text.split()
+    """The columns a target phrase counts in: of ``TARGET_COLUMNS`` its form, and for a description alone the
+    texture word it says; of ``COLOUR_COLUMNS`` the colour word it says of its target (not of a relation's
+    landmark)."""
+    relation = next((f" {words} " for words in RELATION_WORDS.values() if f" {words} " in text), None)
+    words = text.split(relation)[0].split() if relation else text.split()  # the target's words
+    colour = next((f"colour {word}" for word in words if word in SHADES), "no colour word")
+    if relation:
+        return ("relation", colour)
     if any(word in SUPERLATIVE_WORDS for word in words):
-        return ("superlative",)
+        return ("superlative", colour)
     if any(text.endswith(place) for place in PLACES.values()):
-        return ("place",)
-    return ("description", "description, " + next((w for w in words if w in TEXTURES), "no texture word"))
+        return ("place", colour)
+    return ("description", "description, " + next((w for w in words if w in TEXTURES), "no texture word"), colour)
 
 
 def item_targets(scenes: Sequence[IndependentScene]) -> list[tuple[str, ...] | None]:
@@ -106,20 +110,21 @@ def n_acc_by_column(scores: Sequence[tuple[float, bool]], absents: Sequence[Abse
 
 
 def t_acc_by_column(scores: Sequence[tuple[float, bool]], targets: Sequence[tuple[str, ...] | None],
-                    threshold: float) -> dict[str, tuple[int, int]]:
-    """Per column of ``TARGET_COLUMNS``: (target phrases found, target phrases), a score at or above ``threshold``
-    being found.
+                    threshold: float, columns: Sequence[str] = TARGET_COLUMNS) -> dict[str, tuple[int, int]]:
+    """Per column of ``columns`` (``TARGET_COLUMNS`` or ``COLOUR_COLUMNS``): (target phrases found, target
+    phrases), a score at or above ``threshold`` being found.
 
     Raises:
         ValueError: the scores and the items disagree on which items name nothing.
     """
-    return _count_by_column(scores, targets, threshold, TARGET_COLUMNS, of_absent=False)
+    return _count_by_column(scores, targets, threshold, columns, of_absent=False)
 
 
 def _count_by_column(scores: Sequence[tuple[float, bool]], items: Sequence[tuple[str, ...] | None], threshold: float,
                      columns: Sequence[str], of_absent: bool) -> dict[str, tuple[int, int]]:
-    """Per column: (phrases decided right, phrases). ``items`` holds the columns of each phrase counted (the absent
-    ones if ``of_absent``, else the targets) and None for the others; absent phrases are right when not found."""
+    """Per column of ``columns``: (phrases decided right, phrases). ``items`` holds the columns of each phrase
+    counted (the absent ones if ``of_absent``, else the targets; those not in ``columns`` are left out) and None
+    for the others; absent phrases are right when not found."""
     if len(scores) != len(items):
         raise ValueError(f"{len(scores)} scores for {len(items)} items")
     counts = {column: [0, 0] for column in columns}
@@ -127,7 +132,7 @@ def _count_by_column(scores: Sequence[tuple[float, bool]], items: Sequence[tuple
         if (no_target == of_absent) != (item_columns is not None):
             raise ValueError("the scores and the scenes disagree on which items name nothing: "
                              "another split, or another version of the renderer?")
-        for column in item_columns or ():
+        for column in (c for c in item_columns or () if c in counts):
             counts[column][0] += (score < threshold) if of_absent else (score >= threshold)
             counts[column][1] += 1
     return {column: (right, total) for column, (right, total) in counts.items()}
@@ -155,11 +160,11 @@ def breakdown(results: dict, absents: Sequence[Absent | None],
     return n_acc_by_column(scores, absents[first:first + len(scores)], threshold)
 
 
-def target_breakdown(results: dict, targets: Sequence[tuple[str, ...] | None],
-                     threshold: float | None = None) -> dict[str, tuple[int, int]]:
+def target_breakdown(results: dict, targets: Sequence[tuple[str, ...] | None], threshold: float | None = None,
+                     columns: Sequence[str] = TARGET_COLUMNS) -> dict[str, tuple[int, int]]:
     """``t_acc_by_column`` of an eval JSON's independent scores (threshold as ``_independent_scores``)."""
     scores, first, threshold = _independent_scores(results, threshold)
-    return t_acc_by_column(scores, targets[first:first + len(scores)], threshold)
+    return t_acc_by_column(scores, targets[first:first + len(scores)], threshold, columns)
 
 
 def format_rate(right: int, total: int) -> str:
@@ -176,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     absents, targets = item_absents(scenes), item_targets(scenes)
     results = [(path, json.loads(path.read_text())) for path in args.results]
     tables = (("N-acc", COLUMNS, lambda result: breakdown(result, absents, args.threshold)),
-              ("T-acc", TARGET_COLUMNS, lambda result: target_breakdown(result, targets, args.threshold)))
+              ("T-acc", TARGET_COLUMNS, lambda result: target_breakdown(result, targets, args.threshold)),
+              ("T-acc", COLOUR_COLUMNS,
+               lambda result: target_breakdown(result, targets, args.threshold, COLOUR_COLUMNS)))
     for index, (measure, columns, count) in enumerate(tables):
         print(("\n" if index else "") + "| results | " + " | ".join(f"{measure}, {c} (n)" for c in columns) + " |")
         print("|---|" + "---|" * len(columns))
