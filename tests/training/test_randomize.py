@@ -53,7 +53,7 @@ def test_each_pixel_effect_changes_pixels_only(effect):
     assert changed == len(plain)
 
 
-@pytest.mark.parametrize("effect", ("colour", "outline"))
+@pytest.mark.parametrize("effect", ("colour", "outline", "achromatic"))
 def test_object_effects_leave_the_background_alone(effect):
     for a, b in zip(make_scenes(_with(), "val", 4, 1), make_scenes(_with(**{f"{effect}_prob": 1.0}), "val", 4, 1)):
         objects = np.any([a.load_mask(o.object_id) for o in a.objects], axis=0)  # (T, H, W)
@@ -253,3 +253,25 @@ def test_shadows_darken_the_background_only_and_objects_are_lit_from_one_side():
             ratio = after[0][mask].sum(axis=1) / np.maximum(before[0][mask].sum(axis=1), 1)  # (K,) per pixel
             shaded += ratio.max() - ratio.min() > 0.1  # one side brighter than the other
     assert shaded >= 0.8 * sum(len(a.truth) for a in plain)
+
+
+def test_black_and_white_objects_get_grey_levels_within_their_ranges_others_are_unchanged():
+    rand = RandomizeConfig(achromatic_prob=1.0, black_level=(40.0, 60.0), white_level=(190.0, 200.0),
+                           achromatic_tint=0.0)
+    cfg = SyntheticConfig(height=64, width=64, textures=("solid",), colours=("black", "white", "red"))
+    plain = make_scenes(cfg, "train", 6, 4)
+    grey = make_scenes(dataclasses.replace(cfg, randomize=rand), "train", 6, 4)
+    seen = set()
+    for a, b in zip(plain, grey):
+        for obj in a.truth:
+            mask = a.load_mask(obj.object_id)[0]
+            before, after = a.load_frames()[0][mask].astype(float), b.load_frames()[0][mask].astype(float)
+            if obj.colour == "red":
+                assert np.array_equal(before, after)
+                continue
+            low, high = rand.black_level if obj.colour == "black" else rand.white_level
+            assert low - 1 <= np.median(after) <= high + 1, (obj.colour, np.median(after))
+            seen.add(obj.colour)
+    assert seen == {"black", "white"}
+    with pytest.raises(ValueError, match="grey levels"):
+        RandomizeConfig(black_level=(5.0, 200.0), white_level=(185.0, 255.0))

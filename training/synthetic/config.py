@@ -77,6 +77,10 @@ class RandomizeConfig:
     object_gradient: tuple[float, float] = (0.1, 0.3)  # an object's brightness, 1 +- this from its lit to its far side
     shadow_offset: tuple[float, float] = (0.08, 0.2)  # the shadow's offset away from the light, fraction of the radius
     shadow_strength: tuple[float, float] = (0.2, 0.45)  # brightness the background loses under the shadow's core
+    achromatic_prob: float = 0.0  # per black or white object: its grey level redrawn (a camera's black is dark grey)
+    black_level: tuple[float, float] = (5.0, 60.0)  # a black object's grey level (the generator's black: 15)
+    white_level: tuple[float, float] = (185.0, 255.0)  # a white object's (the generator's white: 250)
+    achromatic_tint: float = 8.0  # and a per-channel offset in [-x, x] grey levels (a bluish black, a warm white)
 
     def __post_init__(self) -> None:
         chances = {name: value for name, value in vars(self).items() if name.endswith("_prob")}
@@ -91,6 +95,9 @@ class RandomizeConfig:
             raise ValueError("texture patterns: stripe_duty within (0, 1), dot_radius within (0, 0.5], "
                              f"texture_contrast within [0, 1], texture_period positive; got {duty}, {dots}, "
                              f"{contrast}, {self.texture_period}")
+        if not 0 <= self.black_level[0] <= self.black_level[1] < self.white_level[0] <= self.white_level[1] <= 255:
+            raise ValueError("grey levels: 0 <= black_level <= white_level <= 255, black below white; got "
+                             f"{self.black_level}, {self.white_level}")
         if not (0 <= self.rotation_deg < 45 and 0 <= self.pointed_rotation_deg < 60):
             raise ValueError("rotations must stay below 45 (squares) and 60 (triangles) degrees: "
                              f"got {self.rotation_deg}, {self.pointed_rotation_deg}")

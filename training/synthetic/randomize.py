@@ -1,6 +1,6 @@
 """Domain randomization of synthetic scenes (issue 29): image size, object scale, backgrounds,
-colour within each name, texture patterns, outlines, shading and shadows, soft edges, lighting and
-camera effects.
+colour within each name, grey levels of black and white, texture patterns, outlines, shading and shadows,
+soft edges, lighting and camera effects.
 
 A scene's randomization is a :class:`SceneStyle`, drawn from streams of the scene seed that
 nothing else uses: effect ``k`` of ``EFFECTS`` draws from
@@ -10,10 +10,10 @@ random image size changes the layout, which the generator then draws at that siz
 chance at 0 (the default) the style is the identity and scenes are pixel-identical to the
 generator without randomization.
 
-The effects never move a mask: colour, texture patterns, outline, shading and soft edges change pixels under
-(or at the border of) each object's visible mask, shadows fall on the background only, the rest act on the
-whole image, and the image size and
-object scale go into the scene's config before its layout is drawn. Shape variants (rotation and
+The effects never move a mask: colour, grey levels, texture patterns, outline, shading and soft edges change
+pixels under (or at the border of) each object's visible mask, shadows fall on the background only, the rest
+act on the whole image, and the image size and object scale go into the scene's config before its layout is
+drawn. Shape variants (rotation and
 stretch, ``shape_prob``) are drawn into the layout's attributes from their own stream, so the masks
 follow them; with the same layout the expressions are the same (they read centres and areas, which a
 pose keeps), though a layout attempt may now pass or fail the occlusion check differently.
@@ -39,7 +39,7 @@ from training.synthetic.render import PLAIN_PATTERN, TexturePattern
 RANDOMIZE_STREAM = 2  # spawn-key entry of the randomization streams (1: the no-target expressions')
 EFFECTS = ("size", "scale", "background", "colour", "outline", "antialias", "lighting", "vignette",
            "chromatic", "blur", "motion_blur", "noise", "jpeg", "shape",
-           "texture", "shadow")  # append only: indices are stream keys
+           "texture", "shadow", "achromatic")  # append only: indices are stream keys
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -160,6 +160,7 @@ class SceneStyle:
             return frames
         image = frames.astype(np.float32)
         image = self._colour(image, truth, visible)
+        image = self._achromatic(image, truth, visible)
         image = self._outline(image, truth, visible)
         image = self._shadow(image, truth, visible)
         image = self._antialias(image, visible)
@@ -189,6 +190,22 @@ class SceneStyle:
             hsv[:, 1] = np.clip(hsv[:, 1] * saturation, 0.0, 1.0)
             hsv[:, 2] = np.clip(hsv[:, 2] * value, 0.0, 1.0)
             image[mask] = hsv_to_rgb(hsv)
+        return image
+
+    def _achromatic(self, image: np.ndarray, truth: Sequence[ObjectTruth], visible: np.ndarray) -> np.ndarray:
+        """Per black or white object (own coin): its grey level and a slight tint redrawn. A black object is
+        shifted (its lighter stripes and dots move with it), a white one scaled (its darker ones too)."""
+        if self.cfg.achromatic_prob <= 0:
+            return image
+        rng = self._stream("achromatic")
+        for obj, mask in zip(truth, visible):
+            level = rng.uniform(*(self.cfg.black_level if obj.colour == "black" else self.cfg.white_level))
+            tint = rng.uniform(-self.cfg.achromatic_tint, self.cfg.achromatic_tint, size=3)
+            if rng.random() >= self.cfg.achromatic_prob or obj.colour not in ("black", "white") or not mask.any():
+                continue
+            base = float(COLOURS[obj.colour][0])
+            pixels = image[mask] + (level - base) if obj.colour == "black" else image[mask] * (level / base)
+            image[mask] = np.clip(pixels + tint, 0.0, 255.0)
         return image
 
     def _outline(self, image: np.ndarray, truth: Sequence[ObjectTruth], visible: np.ndarray) -> np.ndarray:
