@@ -127,6 +127,12 @@ def test_config_checks_chances():
     with pytest.raises(ValueError, match="flat_prob"):
         RandomizeConfig(flat_prob=0.6, photo_prob=0.6)
     assert RandomizeConfig(jpeg_prob=0.1).enabled
+    for bad in ({"shadow_offset": (0.2, 0.08)}, {"blur_sigma": (-1.0, 1.0)}, {"noise_sigma": (2.0,)}):
+        with pytest.raises(ValueError, match="ranges must be"):
+            RandomizeConfig(**bad)
+    for bad in ({"scale": (0.0, 1.4)}, {"gamma": (0.0, 1.0)}, {"object_gradient": (0.1, 1.3)}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            RandomizeConfig(**bad)
 
 
 @pytest.mark.parametrize("shape", list(AREA_FACTOR))

@@ -20,6 +20,10 @@ TEXTURES = ("solid", "striped", "dotted")
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}  # mixed into every scene seed: splits never share one
 
 
+_FACTOR_RANGES = ("short_side", "aspect", "scale", "gain", "gamma", "stretch", "texture_period", "jpeg_quality")
+_FRACTION_RANGES = ("photo_contrast", "vignette", "object_gradient", "shadow_strength")  # of a brightness
+
+
 @dataclass
 class RandomizeConfig:
     """Domain randomization of synthetic scenes (issue 29): each effect has its own chance per scene.
@@ -89,6 +93,15 @@ class RandomizeConfig:
             raise ValueError(f"chances must be in [0, 1], got {bad}")
         if self.flat_prob + self.photo_prob > 1:
             raise ValueError(f"flat_prob + photo_prob must be <= 1, got {self.flat_prob} + {self.photo_prob}")
+        ranges = {name: value for name, value in vars(self).items() if isinstance(value, (tuple, list))}
+        unordered = {name: value for name, value in ranges.items() if len(value) != 2 or not 0 <= value[0] <= value[1]}
+        if unordered:
+            raise ValueError(f"ranges must be (low, high) with 0 <= low <= high, got {unordered}")
+        zero = {name: ranges[name] for name in _FACTOR_RANGES if ranges[name][0] == 0}
+        over = {name: ranges[name] for name in _FRACTION_RANGES if ranges[name][1] > 1}
+        if zero or over:
+            raise ValueError(f"factors must be above 0 ({', '.join(_FACTOR_RANGES)}) and fractions at most 1 "
+                             f"({', '.join(_FRACTION_RANGES)}); got {zero | over}")
         duty, dots, contrast = self.stripe_duty, self.dot_radius, self.texture_contrast
         if not (0 < duty[0] <= duty[1] < 1 and 0 < dots[0] <= dots[1] <= 0.5 and 0 <= contrast[0] <= contrast[1] <= 1
                 and 0 < self.texture_period[0] <= self.texture_period[1]):
