@@ -4,9 +4,9 @@ Each run's ``vatex eval --also independent --calibrate`` JSON (both renderers' v
 one markdown row: T-acc, N-acc and mIoU of each renderer at the weights' found threshold, then the
 threshold calibrated on both splits together (``training.mixed_eval``, balanced rule) and each
 renderer's T-acc and N-acc at it. A second table splits the independent renderer's N-acc by what
-each absent phrase changed and by the attribute words it says, a third its T-acc by the form of the target
-phrase and the texture word a description says, a fourth by the colour word a target phrase says
-(``training.independent.breakdown``).
+each absent phrase changed and by the attribute words it says, the next its T-acc by the form of the target
+phrase and the texture word a description says, by the colour word a target phrase says and by its target's
+area, and its mIoU by form and area (``training.independent.breakdown``).
 Run command::
 
     python -m training.ablation_table runs/ablation_randomize start all_on no_size_scale ... > table.md
@@ -22,8 +22,7 @@ import logging
 import math
 from pathlib import Path
 
-from training.independent.breakdown import (COLOUR_COLUMNS, COLUMNS, TARGET_COLUMNS, Absent, breakdown, format_rate,
-                                            item_absents, item_targets, target_breakdown)
+from training.independent.breakdown import item_absents, item_targets, tables
 from training.independent.scenes import make_independent_scenes
 
 logger = logging.getLogger(__name__)
@@ -31,7 +30,6 @@ logger = logging.getLogger(__name__)
 RENDERERS = ("synthetic", "independent")
 HEADER = ("run", "synthetic T-acc", "N-acc", "mIoU", "independent T-acc", "N-acc", "mIoU",
           "both-split threshold", "synthetic T/N at it", "independent T/N at it")
-BREAKDOWN_HEADER = ("run", *COLUMNS)
 
 
 def row(name: str, results: dict) -> list[str]:
@@ -67,21 +65,6 @@ def format_markdown(header: tuple[str, ...], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def breakdown_row(name: str, results: dict, absents: list[Absent | None]) -> list[str]:
-    """One run's independent N-acc by what the absent phrase changed and the words it says, at the both-split
-    threshold."""
-    counts = breakdown(results, absents)
-    return [name] + [format_rate(*counts[column]) for column in COLUMNS]
-
-
-def target_row(name: str, results: dict, targets: list[tuple[str, ...] | None],
-               columns: tuple[str, ...] = TARGET_COLUMNS) -> list[str]:
-    """One run's independent T-acc in ``columns`` (``TARGET_COLUMNS``: by the form of the target phrase and a
-    description's texture word; ``COLOUR_COLUMNS``: by the colour word said), at the both-split threshold."""
-    counts = target_breakdown(results, targets, columns=columns)
-    return [name] + [format_rate(*counts[column]) for column in columns]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path, help="the ablation's output folder (<folder>/<run>/val.json)")
@@ -99,17 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     print(format_markdown(HEADER, [row(name, r) for name, r in results.items()]))
     if any("scores" in r for r in results.values()):
         scenes = make_independent_scenes("val")
-        absents, targets = item_absents(scenes), item_targets(scenes)
-        print("\nIndependent renderer, N-acc (%) of absent phrases by what they changed of a present object and by "
-              "the attribute words they say, at the both-split threshold (n phrases):\n")
-        scored = [breakdown_row(name, r, absents) for name, r in results.items() if "scores" in r]
-        print(format_markdown(BREAKDOWN_HEADER, scored))
-        for columns, what in ((TARGET_COLUMNS, "by form, and of descriptions alone by the texture word they say"),
-                              (COLOUR_COLUMNS, "by the colour word they say of their target")):
-            print(f"\nIndependent renderer, T-acc (%) of target phrases {what}, at the both-split threshold "
-                  "(n phrases):\n")
-            print(format_markdown(("run", *columns), [target_row(name, r, targets, columns)
-                                                      for name, r in results.items() if "scores" in r]))
+        for table in tables(item_absents(scenes), item_targets(scenes)):
+            print(f"\nIndependent renderer, {table.title}, at the both-split threshold (n phrases):\n")
+            print(format_markdown(("run", *table.columns),
+                                  [[name, *table.row(r)] for name, r in results.items() if "scores" in r]))
     return 0
 
 

@@ -47,7 +47,7 @@ from tqdm import tqdm
 from training.config import DATASET_KINDS, DataConfig, load_config, load_scenes
 from training.data import EvalDataset
 from training.calibration import calibrate_threshold
-from training.metrics import GresMetrics, ReferMetrics, VideoMetrics
+from training.metrics import GresMetrics, ReferMetrics, VideoMetrics, mask_iou
 from training.stream_eval import evaluate_streams, format_streams
 from vatex_core import Predictor, load_vatex
 from vatex_core.weights import calibrated_threshold
@@ -165,6 +165,7 @@ def evaluate(
     max_items: int | None = None,
     num_workers: int = 0,
     scores: list[tuple[float, bool]] | None = None,
+    ious: list[float | None] | None = None,
 ) -> dict[str, float]:
     """Runs the predictor on every (scene, object, expression) item and accumulates metrics.
 
@@ -177,6 +178,8 @@ def evaluate(
         max_items: stop after this many items.
         num_workers: DataLoader workers.
         scores: if given, (score, no_target) of every item is appended (for calibration).
+        ious: if given, every item's IoU (its frames' mean; None for an expression naming nothing) is appended
+            (for breakdowns of the mIoU).
 
     Returns:
         The metrics' summary (percent): image or video keys over the target expressions (see
@@ -199,6 +202,8 @@ def evaluate(
         gres.update(pred, gt, found, item["no_target"])
         if scores is not None:
             scores.append((max(p.score for p in predictions), item["no_target"]))
+        if ious is not None:
+            ious.append(None if item["no_target"] else float(np.mean([mask_iou(p, g) for p, g in zip(pred, gt)])))
         if item["no_target"]:
             continue
         if video:

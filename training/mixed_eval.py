@@ -15,7 +15,8 @@ Every dataset gets its own row (the first is ``--dataset``/the config's, the oth
 lists them, read with the same data config, ``--first-item`` and ``--max-items``). The JSON holds
 the first dataset's results as a plain ``vatex eval`` does, the others under ``also``, and with
 ``--calibrate`` each dataset's (score, no_target) per expression under ``scores`` (to re-calibrate
-without running the model again).
+without running the model again) and its IoU per expression under ``ious`` (null for one naming nothing; for
+breakdowns of the mIoU, ``training.independent.breakdown``).
 """
 
 from __future__ import annotations
@@ -62,11 +63,13 @@ def run_mixed(args: argparse.Namespace, data: DataConfig, split: str, model: Vat
     if streamed := [k for k in kinds if k in STREAM_KINDS]:
         raise SystemExit(f"{', '.join(streamed)} are evaluated as streams, on their own: no --also with them")
     predictor = Predictor(model, found_threshold=threshold)
-    rows, scores = {}, {}
+    rows, scores, ious = {}, {}, {}
     for kind in kinds:
         items = first if kind == data.kind else eval_items(dataclasses.replace(data, kind=kind), split, args.first_item)
         collected: list[tuple[float, bool]] = []
-        metrics = evaluate(predictor, items, kind, args.clip_frames, args.max_items, args.num_workers, collected)
+        ious[kind] = []
+        metrics = evaluate(predictor, items, kind, args.clip_frames, args.max_items, args.num_workers, collected,
+                           ious[kind])
         rows[kind] = {"dataset": kind, "split": split, "items": len(collected), "metrics": metrics}
         scores[kind] = collected
     results = {"dataset": data.kind, "split": split, "weights": str(args.weights or "embedded"),
@@ -82,6 +85,7 @@ def run_mixed(args: argparse.Namespace, data: DataConfig, split: str, model: Vat
                                   **calibration.to_dict()}
         results["scores"] = {kind: [[score, bool(no_target)] for score, no_target in values]
                              for kind, values in scores.items()}
+        results["ious"] = ious
         print(f"calibrated found threshold {calibration.threshold:.4f} on {split} of {' + '.join(kinds)}: "
               f"{calibration.summary()}")
     if args.out:

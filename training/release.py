@@ -58,8 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     quality = json.loads(args.quality.read_text()) if args.quality else None
-    if quality is not None:  # every expression's score (``--calibrate``) stays in the evaluation's file
+    if quality is not None:  # every expression's score and IoU (``--calibrate``) stay in the evaluation's file
         quality.pop("scores", None)
+        quality.pop("ious", None)
     calibration = None
     if args.calibration:
         calibration = json.loads(args.calibration.read_text()).get("calibration")

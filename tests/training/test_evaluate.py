@@ -93,12 +93,12 @@ def test_no_target_eval_calibrates_and_release_stores_the_threshold(weights, tmp
 
     released = tmp_path / "release" / "model.safetensors"
     scored = tmp_path / "scored.json"  # as `--also ... --calibrate` writes it: every expression's score too
-    scored.write_text(json.dumps({**results, "scores": [{"score": 0.9, "no_target": False}]}))
+    scored.write_text(json.dumps({**results, "scores": [{"score": 0.9, "no_target": False}], "ious": [0.5]}))
     assert main(["release", str(weights), "--out", str(released), "--version", "0.0.1", "--quality", str(scored),
                  "--calibration", str(out)]) == 0
     manifest = json.loads(released.with_suffix(".json").read_text())
     assert manifest["found_threshold"] == calibration["threshold"] and manifest["calibration"] == calibration
-    assert manifest["quality"] == results  # the metrics, not every expression's score
+    assert manifest["quality"] == results  # the metrics, not every expression's score and IoU
     assert Predictor.from_pretrained(released).found_threshold == calibration["threshold"]
     with pytest.raises(SystemExit, match="has no calibration"):
         main(["release", str(weights), "--out", str(released), "--version", "0.0.1",

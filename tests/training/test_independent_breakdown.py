@@ -3,11 +3,13 @@
 
 import json
 
+import numpy as np
 import pytest
 
-from training.ablation_table import BREAKDOWN_HEADER, main as table_main
-from training.independent.breakdown import (COLOUR_COLUMNS, COLUMNS, TARGET_COLUMNS, TARGET_FORMS, Absent, breakdown,
-                                            item_absents, item_targets, main, n_acc_by_column, t_acc_by_column,
+from training.ablation_table import main as table_main
+from training.independent.breakdown import (AREA_COLUMNS, COLOUR_COLUMNS, COLUMNS, TARGET_COLUMNS, TARGET_FORMS, Absent,
+                                            area_column, breakdown, item_absents, item_targets, iou_breakdown,
+                                            iou_by_column, main, n_acc_by_column, t_acc_by_column, tables,
                                             target_breakdown, target_columns)
 from training.independent.grammar import PLACES, RELATION_WORDS, SUPERLATIVE_WORDS, Noun, Phrase
 from training.independent.scenes import ABSENT_CHANGES, SHADES, SHAPES, SIZES, TEXTURES, make_independent_scenes
@@ -72,7 +74,8 @@ def _results(scenes, score_absent: float, first_item: int = 0) -> dict:
             "also": {"independent": {"metrics": {"T-acc": 90.0, "N-acc": 50.0, "mIoU": 60.0}}},
             "calibration": {"threshold": 0.4, "groups": {r: {"t_acc": 90.0, "n_acc": 50.0}
                                                          for r in ("synthetic", "independent")}},
-            "scores": {"independent": [[score_absent if flag else 0.95, flag] for flag in flags]}}
+            "scores": {"independent": [[score_absent if flag else 0.95, flag] for flag in flags]},
+            "ious": {"independent": [None if flag else 1.0 for flag in flags]}}
 
 
 def _changes(counts: dict) -> tuple[int, int]:
@@ -114,10 +117,10 @@ def test_every_target_item_has_a_form_and_descriptions_a_texture_column(scenes):
     forms = {t[0] for t in targets if t is not None}
     assert forms == set(TARGET_FORMS)
     for columns in filter(None, targets):
-        *form_columns, colour = columns
-        assert set(form_columns) <= set(TARGET_COLUMNS) and colour in COLOUR_COLUMNS
+        *form_columns, colour, area = columns
+        assert set(form_columns) <= set(TARGET_COLUMNS) and colour in COLOUR_COLUMNS and area in AREA_COLUMNS
         assert (len(form_columns) == 2) == (form_columns[0] == "description")
-    assert {t[-1] for t in targets if t is not None} >= set(COLOUR_COLUMNS[:-1])  # every colour said somewhere
+    assert {t[-2] for t in targets if t is not None} >= set(COLOUR_COLUMNS[:-1])  # every colour said somewhere
 
 
 def test_target_counts_per_column_and_the_threshold_is_found(scenes):
@@ -145,11 +148,34 @@ def test_command_and_ablation_table_print_the_breakdown(tmp_path, capsys, monkey
     (tmp_path / "all_on" / "val.json").write_text(json.dumps(_results(scenes, 0.1)))
     assert main([str(tmp_path / "all_on" / "val.json")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 11 and "100.0" in lines[2] and "-" not in lines[2].split("|", 2)[2]
+    assert len(lines) == 15 and "100.0" in lines[2] and "-" not in lines[2].split("|", 2)[2]
     assert lines[4].startswith("| results | T-acc, description (n)") and "100.0" in lines[6]
     assert lines[8].startswith("| results | T-acc, colour red (n)") and "100.0" in lines[10]
+    assert lines[12].startswith("| results | mIoU, description (n)") and "100.0" in lines[14]
     assert table_main([str(tmp_path), "all_on"]) == 0
     out = capsys.readouterr().out
-    assert "| " + " | ".join(BREAKDOWN_HEADER) + " |" in out and out.strip().endswith("|")
-    for columns in (TARGET_COLUMNS, COLOUR_COLUMNS):
-        assert "| " + " | ".join(("run", *columns)) + " |" in out
+    assert out.strip().endswith("|")
+    for table in tables([], []):
+        assert "| " + " | ".join(("run", *table.columns)) + " |" in out
+
+
+def test_mious_by_form_and_area_and_targets_by_area(scenes):
+    for pixels, column in ((50, "area < 1%"), (200, "area 1-3%"), (400, "area >= 3%")):  # of 10000
+        mask = np.zeros((1, 100, 100), bool)
+        mask.flat[:pixels] = True
+        assert area_column(mask) == column
+    targets = [("place", "colour red", "area < 1%"), None, ("relation", "no colour word", "area >= 3%"),
+               ("place", "colour red", "area >= 3%")]
+    means = iou_by_column([0.2, None, 0.9, 0.6], targets, (*TARGET_FORMS, *AREA_COLUMNS))
+    assert means["place"] == pytest.approx((40.0, 2)) and means["area >= 3%"] == pytest.approx((75.0, 2))
+    assert means["superlative"][1] == 0 and np.isnan(means["superlative"][0])
+    with pytest.raises(ValueError, match="disagree"):
+        iou_by_column([0.5, 0.5], targets[:2], AREA_COLUMNS)
+    items = item_targets(scenes)
+    assert {t[-1] for t in items if t is not None} <= set(AREA_COLUMNS)
+    perfect = iou_breakdown(_results(scenes, 0.1), items, AREA_COLUMNS)
+    assert all(mean == 100.0 for mean, n in perfect.values() if n)
+    with pytest.raises(KeyError, match="IoUs"):
+        iou_breakdown({"scores": {}}, items, AREA_COLUMNS)
+    old = {k: v for k, v in _results(scenes, 0.1).items() if k != "ious"}  # an eval JSON from before the IoUs
+    assert tables(item_absents(scenes), items)[-1].row(old) == ["-"] * len(TARGET_FORMS + AREA_COLUMNS)

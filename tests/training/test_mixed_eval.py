@@ -42,6 +42,10 @@ def test_also_evaluates_both_and_calibrates_one_threshold_per_dataset_rule(weigh
     assert results["items"] == len(results["scores"]["synthetic"]) > 0
     for row in (results["metrics"], independent["metrics"]):
         assert {"mIoU", "N-acc", "T-acc"} <= set(row)
+    for kind, row in (("synthetic", results["metrics"]), ("independent", independent["metrics"])):
+        ious = results["ious"][kind]  # each expression's IoU, none for one naming nothing; their mean is the mIoU
+        assert [iou is None for iou in ious] == [no_target for _, no_target in results["scores"][kind]]
+        assert 100 * np.mean([iou for iou in ious if iou is not None]) == pytest.approx(row["mIoU"])
     # the stored scores give back the threshold and each dataset's rates
     pooled = [(s, n, kind) for kind in ("synthetic", "independent") for s, n in results["scores"][kind]]
     again = calibrate_threshold(np.array([p[0] for p in pooled]), np.array([p[1] for p in pooled]), 60.0, 0.6,

@@ -9,8 +9,9 @@ JSON (every expression's score, in item order) this gives N-acc per change, and 
 the number of attribute words said (size, colour, texture: 0-1 or 2-3), so a run shows which words the
 model stops checking on a renderer it never saw. The target phrases are split by form (a description alone,
 with a place, a superlative or a relation), the descriptions alone by the texture word they say, and every
-target phrase by the colour word it says of its target, so a run shows which words it stops finding (5e's
-misses were descriptions saying "striped" or "dotted"). No model runs. Run command::
+target phrase by the colour word it says of its target and by its target's area, so a run shows which words
+it stops finding (5e's misses were descriptions saying "striped" or "dotted"); the mIoU is split by form and
+area too (from the JSON's per-expression IoUs). No model runs. Run command::
 
     python -m training.independent.breakdown runs/ablation_randomize/all_on/val.json
 
@@ -22,9 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from training.data import EvalDataset
 from training.independent.grammar import PLACES, RELATION_WORDS, SUPERLATIVE_WORDS
@@ -70,6 +73,8 @@ def item_absents(scenes: Sequence[IndependentScene]) -> list[Absent | None]:
 TARGET_FORMS = ("description", "place", "superlative", "relation")
 TARGET_COLUMNS = (*TARGET_FORMS, *(f"description, {word}" for word in (*TEXTURES, "no texture word")))
 COLOUR_COLUMNS = (*(f"colour {shade}" for shade in SHADES), "no colour word")
+AREA_COLUMNS = ("area < 1%", "area 1-3%", "area >= 3%")  # the target's mask, share of the image
+_AREA_BINS = (0.01, 0.03)
 
 
 def target_columns(text: str) -> tuple[str, ...]:
@@ -88,12 +93,20 @@ def target_columns(text: str) -> tuple[str, ...]:
     return ("description", "description, " + next((w for w in words if w in TEXTURES), "no texture word"), colour)
 
 
+def area_column(mask: np.ndarray) -> str:
+    """The column of ``AREA_COLUMNS`` of a target whose mask is ``mask`` ((T, H, W) or (H, W) bool)."""
+    return AREA_COLUMNS[int(np.searchsorted(_AREA_BINS, float(mask.mean()), side="right"))]
+
+
 def item_targets(scenes: Sequence[IndependentScene]) -> list[tuple[str, ...] | None]:
-    """Each evaluation item's ``target_columns`` (None for a phrase naming nothing), in ``EvalDataset`` order."""
+    """Each evaluation item's ``target_columns`` and ``area_column`` (None for a phrase naming nothing), in
+    ``EvalDataset`` order."""
     items: list[tuple[str, ...] | None] = []
     for scene_index, object_index, expression_index in EvalDataset(scenes).items:
-        obj = scenes[scene_index].objects[object_index]
-        items.append(None if obj.no_target else target_columns(obj.expressions[expression_index]))
+        scene = scenes[scene_index]
+        obj = scene.objects[object_index]
+        items.append(None if obj.no_target else
+                     (*target_columns(obj.expressions[expression_index]), area_column(scene.load_mask(obj.object_id))))
     return items
 
 
@@ -167,8 +180,87 @@ def target_breakdown(results: dict, targets: Sequence[tuple[str, ...] | None], t
     return t_acc_by_column(scores, targets[first:first + len(scores)], threshold, columns)
 
 
+def iou_by_column(ious: Sequence[float | None], targets: Sequence[tuple[str, ...] | None],
+                  columns: Sequence[str]) -> dict[str, tuple[float, int]]:
+    """Per column of ``columns``: (mean IoU in percent, target phrases); NaN for a column without any.
+
+    Raises:
+        ValueError: the IoUs and the items disagree on which items name nothing.
+    """
+    if len(ious) != len(targets):
+        raise ValueError(f"{len(ious)} IoUs for {len(targets)} items")
+    values: dict[str, list[float]] = {column: [] for column in columns}
+    for iou, item_columns in zip(ious, targets):
+        if (iou is None) != (item_columns is None):
+            raise ValueError("the IoUs and the scenes disagree on which items name nothing")
+        for column in (c for c in item_columns or () if c in values):
+            values[column].append(iou)
+    return {column: (100 * float(np.mean(v)) if v else float("nan"), len(v)) for column, v in values.items()}
+
+
+def iou_breakdown(results: dict, targets: Sequence[tuple[str, ...] | None],
+                  columns: Sequence[str]) -> dict[str, tuple[float, int]]:
+    """``iou_by_column`` of an eval JSON's independent IoUs.
+
+    Raises:
+        KeyError: the JSON holds no independent IoUs (an eval from before they were written, or without
+            ``--also independent --calibrate``).
+    """
+    ious = results.get("ious", {}).get("independent")
+    if ious is None:
+        raise KeyError("no independent IoUs: run `vatex eval ... --also independent --calibrate` again")
+    first = results.get("first_item", 0)
+    return iou_by_column(ious, targets[first:first + len(ious)], columns)
+
+
 def format_rate(right: int, total: int) -> str:
     return f"{100 * right / total:.1f} ({total})" if total else "-"
+
+
+def format_mean(mean: float, total: int) -> str:
+    return f"{mean:.1f} ({total})" if total else "-"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One breakdown table: a row per eval JSON, a cell per column."""
+
+    title: str  # what the table shows, for a caption
+    measure: str  # "N-acc", "T-acc" or "mIoU"
+    columns: tuple[str, ...]
+    cells: Callable[[dict], dict[str, str]]  # eval JSON -> cell per column (KeyError: it lacks what is needed)
+
+    def row(self, results: dict) -> list[str]:
+        """The JSON's cells in column order; "-" in each when it lacks what the table needs."""
+        try:
+            cells = self.cells(results)
+        except KeyError as err:
+            logger.warning("%s: %s", self.title, err.args[0])
+            return ["-"] * len(self.columns)
+        return [cells[column] for column in self.columns]
+
+
+def tables(absents: Sequence[Absent | None], targets: Sequence[tuple[str, ...] | None],
+           threshold: float | None = None) -> tuple[Table, ...]:
+    """The breakdown tables over the independent renderer's items (found at ``threshold``, default each JSON's
+    both-split calibrated one)."""
+
+    def rates(counts: dict[str, tuple[int, int]]) -> dict[str, str]:
+        return {column: format_rate(*count) for column, count in counts.items()}
+
+    look = (*COLOUR_COLUMNS, *AREA_COLUMNS)
+    shape = (*TARGET_FORMS, *AREA_COLUMNS)
+    return (
+        Table("N-acc (%) of absent phrases by what they changed of a present object and by the attribute words "
+              "they say", "N-acc", COLUMNS, lambda results: rates(breakdown(results, absents, threshold))),
+        Table("T-acc (%) of target phrases by form, and of descriptions alone by the texture word they say",
+              "T-acc", TARGET_COLUMNS, lambda results: rates(target_breakdown(results, targets, threshold))),
+        Table("T-acc (%) of target phrases by the colour word they say of their target and by its area", "T-acc",
+              look, lambda results: rates(target_breakdown(results, targets, threshold, look))),
+        Table("mIoU (%) of target phrases by form and by their target's area", "mIoU", shape,
+              lambda results: {column: format_mean(*value)
+                               for column, value in iou_breakdown(results, targets, shape).items()}),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,16 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     scenes = make_independent_scenes(args.split)
     absents, targets = item_absents(scenes), item_targets(scenes)
     results = [(path, json.loads(path.read_text())) for path in args.results]
-    tables = (("N-acc", COLUMNS, lambda result: breakdown(result, absents, args.threshold)),
-              ("T-acc", TARGET_COLUMNS, lambda result: target_breakdown(result, targets, args.threshold)),
-              ("T-acc", COLOUR_COLUMNS,
-               lambda result: target_breakdown(result, targets, args.threshold, COLOUR_COLUMNS)))
-    for index, (measure, columns, count) in enumerate(tables):
-        print(("\n" if index else "") + "| results | " + " | ".join(f"{measure}, {c} (n)" for c in columns) + " |")
-        print("|---|" + "---|" * len(columns))
+    for index, table in enumerate(tables(absents, targets, args.threshold)):
+        print(("\n" if index else "") + "| results | "
+              + " | ".join(f"{table.measure}, {c} (n)" for c in table.columns) + " |")
+        print("|---|" + "---|" * len(table.columns))
         for path, result in results:
-            counts = count(result)
-            print(f"| {path} | " + " | ".join(format_rate(*counts[column]) for column in columns) + " |")
+            print(f"| {path} | " + " | ".join(table.row(result)) + " |")
     return 0
 
 
