@@ -328,8 +328,8 @@ vatex eval --weights runs/absent_words_5h/checkpoints/step_00004000/model.safete
   --out runs/absent_words_5h/val.json
 python -m training.ablation_table runs absent_words_5f absent_words_5g absent_words_5h
 
-# 25. Stage 5i (issue 29): 5h's mix plus grey levels of black and white objects, from 5h, 4000 steps; evaluated like
-#     5g (the fourth table: T-acc by the colour word said).
+# 25. Stage 5i (issue 29): 5h's mix plus grey levels of black and white objects and smaller objects more often, from
+#     5h, 4000 steps; evaluated like 5g (the tables by colour word and by target area show the two changes apart).
 OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5i.yaml > runs/absent_words_5i.log 2>&1
 vatex eval --weights runs/absent_words_5i/checkpoints/step_00004000/model.safetensors \
   --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
