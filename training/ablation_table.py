@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     if any("scores" in r for r in results.values()):
         scenes = make_independent_scenes("val")
         for table in tables(item_absents(scenes), item_targets(scenes)):
-            print(f"\nIndependent renderer, {table.title}, at the both-split threshold (n phrases):\n")
+            print(f"\nIndependent renderer, {table.title} (n phrases):\n")
             print(format_markdown(("run", *table.columns),
                                   [[name, *table.row(r)] for name, r in results.items() if "scores" in r]))
     return 0

@@ -248,16 +248,18 @@ def tables(absents: Sequence[Absent | None], targets: Sequence[tuple[str, ...] |
     def rates(counts: dict[str, tuple[int, int]]) -> dict[str, str]:
         return {column: format_rate(*count) for column, count in counts.items()}
 
+    at = "the both-split threshold" if threshold is None else f"threshold {threshold}"
     look = (*COLOUR_COLUMNS, *AREA_COLUMNS)
     shape = (*TARGET_FORMS, *AREA_COLUMNS)
     return (
         Table("N-acc (%) of absent phrases by what they changed of a present object and by the attribute words "
-              "they say", "N-acc", COLUMNS, lambda results: rates(breakdown(results, absents, threshold))),
-        Table("T-acc (%) of target phrases by form, and of descriptions alone by the texture word they say",
+              f"they say, at {at}", "N-acc", COLUMNS, lambda results: rates(breakdown(results, absents, threshold))),
+        Table(f"T-acc (%) of target phrases by form, and of descriptions alone by the texture word they say, at {at}",
               "T-acc", TARGET_COLUMNS, lambda results: rates(target_breakdown(results, targets, threshold))),
-        Table("T-acc (%) of target phrases by the colour word they say of their target and by its area", "T-acc",
-              look, lambda results: rates(target_breakdown(results, targets, threshold, look))),
-        Table("mIoU (%) of target phrases by form and by their target's area", "mIoU", shape,
+        Table(f"T-acc (%) of target phrases by the colour word they say of their target and by its area, at {at}",
+              "T-acc", look, lambda results: rates(target_breakdown(results, targets, threshold, look))),
+        Table("mIoU (%) of target phrases by form and by their target's area, at the weights' own threshold as the "
+              "mIoU column (a target not found there has an empty mask)", "mIoU", shape,
               lambda results: {column: format_mean(*value)
                                for column, value in iou_breakdown(results, targets, shape).items()}),
     )
