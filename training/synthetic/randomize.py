@@ -13,10 +13,9 @@ generator without randomization.
 The effects never move a mask: colour, grey levels, texture patterns, outline, shading and soft edges change
 pixels under (or at the border of) each object's visible mask, shadows fall on the background only, the rest
 act on the whole image, and the image size and object scale go into the scene's config before its layout is
-drawn. Shape variants (rotation and
-stretch, ``shape_prob``) are drawn into the layout's attributes from their own stream, so the masks
-follow them; with the same layout the expressions are the same (they read centres and areas, which a
-pose keeps), though a layout attempt may now pass or fail the occlusion check differently.
+drawn. Shape variants (rotation and stretch, ``shape_prob``) are drawn into the layout's attributes from their
+own stream, so the masks follow them; with the same layout the expressions are the same (they read centres and
+areas, which a pose keeps), though a layout attempt may now pass or fail the occlusion check differently.
 Expressions are therefore checked on the exact geometry of the final scene, as without randomization.
 """
 
