@@ -335,3 +335,10 @@ vatex eval --weights runs/absent_words_5i/checkpoints/step_00004000/model.safete
   --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
   --out runs/absent_words_5i/val.json
 python -m training.ablation_table runs absent_words_5g absent_words_5h absent_words_5i
+
+# 26. Stage 5j (issue 29): 5i's mix at half the lr, from 5i, 3000 steps; evaluated like 5g.
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5j.yaml > runs/absent_words_5j.log 2>&1
+vatex eval --weights runs/absent_words_5j/checkpoints/step_00003000/model.safetensors \
+  --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
+  --out runs/absent_words_5j/val.json
+python -m training.ablation_table runs absent_words_5h absent_words_5i absent_words_5j
