@@ -17,7 +17,7 @@ FAMILIES = {  # config -> the chances it switches off
     "no_camera": {"blur_prob", "motion_blur_prob", "noise_prob", "jpeg_prob", "vignette_prob", "chromatic_prob"},
     "no_shape": {"shape_prob", "outline_prob", "antialias_prob"},
 }
-LATER = {"texture_prob", "shadow_prob", "achromatic_prob"}  # effects added after the ablation ran: off in all of its configs
+LATER = {"texture_prob", "shadow_prob", "achromatic_prob"}  # added after the ablation ran: off in all its configs
 
 
 def _chances(cfg) -> dict[str, float]:
