@@ -122,3 +122,15 @@ def test_frames_stamped_far_in_the_future_are_a_clock_mismatch(caplog):
     assert "after the node clock" in caplog.text and "use_sim_time" in caplog.text
     core.submit_frame(frame_msg(scene(), stamp=1.7e9 + 2.0))
     assert core.step() is not None and core.diagnostics.counts()["frame_clock_mismatch"] == 1
+
+
+def test_frames_before_the_first_clock_message_are_answered_unchecked_and_say_so(caplog):
+    """Sim time before any /clock message reads 0: a frame's age cannot be measured, so it is answered, counted
+    as frame_age_unchecked and warned about (not silently let through)."""
+    core = NodeCore(FakePredictor(), NodeParams(found_after=1, max_frame_age=1.0), lambda r: None,
+                    clock=lambda: 0.0, monotonic=time.monotonic)
+    core.set_expression("red")
+    with caplog.at_level(logging.WARNING):
+        core.submit_frame(frame_msg(scene(), stamp=SIM_START))
+        assert core.step() is not None
+    assert core.diagnostics.counts()["frame_age_unchecked"] == 1 and "/clock" in caplog.text

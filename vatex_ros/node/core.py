@@ -344,7 +344,9 @@ class NodeCore:
             if pending.msg is None:
                 return None
         stamp, now = stamp_seconds(pending.msg.header), self._clock()
-        # now 0: sim time before the first /clock message, no time to measure against yet
+        if self.params.max_frame_age and stamp > 0 and now <= 0:  # sim time before the first /clock message
+            self.diagnostics.warn("frame_age_unchecked", "frame age not checked: the node clock reads 0 "
+                                  "(use_sim_time and no /clock message yet?)")
         age = camera.frame_age.age(now - stamp) if stamp > 0 and now > 0 else 0.0
         if self.params.max_frame_age and camera.frame_age.mode == "clock" and abs(age) > _OTHER_CLOCK_SECONDS:
             side = "before" if age > 0 else "after"  # after: a frame from the future (camera clock in 2038?)

@@ -21,14 +21,14 @@ from vatex_ros.messages.idl import DiagnosticArray, DiagnosticStatus, Header, Ke
 TRAFFIC_COUNTERS = ("frames_in", "frames_out", "frames_replaced", "expressions_in", "depth_in", "camera_info_in",
                     "batches", "targets_3d", "memory_resets_expression", "memory_resets_time_gap",
                     "memory_resets_stamp_backwards", "memory_resets_frame_size")
-FAULT_COUNTERS = ("frame_too_old", "frame_clock_mismatch", "frame_without_expression", "bad_image",
-                  "image_too_large", "image_downscaled", "inference_error", "publish_error", "expression_not_utf8",
-                  "expression_empty", "expression_truncated", "expression_rejected", "expressions_dropped",
-                  "bad_depth", "depth_missing", "depth_out_of_tolerance", "depth_size_mismatch", "depth_no_valid_points", "depth_not_finite",
-                  "camera_info_missing", "camera_info_invalid", "camera_info_distortion",
-                  "camera_info_size_mismatch", "image_undecodable", "expression_undecodable", "depth_undecodable",
-                  "camera_info_undecodable", "clock_undecodable", "samples_lost", "samples_rejected",
-                  "udp_datagrams_dropped")
+FAULT_COUNTERS = ("frame_too_old", "frame_clock_mismatch", "frame_age_unchecked", "frame_without_expression",
+                  "bad_image", "image_too_large", "image_downscaled", "inference_error", "publish_error",
+                  "expression_not_utf8", "expression_empty", "expression_truncated", "expression_rejected",
+                  "expressions_dropped", "bad_depth", "depth_missing", "depth_out_of_tolerance",
+                  "depth_size_mismatch", "depth_no_valid_points", "depth_not_finite", "camera_info_missing",
+                  "camera_info_invalid", "camera_info_distortion", "camera_info_size_mismatch", "image_undecodable",
+                  "expression_undecodable", "depth_undecodable", "camera_info_undecodable", "clock_undecodable",
+                  "samples_lost", "samples_rejected", "udp_datagrams_dropped")
 _QUIET_FAULTS = frozenset({"frames_replaced", "image_downscaled", "expression_truncated"})  # never WARN alone
 
 
