@@ -102,14 +102,12 @@ class RandomizeConfig:
         if zero or over:
             raise ValueError(f"factors must be above 0 ({', '.join(_FACTOR_RANGES)}) and fractions at most 1 "
                              f"({', '.join(_FRACTION_RANGES)}); got {zero | over}")
-        duty, dots, contrast = self.stripe_duty, self.dot_radius, self.texture_contrast
-        if not (0 < duty[0] <= duty[1] < 1 and 0 < dots[0] <= dots[1] <= 0.5 and 0 <= contrast[0] <= contrast[1] <= 1
-                and 0 < self.texture_period[0] <= self.texture_period[1]):
+        duty, dots, contrast = self.stripe_duty, self.dot_radius, self.texture_contrast  # ordered, >= 0: above
+        if not (0 < duty[0] and duty[1] < 1 and 0 < dots[0] and dots[1] <= 0.5 and contrast[1] <= 1):
             raise ValueError("texture patterns: stripe_duty within (0, 1), dot_radius within (0, 0.5], "
-                             f"texture_contrast within [0, 1], texture_period positive; got {duty}, {dots}, "
-                             f"{contrast}, {self.texture_period}")
-        if not 0 <= self.black_level[0] <= self.black_level[1] < self.white_level[0] <= self.white_level[1] <= 255:
-            raise ValueError("grey levels: 0 <= black_level <= white_level <= 255, black below white; got "
+                             f"texture_contrast within [0, 1]; got {duty}, {dots}, {contrast}")
+        if not self.black_level[1] < self.white_level[0] <= self.white_level[1] <= 255:
+            raise ValueError("grey levels: black_level below white_level, both within [0, 255]; got "
                              f"{self.black_level}, {self.white_level}")
         if not (0 <= self.rotation_deg < 45 and 0 <= self.pointed_rotation_deg < 60):
             raise ValueError("rotations must stay below 45 (squares) and 60 (triangles) degrees: "
