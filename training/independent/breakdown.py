@@ -140,15 +140,22 @@ def _count_by_column(scores: Sequence[tuple[float, bool]], items: Sequence[tuple
     for the others; absent phrases are right when not found."""
     if len(scores) != len(items):
         raise ValueError(f"{len(scores)} scores for {len(items)} items")
-    counts = {column: [0, 0] for column in columns}
-    for (score, no_target), item_columns in zip(scores, items):
-        if (no_target == of_absent) != (item_columns is not None):
-            raise ValueError("the scores and the scenes disagree on which items name nothing: "
-                             "another split, or another version of the renderer?")
-        for column in (c for c in item_columns or () if c in counts):
-            counts[column][0] += (score < threshold) if of_absent else (score >= threshold)
-            counts[column][1] += 1
-    return {column: (right, total) for column, (right, total) in counts.items()}
+    if any((no_target == of_absent) != (columns_of is not None) for (_, no_target), columns_of in zip(scores, items)):
+        raise ValueError("the scores and the scenes disagree on which items name nothing: "
+                         "another split, or another version of the renderer?")
+    right = [(score < threshold) if of_absent else (score >= threshold) for score, _ in scores]
+    return {column: (sum(values), len(values)) for column, values in _group_by_column(right, items, columns).items()}
+
+
+def _group_by_column(values: Sequence, items: Sequence[tuple[str, ...] | None],
+                     columns: Sequence[str]) -> dict[str, list]:
+    """Per column of ``columns``: the values of the items that count in it (an item's columns not in ``columns``
+    are left out; None counts in none)."""
+    grouped: dict[str, list] = {column: [] for column in columns}
+    for value, item_columns in zip(values, items):
+        for column in (c for c in item_columns or () if c in grouped):
+            grouped[column].append(value)
+    return grouped
 
 
 def _independent_scores(results: dict, threshold: float | None) -> tuple[list[tuple[float, bool]], int, float]:
@@ -189,13 +196,10 @@ def iou_by_column(ious: Sequence[float | None], targets: Sequence[tuple[str, ...
     """
     if len(ious) != len(targets):
         raise ValueError(f"{len(ious)} IoUs for {len(targets)} items")
-    values: dict[str, list[float]] = {column: [] for column in columns}
-    for iou, item_columns in zip(ious, targets):
-        if (iou is None) != (item_columns is None):
-            raise ValueError("the IoUs and the scenes disagree on which items name nothing")
-        for column in (c for c in item_columns or () if c in values):
-            values[column].append(iou)
-    return {column: (100 * float(np.mean(v)) if v else float("nan"), len(v)) for column, v in values.items()}
+    if any((iou is None) != (item_columns is None) for iou, item_columns in zip(ious, targets)):
+        raise ValueError("the IoUs and the scenes disagree on which items name nothing")
+    return {column: (100 * float(np.mean(v)) if v else float("nan"), len(v))
+            for column, v in _group_by_column(ious, targets, columns).items()}
 
 
 def iou_breakdown(results: dict, targets: Sequence[tuple[str, ...] | None],
