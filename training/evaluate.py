@@ -11,6 +11,8 @@ Run commands::
     vatex eval --weights W --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split val \
         --calibrate --min-t-acc 98 --confidence 0.95 --out val.json
     vatex eval --weights W --dataset grefcoco --root data --split val --found-threshold 0.7
+    vatex eval --weights W --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val \
+        --also independent --input-size 192     # frames resized to another short side than the weights were trained at
     vatex eval --config training/configs/tiny-1.3.0/synthetic_tiny_notarget.yaml --split test --first-item 3000
     vatex eval --dataset synthetic_motion --split val --max-items 300   # streams vs frame by frame
     vatex eval --dataset independent_motion --split val                 # the same on the independent renderer
@@ -77,6 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start at this expression (e.g. past the items that earlier decisions looked at)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers reading the data")
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="short side (pixels) frames are resized to for the model (default: the size the weights "
+                             "were trained at; the node's input_size)")
     parser.add_argument("--found-threshold", type=float, default=None,
                         help="object probability from which a prediction is found (default: the weights' calibrated one)")
     parser.add_argument("--calibrate", action="store_true",
@@ -106,8 +111,11 @@ def run(args: argparse.Namespace) -> int:
     if args.preset is not None and model.cfg.name != args.preset:
         raise SystemExit(f"{args.weights or 'the embedded weights'} hold preset {model.cfg.name!r}, not {args.preset!r}")
     threshold = args.found_threshold if args.found_threshold is not None else calibrated_threshold(args.weights)
+    if args.input_size is not None and args.input_size < 32:
+        raise SystemExit(f"--input-size must be >= 32 pixels, got {args.input_size}")
+    predictor = Predictor(model, short_side=args.input_size, found_threshold=threshold)
     if data.kind in STREAM_KINDS and not args.also:  # streams against frame by frame (what time buys)
-        return _report_streams(args, data, split, model, threshold)
+        return _report_streams(args, data, split, predictor)
     dataset: Dataset = EvalDataset(load_scenes(data, split))
     if args.first_item:
         if not 0 < args.first_item < len(dataset):
@@ -116,20 +124,19 @@ def run(args: argparse.Namespace) -> int:
     if args.also:  # several datasets' splits, one row each, and one threshold for all of them
         from training.mixed_eval import run_mixed
 
-        return run_mixed(args, data, split, model, threshold, dataset)
+        return run_mixed(args, data, split, predictor, dataset)
     scores: list[tuple[float, bool]] = []
-    metrics = evaluate(Predictor(model, found_threshold=threshold), dataset, data.kind, args.clip_frames,
-                       args.max_items, args.num_workers, scores)
+    metrics = evaluate(predictor, dataset, data.kind, args.clip_frames, args.max_items, args.num_workers, scores)
     results = {
         "dataset": data.kind, "split": split, "weights": str(args.weights or "embedded"), "preset": model.cfg.name,
-        "first_item": args.first_item, "items": min(len(dataset), args.max_items or len(dataset)),
-        "found_threshold": threshold, "metrics": metrics,
+        "input_size": predictor.short_side, "first_item": args.first_item,
+        "items": min(len(dataset), args.max_items or len(dataset)), "found_threshold": threshold, "metrics": metrics,
     }
     if args.calibrate:
         calibration = calibrate_threshold(np.array([s for s, _ in scores]), np.array([n for _, n in scores]),
                                           args.min_t_acc, args.confidence)
         results["calibration"] = {"dataset": data.kind, "split": split, "items": results["items"],
-                                  **calibration.to_dict()}
+                                  "input_size": predictor.short_side, **calibration.to_dict()}
     print(format_table(results))
     if args.calibrate:
         print(f"calibrated found threshold {calibration.threshold:.4f}: {calibration.summary()} on {split}")
@@ -140,14 +147,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_streams(args: argparse.Namespace, data: DataConfig, split: str, model, threshold: float) -> int:
+def _report_streams(args: argparse.Namespace, data: DataConfig, split: str, predictor: Predictor) -> int:
     """``vatex eval`` on motion videos: each expression as a stream and frame by frame (training.stream_eval)."""
     if args.calibrate or args.first_item:
         raise SystemExit("--calibrate and --first-item are for image and clip evaluation, not motion streams")
     results = {"dataset": data.kind, "split": split, "weights": str(args.weights or "embedded"),
-               "preset": model.cfg.name, "found_threshold": threshold,
-               "streams": evaluate_streams(Predictor(model, found_threshold=threshold), load_scenes(data, split),
-                                           args.max_items)}
+               "preset": predictor.model.cfg.name, "input_size": predictor.short_side,
+               "found_threshold": predictor.found_threshold,
+               "streams": evaluate_streams(predictor, load_scenes(data, split), args.max_items)}
     print(format_streams(results["streams"]))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,7 @@ from training.calibration import calibrate_threshold
 from training.config import DataConfig, load_scenes
 from training.data import EvalDataset
 from training.evaluate import GRES_COLUMNS, IMAGE_COLUMNS, STREAM_KINDS, VIDEO_COLUMNS, evaluate
-from vatex_core import Predictor, Vatex
+from vatex_core import Predictor
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +53,7 @@ def eval_items(data: DataConfig, split: str, first_item: int) -> Dataset:
     return dataset
 
 
-def run_mixed(args: argparse.Namespace, data: DataConfig, split: str, model: Vatex, threshold: float,
-              first: Dataset) -> int:
+def run_mixed(args: argparse.Namespace, data: DataConfig, split: str, predictor: Predictor, first: Dataset) -> int:
     """Evaluate ``data.kind`` and every ``args.also`` kind on ``split``; with ``args.calibrate``, one
     threshold for all of them (module docstring). ``first`` holds ``data.kind``'s items already."""
     kinds = [data.kind, *args.also]
@@ -62,7 +61,6 @@ def run_mixed(args: argparse.Namespace, data: DataConfig, split: str, model: Vat
         raise SystemExit(f"--also names a dataset twice or the first one again: {kinds}")
     if streamed := [k for k in kinds if k in STREAM_KINDS]:
         raise SystemExit(f"{', '.join(streamed)} are evaluated as streams, on their own: no --also with them")
-    predictor = Predictor(model, found_threshold=threshold)
     rows, scores, ious = {}, {}, {}
     for kind in kinds:
         items = first if kind == data.kind else eval_items(dataclasses.replace(data, kind=kind), split, args.first_item)
@@ -73,8 +71,8 @@ def run_mixed(args: argparse.Namespace, data: DataConfig, split: str, model: Vat
         rows[kind] = {"dataset": kind, "split": split, "items": len(collected), "metrics": metrics}
         scores[kind] = collected
     results = {"dataset": data.kind, "split": split, "weights": str(args.weights or "embedded"),
-               "preset": model.cfg.name, "first_item": args.first_item, "items": rows[data.kind]["items"],
-               "found_threshold": threshold, "metrics": rows[data.kind]["metrics"],
+               "preset": predictor.model.cfg.name, "input_size": predictor.short_side, "first_item": args.first_item,
+               "items": rows[data.kind]["items"], "found_threshold": predictor.found_threshold, "metrics": rows[data.kind]["metrics"],
                "also": {kind: rows[kind] for kind in args.also}}
     print(format_rows(list(rows.values())))
     if args.calibrate:
@@ -82,7 +80,7 @@ def run_mixed(args: argparse.Namespace, data: DataConfig, split: str, model: Vat
         calibration = calibrate_threshold(np.array([s for s, _, _ in pooled]), np.array([n for _, n, _ in pooled]),
                                           args.min_t_acc, args.confidence, np.array([k for _, _, k in pooled]))
         results["calibration"] = {"dataset": "+".join(kinds), "split": split, "items": len(pooled),
-                                  **calibration.to_dict()}
+                                  "input_size": predictor.short_side, **calibration.to_dict()}
         results["scores"] = {kind: [[score, bool(no_target)] for score, no_target in values]
                              for kind, values in scores.items()}
         results["ious"] = ious

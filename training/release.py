@@ -29,6 +29,10 @@ def release(checkpoint: Path, out: Path, version: str, recipe: str, quality: dic
     becomes the manifest's ``found_threshold`` (without it, readers use DEFAULT_FOUND_THRESHOLD).
     """
     model = load_vatex(checkpoint)
+    trained_size = model.cfg.input.short_side
+    if calibration is not None and calibration.get("input_size", trained_size) != trained_size:
+        raise SystemExit(f"the calibration was made at input size {calibration['input_size']}, but {checkpoint} runs "
+                         f"at {trained_size} by default: calibrate without --input-size")
     save_weights(model, out, dtype=torch.float16)
     manifest = {
         "file": out.name,

@@ -117,3 +117,30 @@ def test_calibration_rule_options_need_their_base_option(weights, tmp_path):
         main(["eval", "--weights", str(weights), "--config", config, "--min-t-acc", "98"])
     with pytest.raises(SystemExit, match="needs --min-t-acc"):
         main(["eval", "--weights", str(weights), "--config", config, "--calibrate", "--confidence", "0.95"])
+
+
+def test_input_size_is_used_recorded_and_kept_out_of_releases(weights, tmp_path, monkeypatch):
+    from vatex_core import Predictor
+
+    sizes = []
+    prepare = Predictor.predict_clip
+
+    def recording(self, frames, text):  # the size every forward pass runs at
+        sizes.append(self.short_side)
+        return prepare(self, frames, text)
+
+    monkeypatch.setattr(Predictor, "predict_clip", recording)
+    config = tmp_path / "nt.yaml"
+    synthetic = {"height": 64, "width": 64, "max_objects": 2, "max_expressions": 2, "no_target_rate": 0.5}
+    config.write_text(yaml.safe_dump({"data": {"kind": "synthetic", "eval_split": "val", "synthetic": synthetic,
+                                               "synthetic_scenes": {"val": 2}}}))
+    out = tmp_path / "val.json"
+    assert main(["eval", "--weights", str(weights), "--config", str(config), "--input-size", "96", "--calibrate",
+                 "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert set(sizes) == {96} and results["input_size"] == results["calibration"]["input_size"] == 96
+    with pytest.raises(SystemExit, match="calibration was made at input size 96, but .* runs at 128"):
+        main(["release", str(weights), "--out", str(tmp_path / "r.safetensors"), "--version", "0.0.1",
+              "--calibration", str(out)])
+    with pytest.raises(SystemExit, match="--input-size must be >= 32"):
+        main(["eval", "--weights", str(weights), "--config", str(config), "--input-size", "16"])
