@@ -138,21 +138,26 @@ def load_init_weights(vatex: Vatex, path: str | Path) -> None:
     ``temporal.motion_logit`` started from a temporal model without them takes every tensor but theirs: the
     new parts keep their zero-initialised outputs, so the model starts as the one in the file.
     ``temporal.measured_motion`` changes where the queries' motion comes from, not the parameters: every tensor
-    is taken.
+    is taken. The input size is no tensor's shape: weights trained at one short side start a run at another.
     """
     saved = read_config(path)
+    if saved.input != vatex.cfg.input:
+        logger.info("weights from %s were trained at short side %d / max %d; this run trains at %d / %d", path,
+                    saved.input.short_side, saved.input.max_size, vatex.cfg.input.short_side, vatex.cfg.input.max_size)
     added = _added_temporal_parts(saved.temporal, vatex.cfg.temporal)
-    if added is None:
+    if added is None and saved.input == vatex.cfg.input:
         load_weights(vatex, path)
         return
-    if saved != dataclasses.replace(vatex.cfg, temporal=saved.temporal):
+    if saved != dataclasses.replace(vatex.cfg, temporal=saved.temporal, input=saved.input):
         raise ValueError(f"{path} holds a model of another configuration than {vatex.cfg.name!r}")
-    missing, unexpected = vatex.load_state_dict(safetensors.torch.load_file(str(path)), strict=not added)
+    added = added or ()
+    missing, unexpected = vatex.load_state_dict(safetensors.torch.load_file(str(path)), strict=False)
     if unexpected or any(not name.startswith(added) for name in missing):
         raise ValueError(f"{path} does not fit the model's other parts: missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]}")
-    logger.info("weights from %s; %s (the model in the file)", path,
-                f"{', '.join(added)} start untrained" if added else "the queries' motion is measured")
+    if saved.temporal != vatex.cfg.temporal:
+        logger.info("weights from %s; %s (the model in the file)", path,
+                    f"{', '.join(added)} start untrained" if added else "the queries' motion is measured")
 
 
 def _added_temporal_parts(saved: TemporalConfig, wanted: TemporalConfig) -> tuple[str, ...] | None:

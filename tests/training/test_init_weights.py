@@ -73,3 +73,19 @@ def test_other_configurations_are_refused(tmp_path):
     save_weights(build_vatex(wider), path)
     with pytest.raises(ValueError, match="different configuration"):
         load_init_weights(_model(memory_frames=2, query_motion=True), path)
+
+
+@pytest.mark.parametrize("memory_frames", [0, 2])  # the same model, or one that adds the temporal parts too
+def test_weights_trained_at_one_input_size_start_a_run_at_another(tmp_path, memory_frames):
+    source = _model(seed=1)
+    path = tmp_path / "source.safetensors"
+    save_weights(source, path)
+    target = _model(memory_frames=memory_frames, seed=2)
+    target.cfg.input.short_side, target.cfg.input.max_size = 160, 320  # no tensor's shape depends on it
+    load_init_weights(target, path)
+    got = target.state_dict()
+    assert all(torch.equal(got[name], tensor) for name, tensor in source.state_dict().items())
+    assert target.cfg.input.short_side == 160  # the run keeps its own size
+    target.cfg.head.num_queries += 1  # but another shape is still refused
+    with pytest.raises(ValueError, match="another configuration|different configuration"):
+        load_init_weights(target, path)
