@@ -1,6 +1,10 @@
 """Synthetic generator: determinism, split disjointness, unambiguous language, masks and motion."""
 
 import hashlib
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +12,7 @@ import pytest
 from training.synthetic import SyntheticConfig, make_motion_scenes, make_scenes, parse, picks_exactly, referents
 from training.synthetic.config import COLOURS
 from training.synthetic.language import UNSURE
+from training.synthetic.scenes import PARENT_CHECK_S
 from training.synthetic.layout import ObjectTruth
 
 
@@ -39,6 +44,64 @@ def test_worker_processes_draw_the_same_scenes(synthetic_cfg, monkeypatch):
     _same_scenes(make_motion_scenes(motion_cfg, "val", 6, workers=2), make_motion_scenes(motion_cfg, "val", 6))
     with pytest.raises(ValueError, match="workers must be >= 1"):
         make_scenes(synthetic_cfg, "train", 1, workers=0)
+
+
+_KILLED_PARENT = """
+import sys
+from training.synthetic import SyntheticConfig, make_scenes
+import training.synthetic.scenes as scenes
+scenes.MIN_SCENES_PER_WORKER = 1
+print("drawing", flush=True)
+make_scenes(SyntheticConfig(height=320, width=320), "train", 100000, workers=2)  # hours: killed long before
+"""
+
+
+def _children(parent: int) -> set[int]:
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == parent:
+            children.add(int(stat.parent.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+def test_drawing_processes_exit_when_their_parent_is_killed(tmp_path):
+    errors = tmp_path / "stderr.txt"  # the killed parent's resource tracker reports its semaphores there
+    with errors.open("w") as stderr:
+        parent = subprocess.Popen([sys.executable, "-c", _KILLED_PARENT], stdout=subprocess.PIPE, stderr=stderr,
+                                  text=True)
+    try:
+        assert parent.stdout.readline().strip() == "drawing", errors.read_text()
+        deadline, workers = time.monotonic() + 60, set()
+        while len(workers) < 2 and time.monotonic() < deadline:  # the pool's 2 (the resource tracker aside)
+            workers = {pid for pid in _children(parent.pid) if "multiprocessing-fork" in _cmdline(pid)}
+            time.sleep(0.2)
+        assert len(workers) == 2
+    finally:
+        parent.kill()  # SIGKILL: no handler of the parent's runs
+        parent.wait()
+    deadline = time.monotonic() + 10 * PARENT_CHECK_S + 5
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def test_splits_are_disjoint(synthetic_cfg):

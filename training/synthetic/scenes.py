@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -32,6 +35,7 @@ from training.synthetic.render import TexturePattern, render_background, texture
 logger = logging.getLogger(__name__)
 
 MIN_SCENES_PER_WORKER = 64  # fewer scenes than this per process: starting one (~2 s: imports) costs more than it saves
+PARENT_CHECK_S = 1.0  # how often a drawing process checks that the process that started it is still there
 
 
 class SyntheticScene(ArrayScene):
@@ -125,12 +129,25 @@ def _make(cfg: SyntheticConfig, split: str, count: int, seed: int, num_frames: i
     if workers == 1:
         scenes = [_draw(job) for job in jobs]
     else:  # spawn, not fork: the parent may hold torch's threads
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
             scenes = list(pool.map(_draw, jobs, chunksize=max(1, count // (4 * workers))))
     logger.info("%s %s: %d scenes, %d expressions (%d no-target)", prefix, split, len(scenes),
                 sum(len(o.expressions) for s in scenes for o in s.objects),
                 sum(len(o.expressions) for s in scenes for o in s.objects if o.no_target))
     return scenes
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Pool initializer: the drawing process exits as soon as ``parent`` is gone (a training run killed while it
+    draws would otherwise leave its workers drawing, each holding gigabytes of scenes nobody will read)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def make_scenes(cfg: SyntheticConfig, split: str, count: int, seed: int = 0, workers: int = 1) -> list[SyntheticScene]:
