@@ -336,9 +336,19 @@ vatex eval --weights runs/absent_words_5i/checkpoints/step_00004000/model.safete
   --out runs/absent_words_5i/val.json
 python -m training.ablation_table runs absent_words_5g absent_words_5h absent_words_5i
 
-# 26. Stage 5j (issue 29): 5i's mix at half the lr, from 5i, 3000 steps; evaluated like 5g.
-OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5j.yaml > runs/absent_words_5j.log 2>&1
-vatex eval --weights runs/absent_words_5j/checkpoints/step_00003000/model.safetensors \
+# 26. Stage 5k (issue 29): 5i's mix at a 160-pixel short side (max 320), from 5i, 4000 steps; evaluated like 5g
+#     (at the size stored with the weights). Before it, 5i's weights at 160 without training there (step 25's
+#     command with --input-size 160) said the size is the lever for small targets. 5j (5i at half the lr) was
+#     started and cut off before its first checkpoint; 5k came first.
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5k.yaml > runs/absent_words_5k.log 2>&1
+vatex eval --weights runs/absent_words_5k/checkpoints/step_00004000/model.safetensors \
   --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
-  --out runs/absent_words_5j/val.json
-python -m training.ablation_table runs absent_words_5h absent_words_5i absent_words_5j
+  --out runs/absent_words_5k/val.json
+python -m training.ablation_table runs absent_words_5h absent_words_5i absent_words_5k
+
+# 27. Stage 5l (issue 29): 5k at half the lr, from 5k, 3000 steps; evaluated like 5k.
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5l.yaml > runs/absent_words_5l.log 2>&1
+vatex eval --weights runs/absent_words_5l/checkpoints/step_00003000/model.safetensors \
+  --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
+  --out runs/absent_words_5l/val.json
+python -m training.ablation_table runs absent_words_5i absent_words_5k absent_words_5l
