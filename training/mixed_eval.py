@@ -72,7 +72,8 @@ def run_mixed(args: argparse.Namespace, data: DataConfig, split: str, predictor:
         scores[kind] = collected
     results = {"dataset": data.kind, "split": split, "weights": str(args.weights or "embedded"),
                "preset": predictor.model.cfg.name, "input_size": predictor.short_side, "first_item": args.first_item,
-               "items": rows[data.kind]["items"], "found_threshold": predictor.found_threshold, "metrics": rows[data.kind]["metrics"],
+               "items": rows[data.kind]["items"], "found_threshold": predictor.found_threshold,
+               "metrics": rows[data.kind]["metrics"],
                "also": {kind: rows[kind] for kind in args.also}}
     print(format_rows(list(rows.values())))
     if args.calibrate:

@@ -52,6 +52,7 @@ from training.optim import build_optimizer, build_scheduler, clip_gradients
 from training.previous_masks import previous_masks
 from vatex_core import Vatex, build_vatex, load_weights, read_config
 from vatex_core.config import TemporalConfig
+from vatex_core.weights import check_state
 
 logger = logging.getLogger(__name__)
 
@@ -145,19 +146,24 @@ def load_init_weights(vatex: Vatex, path: str | Path) -> None:
         logger.info("weights from %s were trained at short side %d / max %d; this run trains at %d / %d", path,
                     saved.input.short_side, saved.input.max_size, vatex.cfg.input.short_side, vatex.cfg.input.max_size)
     added = _added_temporal_parts(saved.temporal, vatex.cfg.temporal)
-    if added is None and saved.input == vatex.cfg.input:
-        load_weights(vatex, path)
+    if added is None:  # the same model, maybe at another input size
+        if saved.input == vatex.cfg.input:
+            load_weights(vatex, path)
+            return
+        if saved != dataclasses.replace(vatex.cfg, input=saved.input):
+            raise ValueError(f"{path} holds a model of another configuration than {vatex.cfg.name!r}")
+        state = safetensors.torch.load_file(str(path), device=str(vatex.device))
+        check_state(state, vatex, path)
+        vatex.load_state_dict(state, strict=True)
         return
     if saved != dataclasses.replace(vatex.cfg, temporal=saved.temporal, input=saved.input):
         raise ValueError(f"{path} holds a model of another configuration than {vatex.cfg.name!r}")
-    added = added or ()
-    missing, unexpected = vatex.load_state_dict(safetensors.torch.load_file(str(path)), strict=False)
+    missing, unexpected = vatex.load_state_dict(safetensors.torch.load_file(str(path)), strict=not added)
     if unexpected or any(not name.startswith(added) for name in missing):
         raise ValueError(f"{path} does not fit the model's other parts: missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]}")
-    if saved.temporal != vatex.cfg.temporal:
-        logger.info("weights from %s; %s (the model in the file)", path,
-                    f"{', '.join(added)} start untrained" if added else "the queries' motion is measured")
+    logger.info("weights from %s; %s (the model in the file)", path,
+                f"{', '.join(added)} start untrained" if added else "the queries' motion is measured")
 
 
 def _added_temporal_parts(saved: TemporalConfig, wanted: TemporalConfig) -> tuple[str, ...] | None:
