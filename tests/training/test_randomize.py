@@ -60,17 +60,41 @@ def test_object_effects_leave_the_background_alone(effect):
         assert np.array_equal(a.load_frames()[~objects], b.load_frames()[~objects])
 
 
-def test_colour_jitter_keeps_the_hue_within_its_bound():
+@pytest.mark.parametrize("hue_range_deg", ({}, {"green": (-30.0, 35.0), "blue": (-25.0, -10.0)}))
+def test_colour_jitter_keeps_the_hue_within_its_bound(hue_range_deg):
     cfg = SyntheticConfig(height=64, width=64, textures=("solid",), colours=("red", "green", "blue", "orange"),
-                          randomize=RandomizeConfig(colour_prob=1.0))
+                          randomize=RandomizeConfig(colour_prob=1.0, hue_range_deg=hue_range_deg))
     plain = make_scenes(dataclasses.replace(cfg, randomize=RandomizeConfig()), "train", 6, 2)
+    shifts = {}
     for a, b in zip(plain, make_scenes(cfg, "train", 6, 2)):
         for obj in a.truth:
             mask = a.load_mask(obj.object_id)
             hue_a = rgb_to_hsv(a.load_frames()[mask].astype(float))[:, 0].mean()
             hue_b = rgb_to_hsv(b.load_frames()[mask].astype(float))[:, 0].mean()
-            shift = min(abs(hue_a - hue_b), 1 - abs(hue_a - hue_b)) * 360
-            assert shift <= cfg.randomize.hue_deg + 1.0, (obj.colour, shift)
+            shift = ((hue_b - hue_a + 0.5) % 1.0 - 0.5) * 360  # signed, degrees
+            low, high = cfg.randomize.hue_shift_range(obj.colour)
+            assert low - 1.0 <= shift <= high + 1.0, (obj.colour, shift)
+            shifts.setdefault(obj.colour, []).append(shift)
+    if hue_range_deg:  # the wide range is used, not only its part within the default +-8
+        assert max(abs(s) for s in shifts["green"]) > 12 and max(shifts["blue"]) < 0, shifts
+
+
+@pytest.mark.parametrize("hue_range_deg, message", (
+    ({"red": (-15.0, 25.0)}, "overlap"),  # red reaching orange
+    ({"blue": (-100.0, 0.0)}, "overlap"),  # blue reaching green, the other way round
+    ({"red": (5.0, -5.0)}, "low <= high"),
+    ({"grey": (-5.0, 5.0)}, "unknown"),
+    ({"green": (-5.0,)}, "malformed"),
+))
+def test_hue_ranges_that_would_blur_colour_names_are_refused(hue_range_deg, message):
+    with pytest.raises(ValueError, match=message):
+        RandomizeConfig(hue_range_deg=hue_range_deg)
+
+
+def test_hue_ranges_may_wrap_around_red():
+    cfg = RandomizeConfig(hue_range_deg={"red": (-20.0, 10.0), "purple": (-15.0, 10.0)})
+    low, high = cfg.hue_intervals()["red"]
+    assert (low, high) == (-20.0, 10.0) and cfg.hue_intervals()["purple"][1] < 360 + low
 
 
 def test_hsv_round_trip():

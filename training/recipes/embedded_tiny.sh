@@ -352,3 +352,11 @@ vatex eval --weights runs/absent_words_5l/checkpoints/step_00003000/model.safete
   --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
   --out runs/absent_words_5l/val.json
 python -m training.ablation_table runs absent_words_5i absent_words_5k absent_words_5l
+
+# 28. Stage 5m (issue 29): 5l with each colour name's shades widened (half the objects, per-name hue ranges), from
+#     5l, 3000 steps; evaluated like 5k.
+OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5m.yaml > runs/absent_words_5m.log 2>&1
+vatex eval --weights runs/absent_words_5m/checkpoints/step_00003000/model.safetensors \
+  --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
+  --out runs/absent_words_5m/val.json
+python -m training.ablation_table runs absent_words_5k absent_words_5l absent_words_5m

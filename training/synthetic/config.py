@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 from dataclasses import dataclass, field
 
 SHAPES = ("circle", "square", "triangle", "star", "ring", "diamond")
@@ -15,6 +16,9 @@ COLOURS = {  # name -> RGB
     "white": (250, 250, 250),
     "black": (15, 15, 15),
 }
+CHROMATIC_HUES_DEG = {  # name -> hue of its RGB above, degrees
+    name: colorsys.rgb_to_hsv(*(c / 255 for c in rgb))[0] * 360 for name, rgb in COLOURS.items()
+    if name not in ("white", "black")}
 SIZES = ("small", "big")
 TEXTURES = ("solid", "striped", "dotted")
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}  # mixed into every scene seed: splits never share one
@@ -22,6 +26,21 @@ SPLIT_CODES = {"train": 0, "val": 1, "test": 2}  # mixed into every scene seed: 
 
 _FACTOR_RANGES = ("short_side", "aspect", "scale", "gain", "gamma", "stretch", "texture_period", "jpeg_quality")
 _FRACTION_RANGES = ("photo_contrast", "vignette", "object_gradient", "shadow_strength")  # of a brightness
+
+
+def _check_hue_ranges(intervals: dict[str, tuple[float, float]]) -> None:
+    """Raises if a hue interval is reversed, wider than half the circle, or overlaps another name's."""
+    bad = {name: interval for name, interval in intervals.items() if not 0 <= interval[1] - interval[0] <= 180}
+    if bad:
+        raise ValueError(f"hue ranges must be (low, high) with low <= high, at most 180 degrees wide; got {bad}")
+    names = sorted(intervals)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            (a_low, a_high), (b_low, b_high) = intervals[a], intervals[b]
+            apart = abs((((a_low + a_high) - (b_low + b_high)) / 2 + 180) % 360 - 180)  # between the middles
+            if apart < ((a_high - a_low) + (b_high - b_low)) / 2:
+                raise ValueError(f"the hue ranges of {a} ({a_low:.0f}..{a_high:.0f} degrees) and {b} "
+                                 f"({b_low:.0f}..{b_high:.0f}) overlap: a hue would fit both names")
 
 
 @dataclass
@@ -46,6 +65,10 @@ class RandomizeConfig:
     photo_contrast: tuple[float, float] = (0.5, 1.0)  # the photo blended towards its mean colour
     colour_prob: float = 0.0  # per object: hue/saturation/value jitter that keeps its colour name
     hue_deg: float = 8.0  # hue shift in [-x, x] degrees (red 0, orange 30, yellow 55: names stay apart)
+    # per colour name: its own hue shift range in degrees (low, high), instead of [-hue_deg, hue_deg]; the
+    # names' hue intervals around their base colours must stay apart (a camera's "green" spans far more
+    # than a camera's "orange" can)
+    hue_range_deg: dict[str, tuple[float, float]] = field(default_factory=dict)
     saturation: tuple[float, float] = (0.75, 1.1)  # saturation factor
     value: tuple[float, float] = (0.8, 1.1)  # value (brightness) factor; white never below 0.9
     outline_prob: float = 0.0  # per object: a darker outline inside its mask
@@ -109,9 +132,25 @@ class RandomizeConfig:
         if not self.black_level[1] < self.white_level[0] <= self.white_level[1] <= 255:
             raise ValueError("grey levels: black_level below white_level, both within [0, 255]; got "
                              f"{self.black_level}, {self.white_level}")
+        unknown = set(self.hue_range_deg) - set(CHROMATIC_HUES_DEG)
+        malformed = {name: value for name, value in self.hue_range_deg.items() if len(value) != 2}
+        if unknown or malformed:
+            raise ValueError(f"hue_range_deg: chromatic colour names ({', '.join(CHROMATIC_HUES_DEG)}) to "
+                             f"(low, high) degrees; got unknown {sorted(unknown)}, malformed {malformed}")
+        self.hue_range_deg = {name: (float(low), float(high)) for name, (low, high) in self.hue_range_deg.items()}
+        _check_hue_ranges(self.hue_intervals())
         if not (0 <= self.rotation_deg < 45 and 0 <= self.pointed_rotation_deg < 60):
             raise ValueError("rotations must stay below 45 (squares) and 60 (triangles) degrees: "
                              f"got {self.rotation_deg}, {self.pointed_rotation_deg}")
+
+    def hue_shift_range(self, colour: str) -> tuple[float, float]:
+        """Degrees: the range an object of this colour name has its hue shifted within."""
+        return self.hue_range_deg.get(colour, (-self.hue_deg, self.hue_deg))
+
+    def hue_intervals(self) -> dict[str, tuple[float, float]]:
+        """Degrees: the hues each chromatic colour name can take (white and black have none)."""
+        return {name: (base + low, base + high) for name, base in CHROMATIC_HUES_DEG.items()
+                for low, high in [self.hue_shift_range(name)]}
 
     @property
     def enabled(self) -> bool:

@@ -178,7 +178,7 @@ class SceneStyle:
             return image
         rng = self._stream("colour")
         for obj, mask in zip(truth, visible):
-            shift = rng.uniform(-self.cfg.hue_deg, self.cfg.hue_deg) / 360.0
+            shift = rng.uniform(*self.cfg.hue_shift_range(obj.colour)) / 360.0
             saturation = rng.uniform(*self.cfg.saturation)
             value = rng.uniform(max(self.cfg.value[0], 0.9) if obj.colour == "white" else self.cfg.value[0],
                                 self.cfg.value[1])
