@@ -286,77 +286,61 @@ vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-6c
 vatex release $out/vatex-tiny-6c.safetensors --out training/weights/vatex-tiny-6c.safetensors \
   --version 1.4.0-dev.6c --quality runs/absent_words_5d/val.json --calibration runs/absent_words_5d/val.json
 
+# Stages from 22 on share two shapes. An image stage: train it, evaluate its last checkpoint on both renderers' val
+# splits (the found threshold calibrated on their mix, in the JSON), and, given the stages it follows, the three
+# stages' tables side by side. A motion logit: fitted on an image stage's own streams at a found threshold, read on
+# our motion val and on the other renderer's motion videos.
+absent_words_stage() {  # stage letter, its last step, then the letters of the stages it is compared with (if any)
+  local run=runs/absent_words_$1
+  OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_$1.yaml > $run.log 2>&1
+  vatex eval --weights $run/checkpoints/step_$(printf %08d "$2")/model.safetensors \
+    --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
+    --out $run/val.json
+  if [ $# -gt 2 ]; then
+    python -m training.ablation_table runs $(printf 'absent_words_%s ' "${@:3}") absent_words_$1
+  fi
+}
+motion_logit_stage() {  # stage name (6d, ...), found threshold
+  local out=runs/motion_logit_$1
+  mkdir -p $out
+  python -m training.fit_motion_logit --config training/configs/tiny-1.4.0/motion_logit_$1.yaml \
+    --found-threshold "$2" --scenes 120 --frames-cache $out/streams --out $out/vatex-tiny-$1.safetensors \
+    > $out/fit.log 2>&1
+  vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val \
+    --max-items 400 --weights $out/vatex-tiny-$1.safetensors --found-threshold "$2" --out $out/motion_val.json
+  vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-$1.safetensors \
+    --found-threshold "$2" --out $out/indep_motion_val.json
+}
+
 # 22. Stage 5e (issue 29): 5d with every randomization family at half its chance, 24000 layouts, base lr; evaluated
 #     like 5a; then 6d: the MLP motion logit fitted on 5e's own streams and read like step 21; then 5f, the same mix
-#     again from 5e on 36000 layouts.
-OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5e.yaml > runs/absent_words_5e.log 2>&1
-vatex eval --weights runs/absent_words_5e/checkpoints/step_00006000/model.safetensors \
-  --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
-  --out runs/absent_words_5e/val.json
-out=runs/motion_logit_6d
-mkdir -p $out
-python -m training.fit_motion_logit --config training/configs/tiny-1.4.0/motion_logit_6d.yaml \
-  --found-threshold 0.7 --scenes 120 --frames-cache $out/streams --out $out/vatex-tiny-6d.safetensors > $out/fit.log 2>&1
-vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val \
-  --max-items 400 --weights $out/vatex-tiny-6d.safetensors --found-threshold 0.7 --out $out/motion_val.json
-vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-6d.safetensors \
-  --found-threshold 0.7 --out $out/indep_motion_val.json
-OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5f.yaml > runs/absent_words_5f.log 2>&1
+#     again from 5e on 36000 layouts (the run here stopped 5f at step 4500 for time).
+absent_words_stage 5e 6000
+motion_logit_stage 6d 0.7
+absent_words_stage 5f 4500 5e
 
-# 23. Stage 5g (issue 29): 5f's mix plus randomized stripe and dot patterns, from 5f's step 4500 (the run here stopped
-#     5f there for time), 4000 steps; evaluated like 5a (the third table of training.ablation_table: T-acc by the
-#     target phrase's form); then 6e: the MLP motion logit fitted on 5g's own streams at 5g's both-split threshold.
-OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5g.yaml > runs/absent_words_5g.log 2>&1
-vatex eval --weights runs/absent_words_5g/checkpoints/step_00004000/model.safetensors \
-  --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
-  --out runs/absent_words_5g/val.json
-python -m training.ablation_table runs absent_words_5e absent_words_5f absent_words_5g
-out=runs/motion_logit_6e
-mkdir -p $out
-python -m training.fit_motion_logit --config training/configs/tiny-1.4.0/motion_logit_6e.yaml \
-  --found-threshold 0.8446 --scenes 120 --frames-cache $out/streams --out $out/vatex-tiny-6e.safetensors \
-  > $out/fit.log 2>&1
-vatex eval --config training/configs/tiny-1.4.0/temporal_4a.yaml --dataset synthetic_motion --split val \
-  --max-items 400 --weights $out/vatex-tiny-6e.safetensors --found-threshold 0.8446 --out $out/motion_val.json
-vatex eval --dataset independent_motion --split val --weights $out/vatex-tiny-6e.safetensors \
-  --found-threshold 0.8446 --out $out/indep_motion_val.json
+# 23. Stage 5g (issue 29): 5f's mix plus randomized stripe and dot patterns, from 5f's step 4500, 4000 steps;
+#     evaluated like 5a (the third table of training.ablation_table: T-acc by the target phrase's form); then 6e: the
+#     MLP motion logit fitted on 5g's own streams at 5g's both-split threshold.
+absent_words_stage 5g 4000 5e 5f
+motion_logit_stage 6e 0.8446
 
 # 24. Stage 5h (issue 29): 5g's mix plus shading and shadows, from 5g, 4000 steps; evaluated like 5g.
-OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5h.yaml > runs/absent_words_5h.log 2>&1
-vatex eval --weights runs/absent_words_5h/checkpoints/step_00004000/model.safetensors \
-  --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
-  --out runs/absent_words_5h/val.json
-python -m training.ablation_table runs absent_words_5f absent_words_5g absent_words_5h
+absent_words_stage 5h 4000 5f 5g
 
 # 25. Stage 5i (issue 29): 5h's mix plus grey levels of black and white objects and smaller objects more often, from
 #     5h, 4000 steps; evaluated like 5g (the tables by colour word and by target area show the two changes apart).
-OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5i.yaml > runs/absent_words_5i.log 2>&1
-vatex eval --weights runs/absent_words_5i/checkpoints/step_00004000/model.safetensors \
-  --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
-  --out runs/absent_words_5i/val.json
-python -m training.ablation_table runs absent_words_5g absent_words_5h absent_words_5i
+absent_words_stage 5i 4000 5g 5h
 
 # 26. Stage 5k (issue 29): 5i's mix at a 160-pixel short side (max 320), from 5i, 4000 steps; evaluated like 5g
 #     (at the size stored with the weights). Before it, 5i's weights at 160 without training there (step 25's
 #     command with --input-size 160) said the size is the lever for small targets. 5j (5i at half the lr) was
 #     started and cut off before its first checkpoint; 5k came first.
-OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5k.yaml > runs/absent_words_5k.log 2>&1
-vatex eval --weights runs/absent_words_5k/checkpoints/step_00004000/model.safetensors \
-  --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
-  --out runs/absent_words_5k/val.json
-python -m training.ablation_table runs absent_words_5h absent_words_5i absent_words_5k
+absent_words_stage 5k 4000 5h 5i
 
 # 27. Stage 5l (issue 29): 5k at half the lr, from 5k, 3000 steps; evaluated like 5k.
-OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5l.yaml > runs/absent_words_5l.log 2>&1
-vatex eval --weights runs/absent_words_5l/checkpoints/step_00003000/model.safetensors \
-  --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
-  --out runs/absent_words_5l/val.json
-python -m training.ablation_table runs absent_words_5i absent_words_5k absent_words_5l
+absent_words_stage 5l 3000 5i 5k
 
 # 28. Stage 5m (issue 29): 5l with each colour name's shades widened (half the objects, per-name hue ranges), from
 #     5l, 3000 steps; evaluated like 5k.
-OMP_NUM_THREADS=2 vatex train --config training/configs/tiny-1.4.0/absent_words_5m.yaml > runs/absent_words_5m.log 2>&1
-vatex eval --weights runs/absent_words_5m/checkpoints/step_00003000/model.safetensors \
-  --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
-  --out runs/absent_words_5m/val.json
-python -m training.ablation_table runs absent_words_5k absent_words_5l absent_words_5m
+absent_words_stage 5m 3000 5k 5l
