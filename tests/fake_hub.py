@@ -88,9 +88,9 @@ def tiny_encoder_files(folder: Path, seed: int = 0) -> dict[str, Path]:
     clip_cfg = cfg.clip
     clip = open_clip.CLIP(
         embed_dim=clip_cfg.embed_dim,
-        vision_cfg={"image_size": clip_cfg.image_size, "patch_size": clip_cfg.patch_size, "width": clip_cfg.vision_width,
-                    "layers": clip_cfg.vision_layers, "head_width": clip_cfg.vision_head_width,
-                    "pool_type": clip_cfg.vision_pool},
+        vision_cfg={"image_size": clip_cfg.image_size, "patch_size": clip_cfg.patch_size,
+                    "width": clip_cfg.vision_width, "layers": clip_cfg.vision_layers,
+                    "head_width": clip_cfg.vision_head_width, "pool_type": clip_cfg.vision_pool},
         text_cfg={"context_length": clip_cfg.context_length, "vocab_size": clip_cfg.vocab_size,
                   "width": clip_cfg.text_width, "heads": clip_cfg.text_heads, "layers": clip_cfg.text_layers},
     )

@@ -140,7 +140,8 @@ def load_checkpoint(
     load_weights(model, directory / WEIGHTS_FILE)
     state = torch.load(directory / STATE_FILE, map_location="cpu", weights_only=True)
     if state["format_version"] > STATE_FORMAT_VERSION:
-        raise ValueError(f"{directory / STATE_FILE}: format {state['format_version']}, this code reads {STATE_FORMAT_VERSION}")
+        raise ValueError(f"{directory / STATE_FILE}: format {state['format_version']}, "
+                         f"this code reads {STATE_FORMAT_VERSION}")
     if optimizer is not None:
         optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None:

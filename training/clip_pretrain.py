@@ -135,7 +135,8 @@ class ClipTrainer:
         """(S, P, D) unit-norm patch embeddings of whole scenes, as the CLIP Prior computes them."""
         frames = torch.stack([torch.from_numpy(s.load_frames([0])[0]) for s in scenes]).permute(0, 3, 1, 2)
         size = self.clip_cfg.image_size
-        resized = nn.functional.interpolate(frames.float() / 255, size=(size, size), mode="bilinear", align_corners=False)
+        resized = nn.functional.interpolate(frames.float() / 255, size=(size, size), mode="bilinear",
+                                            align_corners=False)
         _, patches = self.model.visual((resized - self.mean) / self.std)
         return nn.functional.normalize(patches @ self.model.visual.proj, dim=-1)
 

@@ -83,7 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="short side (pixels) frames are resized to for the model (default: the size the weights "
                              "were trained at; the node's input_size)")
     parser.add_argument("--found-threshold", type=float, default=None,
-                        help="object probability from which a prediction is found (default: the weights' calibrated one)")
+                        help="object probability from which a prediction is found "
+                             "(default: the weights' calibrated one)")
     parser.add_argument("--calibrate", action="store_true",
                         help="also pick the found threshold on this split (max mean of N-acc and T-acc)")
     parser.add_argument("--min-t-acc", type=float, default=None,
@@ -109,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
         data.root = args.root
     model = load_vatex(args.weights, args.device)
     if args.preset is not None and model.cfg.name != args.preset:
-        raise SystemExit(f"{args.weights or 'the embedded weights'} hold preset {model.cfg.name!r}, not {args.preset!r}")
+        raise SystemExit(f"{args.weights or 'the embedded weights'} hold preset {model.cfg.name!r}, "
+                         f"not {args.preset!r}")
     threshold = args.found_threshold if args.found_threshold is not None else calibrated_threshold(args.weights)
     if args.input_size is not None and args.input_size < 32:
         raise SystemExit(f"--input-size must be >= 32 pixels, got {args.input_size}")

@@ -44,7 +44,8 @@ def mcc_loss(sentence_features: torch.Tensor, temperature: float = 0.1,
         (with a graph) if there is none.
     """
     if sentence_features.shape[0] % TRIPLET:
-        raise ValueError(f"expected B*3 sentence features (anchor, positive, negative), got {sentence_features.shape[0]}")
+        raise ValueError("expected B*3 sentence features (anchor, positive, negative), "
+                         f"got {sentence_features.shape[0]}")
     feats = F.normalize(sentence_features.float(), dim=-1)
     logits = feats @ feats.T / temperature  # (3B, 3B)
     eye = torch.eye(logits.shape[0], dtype=torch.bool, device=logits.device)

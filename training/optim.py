@@ -111,7 +111,8 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, max_iters: int) -> torch.optim.lr_scheduler.MultiStepLR:
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig,
+                    max_iters: int) -> torch.optim.lr_scheduler.MultiStepLR:
     """Step schedule: lr *= gamma at each fraction of ``max_iters`` in ``cfg.lr_steps``.
 
     The scheduler steps once per iteration.

@@ -27,7 +27,8 @@ class PreviousMaskConfig:
     morph: float = 0.5  # the mask grows or shrinks by one cell at its edge
 
 
-def previous_masks(masks: torch.Tensor, cfg: PreviousMaskConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+def previous_masks(masks: torch.Tensor, cfg: PreviousMaskConfig,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
     """The memory's target mask: the true masks of the frame before, spoiled.
 
     Args:

@@ -52,7 +52,8 @@ def release(checkpoint: Path, out: Path, version: str, recipe: str, quality: dic
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, help="model.safetensors of a training checkpoint")
-    parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="output weights file (default: the embedded model)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS,
+                        help="output weights file (default: the embedded model)")
     parser.add_argument("--version", required=True, help="version of the released weights, e.g. 1.0.0")
     parser.add_argument("--recipe", default="training/recipes/embedded_tiny.sh", help="how the weights were made")
     parser.add_argument("--quality", type=Path, default=None, help="JSON written by `vatex eval --out` to record")

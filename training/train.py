@@ -62,7 +62,8 @@ HELP = "train VATEX from a YAML config (use torchrun for several GPUs)"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True,
                         help="YAML training config, e.g. training/configs/tiny-1.2.0/synthetic_tiny.yaml")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (the lr schedule is kept)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="stop after this many steps (the lr schedule is kept)")
     parser.add_argument("--resume", default=None, help="checkpoint directory, checkpoints/ folder or run directory")
     parser.add_argument("--out", default=None, help="run directory (overrides out_dir of the config)")
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
@@ -198,7 +199,8 @@ class ResumableSampler(DistributedSampler):
     """A shuffling DistributedSampler (drop_last) that can start part-way into an epoch."""
 
     def __init__(self, dataset: TripletDataset, world: Distributed, seed: int) -> None:
-        super().__init__(dataset, num_replicas=world.world_size, rank=world.rank, shuffle=True, seed=seed, drop_last=True)
+        super().__init__(dataset, num_replicas=world.world_size, rank=world.rank, shuffle=True, seed=seed,
+                         drop_last=True)
         self.start = 0
 
     def start_epoch(self, epoch: int, start: int = 0) -> None:
@@ -309,12 +311,14 @@ def train(cfg: TrainConfig, max_steps: int | None = None, resume: str | Path | N
             log_handler.close()
 
 
-def _train(cfg: TrainConfig, world: Distributed, out_dir: Path, max_steps: int | None, resume: str | Path | None) -> Path:
+def _train(cfg: TrainConfig, world: Distributed, out_dir: Path, max_steps: int | None,
+           resume: str | Path | None) -> Path:
     """The body of :func:`train`."""
     seed_everything(cfg.seed + world.rank)
     model_cfg = cfg.model.build_config()
     vatex = build_vatex(model_cfg, *cfg.model.encoder_checkpoints()).to(world.device)
-    if (cfg.data.augment.short_side, cfg.data.augment.max_size) != (model_cfg.input.short_side, model_cfg.input.max_size):
+    if ((cfg.data.augment.short_side, cfg.data.augment.max_size)
+            != (model_cfg.input.short_side, model_cfg.input.max_size)):
         logger.warning("training at short side %d / max %d, but the model config (used at inference) says %d / %d",
                        cfg.data.augment.short_side, cfg.data.augment.max_size,
                        model_cfg.input.short_side, model_cfg.input.max_size)

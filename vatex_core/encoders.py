@@ -153,7 +153,8 @@ def fetched_encoders(preset: str, folder: str | Path | None = None, verify: bool
     manifest_path = target / MANIFEST_NAME
     if not manifest_path.is_file():
         raise FileNotFoundError(f"no fetched encoders of preset {preset!r} in {target} (no {MANIFEST_NAME}); run "
-                                f"`vatex fetch-encoders --preset {preset}` (or set ${ENV_FOLDER} to the folder holding them)")
+                                f"`vatex fetch-encoders --preset {preset}` "
+                                f"(or set ${ENV_FOLDER} to the folder holding them)")
     try:
         manifest = json.loads(manifest_path.read_text())
         entries = {name: manifest["files"][name] for name in ("backbone", "clip")}
@@ -193,7 +194,8 @@ def _fetch_backbone(cfg, tag: str, cache: Path, target: Path) -> dict:
 
 
 def _fetch_clip(cfg, sources: EncoderSources, cache: Path, target: Path) -> dict:
-    """open_clip's published file for (model, pretrained tag), downloaded by open_clip into ``cache``, moved to ``target``."""
+    """open_clip's published file for (model, pretrained tag), downloaded by open_clip into ``cache``, moved to
+    ``target``."""
     source = f"{sources.clip_model}/{sources.clip_pretrained}"
     pretrained_cfg = open_clip.get_pretrained_cfg(sources.clip_model, sources.clip_pretrained)
     if not pretrained_cfg:

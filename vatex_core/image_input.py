@@ -56,7 +56,8 @@ def resized_size(height: int, width: int, short_side: int, max_size: int) -> tup
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def prepare_frames(frames: Sequence[np.ndarray], short_side: int, max_size: int) -> tuple[torch.Tensor, tuple[int, int]]:
+def prepare_frames(frames: Sequence[np.ndarray], short_side: int,
+                   max_size: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """RGB uint8 frames of one size -> (1, T, 3, Hp, Wp) float in [0, 1] padded to /32, and the unpadded size.
 
     The frames are resized as uint8 (antialiased bilinear on the channels-last pixels, no float copy of a

@@ -221,7 +221,8 @@ class Predictor:
 
 
     def run_model(self, frames: torch.Tensor, text: TextFeatures) -> dict:
-        """The bare model call as this predictor makes it: ``model(frames, text)`` in its precision and backend, compiled or not.
+        """The bare model call as this predictor makes it: ``model(frames, text)`` in its precision and backend,
+        compiled or not.
 
         frames: (B, T, 3, H, W) RGB in [0, 1], H and W multiples of 32 (any device and dtype).
         Outputs of a CUDA-graph run are overwritten by the next call: read them first.

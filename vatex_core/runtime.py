@@ -76,7 +76,8 @@ class ModelRunner:
             logger.info("model compiled lazily with torch.compile(mode=%r) for fixed input shapes", mode)
 
     def __call__(self, frames: torch.Tensor, text: TextFeatures, memory: FrameMemory | None = None) -> dict:
-        """``model(frames, text, memory)`` with the frames (B, T, 3, H, W) moved and cast to the model's device and dtype.
+        """``model(frames, text, memory)`` with the frames (B, T, 3, H, W) moved and cast to the model's device and
+        dtype.
 
         ``memory``: a temporal model's stream memory (see ``Vatex.forward``); None for a per-frame model.
         The model's outputs, and "scores" (BK, N): each query's object probability.

@@ -28,7 +28,8 @@ def _count(name: str, module: nn.Module) -> ParameterCount:
 def parameter_counts(model: Vatex) -> list[ParameterCount]:
     """Counts for the encoders as the paper names them, VATEX's own heads, and the whole model (last)."""
     parts = [
-        _count("visual backbone (Video Swin)" if model.cfg.backbone.video else "visual backbone (Swin)", model.backbone),
+        _count("visual backbone (Video Swin)" if model.cfg.backbone.video else "visual backbone (Swin)",
+               model.backbone),
         _count("CLIP text tower", model.text_encoder.clip),
         _count("text projection FFN", model.text_encoder.project),
         _count("CMD", model.cmd),

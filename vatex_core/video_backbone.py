@@ -46,7 +46,8 @@ class VideoBackbone(nn.Module):
         """torchvision's 3D window attention has no switch; kept for the image backbone's interface."""
 
     def encode_clip(self, frames: torch.Tensor) -> list[torch.Tensor]:
-        """(B, T, 3, H, W) RGB in [0, 1] -> 4 maps (B*T, C_i, H / s_i, W / s_i), fine to coarse, frame-major per clip."""
+        """(B, T, 3, H, W) RGB in [0, 1] -> 4 maps (B*T, C_i, H / s_i, W / s_i), fine to coarse, frame-major per
+        clip."""
         clips, steps = frames.shape[:2]
         video = frames.transpose(1, 2)  # (B, 3, T, H, W)
         if steps == 1:
@@ -77,7 +78,8 @@ def _load(body: nn.Module, path: Path) -> None:
     try:
         missing, unexpected = body.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shapes that do not fit
-        raise ValueError(f"{path} is not a torchvision swin3d_b checkpoint: {str(err).splitlines()[-1].strip()}") from None
+        raise ValueError(f"{path} is not a torchvision swin3d_b checkpoint: "
+                         f"{str(err).splitlines()[-1].strip()}") from None
     if missing or unexpected:
         raise ValueError(f"{path} is not a torchvision swin3d_b checkpoint: {len(missing)} missing tensors "
                          f"({', '.join(missing[:3])}), {len(unexpected)} unexpected ({', '.join(unexpected[:3])})")

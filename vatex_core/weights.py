@@ -36,7 +36,8 @@ def save_weights(model: Vatex, path: str | Path, dtype: torch.dtype | None = Non
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"format_version": str(FORMAT_VERSION), "config": json.dumps(model.cfg.to_dict())}
     tensors = {
-        name: (tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor).detach().contiguous().cpu()
+        name: (tensor.to(dtype) if dtype is not None and tensor.is_floating_point()
+               else tensor).detach().contiguous().cpu()
         for name, tensor in model.state_dict().items()
     }
     tmp = path.with_name(path.name + ".tmp")
@@ -90,13 +91,15 @@ def check_state(state: dict[str, torch.Tensor], model: Vatex, path: str | Path) 
     for label, names in (("missing", sorted(set(expected) - set(state))),
                          ("unexpected", sorted(set(state) - set(expected)))):
         if names:
-            problems.append(f"{len(names)} {label} tensor(s) ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})")
+            problems.append(f"{len(names)} {label} tensor(s) "
+                            f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})")
     shapes = [f"{name} {tuple(state[name].shape)} != {tuple(tensor.shape)}" for name, tensor in expected.items()
               if name in state and state[name].shape != tensor.shape]
     if shapes:
         problems.append(f"{len(shapes)} tensor(s) of the wrong shape ({'; '.join(shapes[:3])})")
     if not problems:
-        bad = [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+        bad = [name for name, tensor in state.items()
+               if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
         if bad:
             problems.append(f"{len(bad)} tensor(s) with NaN or infinity ({', '.join(bad[:3])})")
     if problems:
@@ -188,7 +191,8 @@ def load_vatex(path: str | Path | None = None, device: str | torch.device = "cpu
 def _metadata(path: str | Path) -> dict[str, str]:
     path = Path(path)
     if not path.is_file():
-        hint = " (the embedded default model is missing; see README, section Embedded model)" if path == DEFAULT_WEIGHTS else ""
+        hint = (" (the embedded default model is missing; see README, section Embedded model)"
+                if path == DEFAULT_WEIGHTS else "")
         raise FileNotFoundError(f"weights file not found: {path}{hint}")
     try:
         with safetensors.safe_open(str(path), framework="pt") as handle:

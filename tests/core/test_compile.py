@@ -38,7 +38,8 @@ def test_one_graph_compiled_at_warmup_and_reused_for_new_expressions(counted_com
     eager = Predictor(load_vatex(), short_side=SIZE[0])
     caplog.set_level(logging.INFO, logger="vatex_core.runtime")
     for seed, expression in enumerate(["the red cup", "the big blue square on the far left", "circle"]):
-        compiled, reference = predictor.stream(expression).step(_frame(seed)), eager.stream(expression).step(_frame(seed))
+        compiled, reference = (predictor.stream(expression).step(_frame(seed)),
+                               eager.stream(expression).step(_frame(seed)))
         assert abs(compiled.score - reference.score) < 1e-5
         assert (compiled.mask == reference.mask).mean() > 0.999
     assert counter.frame_count == 1, "a new expression or the first real frame recompiled the model"

@@ -49,7 +49,8 @@ def test_fetch_writes_files_and_manifest_that_configs_find(hub, tmp_path, monkey
     assert backbone["library_version"] == timm.__version__
     assert clip["source"] == "open_clip:ViT-B-16/openai" and clip["library_version"] == open_clip.__version__
     for entry in (backbone, clip):
-        assert entry["sha256"] == sha256(folder / entry["file"]) and entry["bytes"] == (folder / entry["file"]).stat().st_size
+        assert (entry["sha256"] == sha256(folder / entry["file"])
+                and entry["bytes"] == (folder / entry["file"]).stat().st_size)
     assert not [p for p in folder.iterdir() if p.name.startswith(".download")]  # the hub cache is gone
     # The backbone file drops the classifier; the rest is the published tensors.
     saved = safetensors.torch.load_file(str(folder / backbone["file"]))
@@ -65,8 +66,10 @@ def test_fetch_writes_files_and_manifest_that_configs_find(hub, tmp_path, monkey
     source_clip = torch.load(hub.sources["clip"], weights_only=True)
     assert torch.equal(model.text_encoder.clip.token_embedding.weight, source_clip["token_embedding.weight"])
     assert torch.equal(model.clip_prior.clip_visual.conv1.weight, source_clip["visual.conv1.weight"])
-    assert torch.equal(model.backbone.body.state_dict()["patch_embed.proj.weight"], published["patch_embed.proj.weight"])
-    assert ModelSpec(preset="tiny", clip_checkpoint="fetched").encoder_checkpoints() == (None, str(folder / clip["file"]))
+    assert torch.equal(model.backbone.body.state_dict()["patch_embed.proj.weight"],
+                       published["patch_embed.proj.weight"])
+    assert (ModelSpec(preset="tiny", clip_checkpoint="fetched").encoder_checkpoints()
+            == (None, str(folder / clip["file"])))
 
 
 def test_fetched_files_are_verified(hub, tmp_path):

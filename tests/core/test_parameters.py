@@ -45,7 +45,8 @@ def test_clip_image_tower_is_frozen_and_stays_in_eval_mode(tiny_model):
     visual = model.clip_prior.clip_visual
     assert not visual.training and all(not m.training for m in visual.modules())
     assert all(not p.requires_grad for p in visual.parameters())
-    others = [n for n, p in model.named_parameters() if not p.requires_grad and not n.startswith("clip_prior.clip_visual.")]
+    others = [n for n, p in model.named_parameters()
+              if not p.requires_grad and not n.startswith("clip_prior.clip_visual.")]
     assert others == []
     assert model.cmd.training and model.decoder.training
 

@@ -62,7 +62,8 @@ def test_not_an_image():
         to_rgb_uint8([[1, 2], [3, 4]])
 
 
-@pytest.mark.parametrize("expression, error", [("", ValueError), ("   ", ValueError), ("x" * 1001, ValueError), (b"cup", TypeError)])
+@pytest.mark.parametrize("expression, error", [("", ValueError), ("   ", ValueError), ("x" * 1001, ValueError),
+                                               (b"cup", TypeError)])
 def test_bad_expressions_are_clear_errors(predictor, expression, error):
     with pytest.raises(error):
         predictor.predict(np.zeros((32, 32, 3), np.uint8), expression)

@@ -380,7 +380,8 @@ def known_scene(max_steps: int = 40) -> KnownScene:
 
 
 def borderline_frame(scene: KnownScene, low: float, high: float, encode: Callable[[Any], Any] = lambda rgb: rgb,
-                     decode: Callable[[Any], Any] = lambda frame: frame, max_scenes: int = 20) -> tuple[Any, Any, float]:
+                     decode: Callable[[Any], Any] = lambda frame: frame,
+                     max_scenes: int = 20) -> tuple[Any, Any, float]:
     """Frames on which the embedded model scores ``scene.absent_expression`` between ``low`` and ``high``, and high.
 
     The scene's frame (where the expression names nothing, score < 0.5) is blended with a demo frame where the

@@ -151,7 +151,8 @@ class DdsProbe:
         self.depth = DataWriter(participant, Topic(participant, name("depth"), dds_type(topics.DEPTH)),
                                 qos=dds_qos(topics.DEPTH, 1))
         self.camera_info = DataWriter(participant, Topic(participant, name("camera_info"),
-                                                         dds_type(topics.CAMERA_INFO)), qos=dds_qos(topics.CAMERA_INFO, 1))
+                                                         dds_type(topics.CAMERA_INFO)),
+                                      qos=dds_qos(topics.CAMERA_INFO, 1))
 
     def say(self, text: str, timeout: float = 300.0) -> None:
         """Publish an expression once the node's reader is matched (volatile: earlier ones are lost)."""

@@ -54,7 +54,8 @@ def test_bench_sizes_reports_each_size_in_one_run(dds_env, random_tiny_weights, 
                for line in summary)
 
 
-@pytest.mark.parametrize("text, sizes", [("320x240", [(320, 240)]), ("320x240, 1920x1080,", [(320, 240), (1920, 1080)])])
+@pytest.mark.parametrize("text, sizes", [("320x240", [(320, 240)]),
+                                         ("320x240, 1920x1080,", [(320, 240), (1920, 1080)])])
 def test_sizes_argument(text, sizes):
     from vatex_ros.commands.arg_types import frame_sizes
 

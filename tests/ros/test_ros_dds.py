@@ -130,7 +130,8 @@ def test_use_sim_time_takes_frame_age_from_clock(dds_env):
     clock = DataWriter(participant, Topic(participant, "rt/clock", Clock), qos=dds_qos(topics.CLOCK, 1))
     try:
         probe.say("the red block")
-        fresh, stale = frame_msg(scene(), stamp=1000.5, frame_id="fresh"), frame_msg(scene(), stamp=100.0, frame_id="stale")
+        fresh, stale = (frame_msg(scene(), stamp=1000.5, frame_id="fresh"),
+                        frame_msg(scene(), stamp=100.0, frame_id="stale"))
 
         def stream(msg) -> bool:
             clock.write(Clock(clock=Time(sec=1001)))

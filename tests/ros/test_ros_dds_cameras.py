@@ -114,7 +114,8 @@ def test_two_cameras_two_expressions_over_dds(dds_env):
         # apart, and a forward may start between them (it did under CPU load, in 2 of 10 runs of
         # scripts/repeat_under_load.sh); frames that arrive during a forward wait for the next one together. So the
         # cameras stream until one forward has taken both cameras and both expressions.
-        assert _stream(probe, CAMERAS, lambda: any(len(batch) == 4 for batch in predictor.batches)), "never 4 in one forward"
+        assert _stream(probe, CAMERAS,
+                       lambda: any(len(batch) == 4 for batch in predictor.batches)), "never 4 in one forward"
     finally:
         probe.close()
         node.close()

@@ -25,7 +25,8 @@ def node_process(env: dict, params_yaml: str, tmp_path: Path):
     params = tmp_path / "params.yaml"
     params.write_text(params_yaml)
     log = open(tmp_path / "node.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "vatex_ros.cli", "node", "--params", str(params), "--duration", "600"],
+    proc = subprocess.Popen([sys.executable, "-m", "vatex_ros.cli", "node", "--params", str(params),
+                             "--duration", "600"],
                             cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield proc

@@ -145,7 +145,8 @@ def test_expression_updates_never_wait_for_a_running_frame(fake_clock):
     assert not any(t.name == "vatex-inference" for t in threading.enumerate())
 
 
-@pytest.mark.parametrize("raw, expected", [("  the   red\tcup \n", "the red cup"), (b"la tasse rouge \xc3\xa9", "la tasse rouge é")])
+@pytest.mark.parametrize("raw, expected", [("  the   red\tcup \n", "the red cup"),
+                                           (b"la tasse rouge \xc3\xa9", "la tasse rouge é")])
 def test_expression_normalised(fake_predictor, fake_clock, raw, expected):
     core, _, expressions = make_core(fake_predictor, fake_clock)
     assert core.set_expression(raw)

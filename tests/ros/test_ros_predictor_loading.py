@@ -32,7 +32,8 @@ def test_parameters_reach_the_predictor_and_it_is_warmed_up(monkeypatch):
 
     warmed = []
     real_warmup = Predictor.warmup
-    monkeypatch.setattr(Predictor, "warmup", lambda self, size, **kw: warmed.append(size) or real_warmup(self, size, **kw))
+    monkeypatch.setattr(Predictor, "warmup",
+                        lambda self, size, **kw: warmed.append(size) or real_warmup(self, size, **kw))
     predictor = load_predictor(NodeParams(input_size=96, precision="bf16", compile_frame_size="64x48"))
     assert predictor.short_side == 96 and predictor.precision == "bf16"
     assert next(predictor.model.parameters()).dtype == torch.bfloat16

@@ -133,7 +133,8 @@ def write_ytvos(root: Path) -> dict:
         "vidA": {"expressions": {"0": {"exp": "a cat", "obj_id": "1"}, "1": {"exp": "a dog running", "obj_id": "2"},
                                  "2": {"exp": "the cat on the left", "obj_id": "1"}},
                  "frames": ["00000", "00005", "00010"], "labels": labels["vidA"], "colours": colours["vidA"]},
-        "vidB": {"expressions": {"10": {"exp": "a moving box", "obj_id": "2"}, "9": {"exp": "a still box", "obj_id": "2"}},
+        "vidB": {"expressions": {"10": {"exp": "a moving box", "obj_id": "2"},
+                                 "9": {"exp": "a still box", "obj_id": "2"}},
                  "frames": ["00000", "00005"], "labels": labels["vidB"], "colours": colours["vidB"]},
     }
     write_video_dataset(root, "train", train)

@@ -106,8 +106,10 @@ def test_confident_rule_errors_are_clear():
 def _shifted_renderers(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A large well-separated split and a small one whose targets score lower (a renderer shift)."""
     rng = np.random.default_rng(seed)
-    own = (np.concatenate([rng.uniform(0.6, 1.0, 900), rng.uniform(0.0, 0.4, 300)]), np.repeat([False, True], [900, 300]))
-    other = (np.concatenate([rng.uniform(0.25, 1.0, 300), rng.uniform(0.0, 0.5, 100)]), np.repeat([False, True], [300, 100]))
+    own = (np.concatenate([rng.uniform(0.6, 1.0, 900), rng.uniform(0.0, 0.4, 300)]),
+           np.repeat([False, True], [900, 300]))
+    other = (np.concatenate([rng.uniform(0.25, 1.0, 300), rng.uniform(0.0, 0.5, 100)]),
+             np.repeat([False, True], [300, 100]))
     groups = np.repeat(["synthetic", "independent"], [1200, 400])
     return np.concatenate([own[0], other[0]]), np.concatenate([own[1], other[1]]), groups
 
@@ -150,7 +152,8 @@ def test_balanced_rule_over_groups_weighs_each_group_equally():
     mixed = calibrate_threshold(scores, no_target, groups=groups)
     means = [(g["n_acc"] + g["t_acc"]) / 2 for g in mixed.groups.values()]
     best = max(np.mean([50 * ((~(scores >= t))[(groups == n) & no_target].mean()
-                              + (scores >= t)[(groups == n) & ~no_target].mean()) for n in ("synthetic", "independent")])
+                              + (scores >= t)[(groups == n) & ~no_target].mean())
+                        for n in ("synthetic", "independent")])
                for t in np.linspace(0, 1, 2001))
     assert np.mean(means) == pytest.approx(best, abs=1e-9)
     with pytest.raises(ValueError, match="group 'b'"):

@@ -38,7 +38,8 @@ def _trained(cfg=None):
 
 def test_save_load_restores_everything_and_prunes(tmp_path):
     model, optimizer, scheduler = _trained()
-    state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "data": {"epoch": 1, "position": 4}}
+    state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "data": {"epoch": 1, "position": 4}}
     for step in (1, 2, 3):
         directory = save_checkpoint(tmp_path, step, model, state, keep=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "step_00000002", "step_00000003"]
@@ -56,7 +57,8 @@ def test_save_load_restores_everything_and_prunes(tmp_path):
     for (name, a), b in zip(model.state_dict().items(), fresh.state_dict().values()):
         assert torch.equal(a, b), name
     key = next(iter(optimizer.state_dict()["state"]))
-    assert torch.equal(optimizer.state_dict()["state"][key]["exp_avg"], fresh_optimizer.state_dict()["state"][key]["exp_avg"])
+    assert torch.equal(optimizer.state_dict()["state"][key]["exp_avg"],
+                       fresh_optimizer.state_dict()["state"][key]["exp_avg"])
     assert fresh_scheduler.last_epoch == scheduler.last_epoch
 
 

@@ -71,7 +71,8 @@ def test_aux_sets_mcc_and_weighted_total():
         assert name in losses and torch.isfinite(losses[name])
     total = cfg.weight_mcc * losses["loss_mcc"]
     for suffix in ("", "_0", "_1"):
-        total = total + 2 * losses["loss_ce" + suffix] + 5 * losses["loss_mask" + suffix] + 5 * losses["loss_dice" + suffix]
+        total = (total + 2 * losses["loss_ce" + suffix] + 5 * losses["loss_mask" + suffix]
+                 + 5 * losses["loss_dice" + suffix])
     assert torch.allclose(losses["loss"], total)
     losses["loss"].backward()
     assert outputs["pred_masks"].grad.abs().sum() > 0 and outputs["sentence_feature"].grad.abs().sum() > 0

@@ -42,7 +42,8 @@ def test_kept_training_weights_match_their_manifests():
     assert manifests, f"no weights kept in {KEPT_WEIGHTS}"
     for path in manifests:
         manifest = json.loads(path.read_text())
-        assert sha256(path.with_name(manifest["file"])) == manifest["sha256"], f"{manifest['file']} is damaged or replaced"
+        assert sha256(path.with_name(manifest["file"])) == manifest["sha256"], \
+            f"{manifest['file']} is damaged or replaced"
 
 
 @pytest.mark.slow

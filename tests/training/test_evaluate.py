@@ -69,7 +69,8 @@ def test_wrong_preset_is_an_error(weights, tmp_path):
 
 def test_table_layout():
     table = format_table({"dataset": "refcoco", "split": "val", "metrics": {
-        "mIoU": 78.16, "oIoU": 1, "Pr@0.5": 88.12, "Pr@0.6": 0, "Pr@0.7": 82.54, "Pr@0.8": 0, "Pr@0.9": 45.11, "Oc-IoU": 2}})
+        "mIoU": 78.16, "oIoU": 1, "Pr@0.5": 88.12, "Pr@0.6": 0, "Pr@0.7": 82.54, "Pr@0.8": 0, "Pr@0.9": 45.11,
+        "Oc-IoU": 2}})
     header, row = table.splitlines()
     assert header.split() == ["dataset", "split", "mIoU", "oIoU", "Pr@0.5", "Pr@0.7", "Pr@0.9", "Oc-IoU"]
     assert row.split()[:3] == ["refcoco", "val", "78.16"]

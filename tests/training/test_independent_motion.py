@@ -123,8 +123,10 @@ def test_the_training_checker_reads_every_phrase_the_same_way(videos):
 
 def test_checker_margins():
     side = 200.0
-    still, slow_left = Mover("1", "circle", "red", "big", "solid", 0, 0), Mover("2", "circle", "red", "big", "solid", -3, 0)
-    fast_left, diagonal = Mover("3", "circle", "red", "big", "solid", -7, 0.5), Mover("4", "circle", "red", "big", "solid", 4, 4)
+    still, slow_left = (Mover("1", "circle", "red", "big", "solid", 0, 0),
+                        Mover("2", "circle", "red", "big", "solid", -3, 0))
+    fast_left, diagonal = (Mover("3", "circle", "red", "big", "solid", -7, 0.5),
+                           Mover("4", "circle", "red", "big", "solid", 4, 4))
     assert moves(still, "still", side) and not moves(slow_left, "still", side)
     assert moves(Mover("5", "circle", "red", "big", "solid", 1, 0), "still", side) is None  # neither still nor moving
     assert moves(slow_left, "left", side) and moves(fast_left, "left", side) and not moves(slow_left, "right", side)

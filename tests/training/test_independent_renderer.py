@@ -23,7 +23,8 @@ def val_scenes():
 
 
 def _digest(scene) -> str:
-    return hashlib.sha1(scene.load_frames().tobytes() + repr([o.expressions for o in scene.objects]).encode()).hexdigest()
+    return hashlib.sha1(scene.load_frames().tobytes()
+                        + repr([o.expressions for o in scene.objects]).encode()).hexdigest()
 
 
 def test_same_split_same_scenes_and_prefix_stable():
@@ -47,7 +48,8 @@ def test_masks_are_exact_and_disjoint(val_scenes):
         for obj in scene.objects:
             if obj.no_target:
                 assert obj.object_id == "absent" and not scene.load_mask(obj.object_id).any()
-        things = things_of([o.object_id for o in real], [(t.shape, t.colour, t.size, t.texture) for t in scene.things[0]],
+        things = things_of([o.object_id for o in real],
+                           [(t.shape, t.colour, t.size, t.texture) for t in scene.things[0]],
                            masks)
         assert things == scene.things[0]  # the checker saw the masks the scene holds
 
@@ -63,7 +65,8 @@ def test_both_present_and_absent_objects_are_asked_for(val_scenes):
 def test_phrases_are_in_the_training_grammar_and_its_checker_agrees(val_scenes):
     """Independent code, same language: the training checker reads every phrase the same way."""
     for scene in val_scenes:
-        truth = [ObjectTruth(t.object_id, t.shape, t.colour, t.size, t.texture, radius=1.2 * t.extent, texture_angle=0.0,
+        truth = [ObjectTruth(t.object_id, t.shape, t.colour, t.size, t.texture,
+                             radius=1.2 * t.extent, texture_angle=0.0,
                              area=t.area, centers=np.array([[t.x, t.y]]), centroids=np.array([[t.x, t.y]]),
                              bboxes=np.zeros((1, 4), dtype=np.int64), visible_fraction=np.ones(1))
                  for t in scene.things[0]]

@@ -43,7 +43,8 @@ def test_motion_words_say_how_the_object_moves(scenes):
                     continue
                 if expression.motion is None:
                     continue
-                velocity = (truth[obj.object_id].centers[-1] - truth[obj.object_id].centers[0]) / (CFG.motion.num_frames - 1)
+                velocity = ((truth[obj.object_id].centers[-1] - truth[obj.object_id].centers[0])
+                            / (CFG.motion.num_frames - 1))
                 dx, dy = velocity
                 expected = {"left": dx < 0 and abs(dx) > abs(dy), "right": dx > 0 and abs(dx) > abs(dy),
                             "up": dy < 0 and abs(dy) > abs(dx), "down": dy > 0 and abs(dy) > abs(dx),

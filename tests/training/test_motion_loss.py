@@ -63,7 +63,8 @@ def test_nothing_kept_gives_zero_and_keeps_the_graph():
 def test_train_step_adds_the_term_and_the_residual_learns_it(monkeypatch):
     torch.manual_seed(0)
     spec = ModelSpec(overrides={"temporal": {"memory_frames": 2}})
-    scenes = make_motion_scenes(SyntheticConfig(height=64, width=64, max_objects=2, max_expressions=2), "train", 2, seed=3)
+    scenes = make_motion_scenes(SyntheticConfig(height=64, width=64, max_objects=2, max_expressions=2),
+                                "train", 2, seed=3)
     dataset = TripletDataset(scenes, num_frames=3, window_strides=(1,))
     batch = collate_triplets([dataset[i] for i in range(2)])  # frames (2, 3, 3, 64, 64)
     model = TrainingModel(build_vatex(spec.build_config()))
@@ -89,7 +90,8 @@ def test_train_step_adds_the_term_and_the_residual_learns_it(monkeypatch):
 
 def test_off_by_default_and_without_a_memory(monkeypatch):
     spec = ModelSpec(overrides={"temporal": {"memory_frames": 2}})
-    scenes = make_motion_scenes(SyntheticConfig(height=64, width=64, max_objects=2, max_expressions=2), "train", 1, seed=3)
+    scenes = make_motion_scenes(SyntheticConfig(height=64, width=64, max_objects=2, max_expressions=2),
+                                "train", 1, seed=3)
     batch = collate_triplets([TripletDataset(scenes, num_frames=2, window_strides=(1,))[0]])
     model = TrainingModel(build_vatex(spec.build_config()))
     criterion = SetCriterion(LossConfig(num_points=256))
@@ -99,7 +101,8 @@ def test_off_by_default_and_without_a_memory(monkeypatch):
     assert "loss_motion" not in train_step(model, criterion, build_optimizer(model.vatex, on.optim), scaler, batch, on)
     monkeypatch.setattr("training.train.past_frames", lambda steps: steps)
     off = TrainConfig(loss=LossConfig(num_points=256))
-    assert "loss_motion" not in train_step(model, criterion, build_optimizer(model.vatex, off.optim), scaler, batch, off)
+    assert "loss_motion" not in train_step(model, criterion, build_optimizer(model.vatex, off.optim),
+                                           scaler, batch, off)
 
 
 def test_a_per_frame_model_refuses_the_term():

@@ -103,7 +103,8 @@ def _scene() -> ArrayScene:
     frames = np.zeros((1, 16, 16, 3), np.uint8)
     mask = np.zeros((1, 16, 16), bool)
     mask[0, 2:6, 2:6] = True
-    objects = [RefObject("1", ("the red circle", "the circle")), RefObject("absent", ("the blue star",), no_target=True)]
+    objects = [RefObject("1", ("the red circle", "the circle")),
+               RefObject("absent", ("the blue star",), no_target=True)]
     return ArrayScene("s", objects, frames, {"1": mask, "absent": np.zeros_like(mask)})
 
 
@@ -117,7 +118,8 @@ def test_triplets_of_no_target_anchors_and_their_negatives():
     assert absent["has_object"].tolist() == [False, False, True]
     assert absent["masks"][:2].sum() == 0 and absent["masks"][2].sum() == 16
     for text in ("the red circle", "the circle"):  # a no-target phrase is never another object's negative
-        assert by_anchor[text]["expressions"][2] == "None" and by_anchor[text]["has_object"].tolist() == [True, True, False]
+        assert (by_anchor[text]["expressions"][2] == "None"
+                and by_anchor[text]["has_object"].tolist() == [True, True, False])
     evaluation = EvalDataset([_scene()])
     assert [(item["expression"], item["no_target"], bool(item["mask"].any())) for item in evaluation] == [
         ("the red circle", False, True), ("the circle", False, True), ("the blue star", True, False)]
@@ -218,7 +220,8 @@ def test_criterion_matches_cross_entropy_with_class_weights_by_default():
     classes = torch.ones(3, 5, dtype=torch.int64)
     for s, (query, _) in enumerate(matches):
         classes[s, query] = 0
-    expected = torch.nn.functional.cross_entropy(outputs["pred_logits"].transpose(1, 2), classes, torch.tensor([1.0, 0.1]))
+    expected = torch.nn.functional.cross_entropy(outputs["pred_logits"].transpose(1, 2), classes,
+                                                 torch.tensor([1.0, 0.1]))
     assert torch.allclose(loss, expected, atol=1e-6)
 
 

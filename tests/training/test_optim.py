@@ -81,7 +81,8 @@ def test_temporal_memory_gets_its_own_lr_only_when_asked():
     temporal = faster["temporal/decay"]["param_names"] + faster["temporal/no_decay"]["param_names"]
     assert temporal and all(n.startswith("temporal.") for n in temporal)
     assert {faster[name]["lr"] for name in ("temporal/decay", "temporal/no_decay")} == {1e-3}
-    assert not any(n.startswith("temporal.") for n in faster["head/decay"]["param_names"] + faster["head/no_decay"]["param_names"])
+    assert not any(n.startswith("temporal.")
+                   for n in faster["head/decay"]["param_names"] + faster["head/no_decay"]["param_names"])
     assert sum(len(g["params"]) for g in faster.values()) == sum(len(g["params"]) for g in plain.values())
 
 

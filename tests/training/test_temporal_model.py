@@ -65,14 +65,16 @@ def predictor() -> Predictor:
 
 
 def _look_alikes() -> tuple[np.ndarray, list[np.ndarray]]:
-    return _clip([("circle", "red", 14.0, (110.0, 40.0), (-4.0, 0.0)), ("circle", "red", 14.0, (50.0, 90.0), (4.0, 0.0))])
+    return _clip([("circle", "red", 14.0, (110.0, 40.0), (-4.0, 0.0)),
+                  ("circle", "red", 14.0, (50.0, 90.0), (4.0, 0.0))])
 
 
 BAND = (50, 80)
 
 
 def _hidden_twin() -> tuple[np.ndarray, list[np.ndarray]]:
-    return _clip([("square", "blue", 12.0, (10.0, 45.0), (10.0, 0.0)), ("square", "blue", 12.0, (120.0, 100.0), (0.0, 0.0))],
+    return _clip([("square", "blue", 12.0, (10.0, 45.0), (10.0, 0.0)),
+                  ("square", "blue", 12.0, (120.0, 100.0), (0.0, 0.0))],
                  BAND)
 
 
@@ -104,7 +106,8 @@ def _check_look_alikes(predictor: Predictor) -> None:
     single = [predictor.stream("the red circle moving left").step(frame) for frame in frames]
     stream_iou = np.mean([_iou(p.mask, left[t]) for t, p in enumerate(streamed) if t >= 2])
     single_iou = np.mean([_iou(p.mask, left[t]) for t, p in enumerate(single) if t >= 2])
-    assert stream_iou >= 0.6, f"stream IoU {stream_iou:.2f} with the circle moving left (frame by frame {single_iou:.2f})"
+    assert stream_iou >= 0.6, \
+        f"stream IoU {stream_iou:.2f} with the circle moving left (frame by frame {single_iou:.2f})"
     assert single_iou < 0.6, "frame by frame the two circles look the same: this clip would not test memory"
 
 

@@ -36,7 +36,8 @@ def test_loss_decreases_on_a_fixed_batch():
     def fixed_loss() -> float:
         torch.manual_seed(123)  # same sampled points every time
         with torch.no_grad():
-            return criterion(model(batch["frames"], batch["expressions"]), batch["masks"], batch["has_object"])["loss"].item()
+            return criterion(model(batch["frames"], batch["expressions"]), batch["masks"],
+                             batch["has_object"])["loss"].item()
 
     before = fixed_loss()
     for _ in range(6):

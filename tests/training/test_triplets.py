@@ -55,7 +55,8 @@ def test_one_item_per_expression_and_triplet_semantics(scenes):
         else:
             assert _owner(scene, negative) != owner
             assert item["has_object"].tolist() == [True, True, True]
-            torch.testing.assert_close(item["masks"][2], torch.from_numpy(scene.load_mask(_owner(scene, negative))).float())
+            torch.testing.assert_close(item["masks"][2],
+                                       torch.from_numpy(scene.load_mask(_owner(scene, negative))).float())
 
 
 def test_sampling_is_deterministic_per_seed_and_epoch(scenes):

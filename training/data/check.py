@@ -50,8 +50,8 @@ HOW_TO_GET = {
     "ytvos": "Ref-YouTube-VOS (youtube-vos.org, Referring Video Object Segmentation track, CodaLab): train.zip and "
              "valid.zip unzipped into ROOT/ (ROOT/train/JPEGImages, ROOT/train/Annotations, ROOT/valid/JPEGImages) and "
              "meta_expressions.zip into ROOT/ (ROOT/meta_expressions/<split>/meta_expressions.json)",
-    "davis": "DAVIS-2017 trainval 480p (davischallenge.org) and the Ref-DAVIS17 expressions (davis_text_annotations.zip, "
-             "Khoreva et al.), converted to the Ref-YouTube-VOS layout by ReferFormer's "
+    "davis": "DAVIS-2017 trainval 480p (davischallenge.org) and the Ref-DAVIS17 expressions "
+             "(davis_text_annotations.zip, Khoreva et al.), converted to the Ref-YouTube-VOS layout by ReferFormer's "
              "tools/data/convert_davis_to_ytvos.py into ROOT/ (ROOT/meta_expressions/valid/meta_expressions.json, "
              "ROOT/valid/JPEGImages, ROOT/valid/Annotations)",
 }
@@ -302,7 +302,8 @@ def _check_splits(report: CheckReport, refs_path: Path, expected: Iterable[str],
     missing = [split for split in expected if split not in found]
     extra = sorted(set(found) - set(expected))
     if missing:
-        report.add("error", f"{refs_path.name}: no refs of split(s) {', '.join(missing)} (has {', '.join(sorted(found))})")
+        report.add("error", f"{refs_path.name}: no refs of split(s) {', '.join(missing)} "
+                            f"(has {', '.join(sorted(found))})")
     else:
         report.add("ok", f"{refs_path.name}: splits {', '.join(expected)}")
     if extra:
@@ -324,7 +325,8 @@ def _check_reader(report: CheckReport, read: Callable[[str], list[RefScene]], sp
             report.add("error", f"{split}: the reader fails: {type(err).__name__}: {' '.join(str(err).split())[:200]}")
             continue
         if frames.shape[1:3] != mask.shape[1:3]:
-            report.add("error", f"{split}: scene {scene.scene_id}: image {frames.shape[1:3]} but mask {mask.shape[1:3]}")
+            report.add("error", f"{split}: scene {scene.scene_id}: image {frames.shape[1:3]} "
+                                f"but mask {mask.shape[1:3]}")
         else:
             report.add("ok", f"{split}: the reader reads {len(scenes)} scene(s); {scene.scene_id} decodes")
 

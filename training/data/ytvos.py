@@ -116,7 +116,8 @@ def load_meta_expressions(root: Path, split: str, splits: Sequence[str], name: s
                 per_object.setdefault(str(expression["obj_id"]), []).append(expression["exp"])
         if not per_object:
             continue
-        objects = [RefObject(obj_id, tuple(exps)) for obj_id, exps in sorted(per_object.items(), key=lambda kv: int(kv[0]))]
+        objects = [RefObject(obj_id, tuple(exps))
+                   for obj_id, exps in sorted(per_object.items(), key=lambda kv: int(kv[0]))]
         scenes.append(VideoScene(f"{name}/{vid}", video["frames"], root / split / "JPEGImages" / vid,
                                  root / split / "Annotations" / vid, objects))
     logger.info("%s %s: %d videos, %d objects", name, split, len(scenes), sum(len(s.objects) for s in scenes))

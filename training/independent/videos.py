@@ -234,7 +234,8 @@ def _render(rng: np.random.Generator, attributes: list[tuple[str, str, str, str]
 
 
 def make_independent_videos(split: str, count: int | None = None) -> list[IndependentVideo]:
-    """The first ``count`` videos of a split (default ``SPLIT_VIDEOS[split]``); video ``i`` does not depend on ``count``.
+    """The first ``count`` videos of a split (default ``SPLIT_VIDEOS[split]``);
+    video ``i`` does not depend on ``count``.
 
     Args:
         split: "val" or "test".

@@ -63,7 +63,8 @@ def _misplaced(obj: ObjectTruth, rng: np.random.Generator) -> Expression:
 
 
 def absent_expressions(objects: Sequence[ObjectTruth], image_size: tuple[int, int], count: int,
-                       cfg: SyntheticConfig, rng: np.random.Generator, tries_per_expression: int = 20) -> tuple[str, ...]:
+                       cfg: SyntheticConfig, rng: np.random.Generator,
+                       tries_per_expression: int = 20) -> tuple[str, ...]:
     """Up to ``count`` distinct expressions that pick nothing on any frame of the scene.
 
     Args:

@@ -130,7 +130,8 @@ def export_ytvos(scenes: Sequence[SyntheticScene], root: Path, split: str = "tra
         for obj in (o for o in scene.objects if not o.no_target):  # Ref-YouTube-VOS has no no-target ones
             mask = scene.load_mask(obj.object_id)  # (T, H, W)
             if (labels[mask] != 0).any():
-                raise ValueError(f"{scene.scene_id}: object {obj.object_id} overlaps another; palette PNGs need disjoint masks")
+                raise ValueError(f"{scene.scene_id}: object {obj.object_id} overlaps another; "
+                                 "palette PNGs need disjoint masks")
             labels[mask] = int(obj.object_id)
             for e in obj.expressions:
                 expressions[str(len(expressions))] = {"exp": e, "obj_id": obj.object_id}

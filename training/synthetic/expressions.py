@@ -38,7 +38,8 @@ def _unique_description(obj: ObjectTruth, objects: Sequence[ObjectTruth]) -> Des
     return None
 
 
-def _candidates(target: ObjectTruth, objects: Sequence[ObjectTruth], rng: np.random.Generator) -> list[list[Expression]]:
+def _candidates(target: ObjectTruth, objects: Sequence[ObjectTruth],
+                rng: np.random.Generator) -> list[list[Expression]]:
     """Candidate expressions for ``target``, one shuffled list per kind."""
     short = descriptions(target, 1)
     kinds = [

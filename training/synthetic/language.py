@@ -14,7 +14,8 @@ Grammar (every generated expression is an instance; ``parse`` accepts exactly th
 Meaning, evaluated on one frame's geometry (centres and analytic areas of ``ObjectTruth``):
 the description filters objects by attributes; a relation keeps those standing in it to the
 landmark (which must be the only object matching its description); a superlative or a spatial
-word then keeps the extreme object (a superlative needs at least two candidates). Extremes must win by a clear margin and thresholds have a
+word then keeps the extreme object (a superlative needs at least two candidates).
+Extremes must win by a clear margin and thresholds have a
 grey zone: a near-tie or a borderline case adds ``UNSURE`` to the result, so the expression
 never counts as picking exactly one object. With a single candidate, a spatial word is
 checked against the image (left = left part of the image, middle = near the centre).

@@ -103,7 +103,8 @@ def sample_centers(cfg: SyntheticConfig, objects: list[_Attributes], num_frames:
     return np.stack(centers)
 
 
-def visible_masks(cfg: SyntheticConfig, objects: list[_Attributes], centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def visible_masks(cfg: SyntheticConfig, objects: list[_Attributes],
+                  centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Full and visible masks; objects later in the list are drawn in front.
 
     Returns:

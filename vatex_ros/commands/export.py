@@ -1,4 +1,5 @@
-"""`vatex export --format onnx`: the model's one-frame forward as an ONNX graph, checked against PyTorch in onnxruntime."""
+"""`vatex export --format onnx`: the model's one-frame forward as an ONNX graph, checked against PyTorch in
+onnxruntime."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="the .onnx file to write (a .json goes beside it)")
     parser.add_argument("--camera", type=frame_size, default=frame_size("640x480"),
                         help="camera frame size WxH the graph is made for (default 640x480); the graph takes the "
-                             "frame as the Predictor feeds the model: short side at the model's input size, padded to /32")
+                             "frame as the Predictor feeds the model: short side at the model's input size, "
+                             "padded to /32")
     parser.add_argument("--no-check", action="store_true", help="skip the onnxruntime comparison with PyTorch")
     parser.add_argument("--bench", type=int, default=0, metavar="CALLS",
                         help="also time CALLS frames through onnxruntime and PyTorch (CPU, --threads each)")
@@ -27,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def model_input_size(camera: tuple[int, int], short_side: int, max_size: int) -> tuple[int, int]:
-    """(height, width) the model sees for a camera frame (width, height): resized as the Predictor does, padded to /32."""
+    """(height, width) the model sees for a camera frame (width, height): resized as the Predictor does, padded
+    to /32."""
     from vatex_core.image_input import resized_size
 
     height, width = resized_size(camera[1], camera[0], short_side, max_size)
@@ -60,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         description["bench"] = {**time_backends(model, args.out, inputs, args.threads, args.bench),
                                 "threads": args.threads, "calls": args.bench}
         bench = description["bench"]
-        print(f"one frame, median of {args.bench}, {args.threads} thread(s): onnxruntime {bench['onnxruntime_ms']:.1f} ms, "
+        print(f"one frame, median of {args.bench}, {args.threads} thread(s): "
+              f"onnxruntime {bench['onnxruntime_ms']:.1f} ms, "
               f"PyTorch {bench['torch_ms']:.1f} ms")
     args.out.with_suffix(".json").write_text(json.dumps(description, indent=2) + "\n")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) and {args.out.with_suffix('.json')}")

@@ -12,7 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="paper", help="model preset: paper or tiny (default: paper)")
     parser.add_argument("--config", action="store_true", help="also print the full configuration as JSON")
     parser.add_argument("--video-backbone", action="store_true",
-                        help="Video Swin-B (torchvision swin3d_b) instead of the image Swin, as the paper uses for video")
+                        help="Video Swin-B (torchvision swin3d_b) instead of the image Swin, "
+                             "as the paper uses for video")
     parser.add_argument("--memory-frames", type=int, default=0,
                         help="past frames of the temporal memory (0 = the per-frame model)")
 

@@ -160,7 +160,8 @@ def array_to_image(pixels: np.ndarray, encoding: str, header: Header,
     channels, dtype = encodings[encoding]
     expected = pixels.shape[:2] + ((channels,) if channels > 1 else ())
     if pixels.ndim not in (2, 3) or pixels.shape != expected or pixels.dtype != dtype:
-        raise ValueError(f"{encoding} needs a {dtype} array with {channels} channel(s), got {pixels.dtype} {pixels.shape}")
+        raise ValueError(f"{encoding} needs a {dtype} array with {channels} channel(s), "
+                         f"got {pixels.dtype} {pixels.shape}")
     height, width = pixels.shape[:2]
     return Image(header=header, height=height, width=width, encoding=encoding, is_bigendian=0,
                  step=width * channels * dtype.itemsize, data=octets(pixels.astype(dtype.newbyteorder("<"),

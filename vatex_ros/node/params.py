@@ -92,7 +92,8 @@ class NodeParams:
                                                 "another size compile on their first use)")
     score_threshold: float = _param(-1.0, "object probability from which a frame's prediction is found (and counts "
                                           "as a hit); -1 = the threshold calibrated for the weights (their "
-                                          "manifest); the rclpy node applies a change from the next frame", bounds=(-1.0, 1.0))
+                                          "manifest); the rclpy node applies a change from the next frame",
+                                    bounds=(-1.0, 1.0))
     max_frame_age: float = _param(1.0, "skip frames whose stamp is older than this (s); 0 = no check",
                                   bounds=(0.0, 3600.0))
     frame_age_mode: str = _param("clock", "how max_frame_age measures age: clock = node clock - stamp (camera and "
@@ -237,7 +238,8 @@ def load_params(path: str | Path, node_name: str = NODE_NAME, namespace: str = N
     full_name = f"{namespace.rstrip('/')}/{node_name}" if namespace.strip("/") else f"/{node_name}"
     matching = [key for key in document if section_matches(str(key), full_name)]
     if not matching:
-        raise ValueError(f"{path}: no section applies to node {full_name} (found {shorten(sorted(map(str, document)))}); "
+        raise ValueError(f"{path}: no section applies to node {full_name} "
+                         f"(found {shorten(sorted(map(str, document)))}); "
                          f"key it '/**:' or '/**/{node_name}:' or '{full_name}:'")
     values: dict[str, Any] = {}
     for key in sorted(matching, key=lambda k: "*" not in str(k)):  # stable: wildcards first, in file order

@@ -14,7 +14,8 @@ def load_predictor(params: NodeParams):
     with ``params.cpu_threads`` torch threads (0: torch's default).
 
     In ``params.precision`` on ``params.backend``; warmed up on a frame of ``params.compile_frame_size`` (with
-    ``params.compile``, compiled for it; with onnxruntime, its graph exported or loaded from the cache), so that the first camera frame is not the slow one: the first call of a model pays for
+    ``params.compile``, compiled for it; with onnxruntime, its graph exported or loaded from the cache), so that the
+    first camera frame is not the slow one: the first call of a model pays for
     lazy initialisation (about a second on a CPU), and a frame that waits for it is skipped as older than
     ``max_frame_age``.
 

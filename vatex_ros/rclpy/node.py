@@ -201,7 +201,8 @@ class VatexNode(LifecycleNode):
             constraints = ["one of: " + ", ".join(f.metadata["choices"])] if f.metadata["choices"] else []
             if f.name in CONFIGURE_TIME:
                 constraints.append("applied at configure: change it while unconfigured")
-            descriptor = ParameterDescriptor(description=f.metadata["help"], additional_constraints="; ".join(constraints))
+            descriptor = ParameterDescriptor(description=f.metadata["help"],
+                                             additional_constraints="; ".join(constraints))
             if isinstance(f.default, tuple):  # rclpy cannot tell an empty list's type: declared by type, no value
                 self.declare_parameter(f.name, Parameter.Type.STRING_ARRAY, descriptor)
                 continue

@@ -9,7 +9,8 @@ source frame's bag timestamp.
 
 Depth: when the bag has an aligned depth image topic (sensor_msgs/Image 16UC1 or 32FC1, found by the
 encoding of its first message unless named) and a sensor_msgs/CameraInfo topic, they are fed to the core
-with ``use_depth`` on, and the output gains ``target_point``, ``target_cloud`` and ``detections_3d``. A colour frame waits until
+with ``use_depth`` on, and the output gains ``target_point``, ``target_cloud`` and ``detections_3d``.
+A colour frame waits until
 a depth image stamped at or after it and a CameraInfo have been read (drivers record the three in any
 order), so its depth is in the core's pairing buffer when it is processed.
 

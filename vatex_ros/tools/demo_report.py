@@ -206,7 +206,8 @@ def format_summary(summary: dict) -> str:
         f"latency stamp->mask received: {ms(latency['stamp_to_receive'])}",
         f"mean IoU vs truth {number(summary['mean_iou'])} over {summary['iou_frames']} frames; "
         f"found rate {number(summary['found_rate'])}",
-        f"named by its motion: mean IoU {number(summary['motion_mean_iou'])} over {summary['motion_iou_frames']} frames",
+        f"named by its motion: mean IoU {number(summary['motion_mean_iou'])} "
+        f"over {summary['motion_iou_frames']} frames",
         f"named object not in view: {absent['frames']} frames, false found on {absent['false_found']}",
         f"3D: target_point on {target_3d['with_point']} of {target_3d['found_frames']} found frames; "
         f"centroid error {mm(target_3d['error_mm'])}; with the mask on the named object (IoU >= 0.5) "

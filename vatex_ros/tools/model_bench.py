@@ -78,7 +78,8 @@ def config_from_args(args: argparse.Namespace) -> ModelBenchConfig:
     for precision in precisions:
         precision_dtype(precision)  # ValueError for a bad name
     streams = tuple(int(n) for n in args.streams.split(","))
-    if not precisions or not streams or min(streams) < 1 or args.calls < 1 or min(args.train_batch, args.train_steps - 1) < 0:
+    if (not precisions or not streams or min(streams) < 1 or args.calls < 1
+            or min(args.train_batch, args.train_steps - 1) < 0):
         raise ValueError("need --precision names, --streams >= 1, --calls >= 1, --train-batch >= 0, --train-steps >= 1")
     width, height = args.size
     return ModelBenchConfig(preset=args.preset or "tiny", weights=str(args.weights) if args.weights else None,
