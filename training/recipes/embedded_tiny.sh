@@ -342,5 +342,6 @@ absent_words_stage 5k 4000 5h 5i
 absent_words_stage 5l 3000 5i 5k
 
 # 28. Stage 5m (issue 29): 5l with each colour name's shades widened (half the objects, per-name hue ranges), from
-#     5l, 3000 steps; evaluated like 5k.
+#     5l, 3000 steps; evaluated like 5k. (docs/model.md's figures are step 2500's: the run there was stopped for
+#     time, its step-2500 checkpoint evaluated with this eval command; `vatex train ... --resume` finishes it.)
 absent_words_stage 5m 3000 5k 5l
