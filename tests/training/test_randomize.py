@@ -91,10 +91,11 @@ def test_hue_ranges_that_would_blur_colour_names_are_refused(hue_range_deg, mess
         RandomizeConfig(hue_range_deg=hue_range_deg)
 
 
-def test_hue_ranges_may_wrap_around_red():
-    cfg = RandomizeConfig(hue_range_deg={"red": (-20.0, 10.0), "purple": (-15.0, 10.0)})
-    low, high = cfg.hue_intervals()["red"]
-    assert (low, high) == (-20.0, 10.0) and cfg.hue_intervals()["purple"][1] < 360 + low
+def test_hue_ranges_wrap_around_red():
+    cfg = RandomizeConfig(hue_range_deg={"red": (-20.0, 10.0), "purple": (-15.0, 10.0)})  # 340..10, 267..292
+    assert cfg.hue_intervals()["red"] == (-20.0, 10.0)
+    with pytest.raises(ValueError, match="overlap"):  # purple up to 342 meets red from 340, across 0 degrees
+        RandomizeConfig(hue_range_deg={"red": (-20.0, 10.0), "purple": (-15.0, 60.0)})
 
 
 def test_hsv_round_trip():
