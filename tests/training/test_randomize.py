@@ -85,6 +85,7 @@ def test_colour_jitter_keeps_the_hue_within_its_bound(hue_range_deg):
     ({"red": (5.0, -5.0)}, "low <= high"),
     ({"grey": (-5.0, 5.0)}, "unknown"),
     ({"green": (-5.0,)}, "malformed"),
+    ({"green": 20.0}, "malformed"),
 ))
 def test_hue_ranges_that_would_blur_colour_names_are_refused(hue_range_deg, message):
     with pytest.raises(ValueError, match=message):

@@ -133,7 +133,8 @@ class RandomizeConfig:
             raise ValueError("grey levels: black_level below white_level, both within [0, 255]; got "
                              f"{self.black_level}, {self.white_level}")
         unknown = set(self.hue_range_deg) - set(CHROMATIC_HUES_DEG)
-        malformed = {name: value for name, value in self.hue_range_deg.items() if len(value) != 2}
+        malformed = {name: value for name, value in self.hue_range_deg.items()
+                     if not isinstance(value, (tuple, list)) or len(value) != 2}
         if unknown or malformed:
             raise ValueError(f"hue_range_deg: chromatic colour names ({', '.join(CHROMATIC_HUES_DEG)}) to "
                              f"(low, high) degrees; got unknown {sorted(unknown)}, malformed {malformed}")
