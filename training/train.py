@@ -52,7 +52,7 @@ from training.optim import build_optimizer, build_scheduler, clip_gradients
 from training.previous_masks import previous_masks
 from vatex_core import Vatex, build_vatex, load_weights, read_config
 from vatex_core.config import TemporalConfig
-from vatex_core.weights import check_state
+from vatex_core.weights import load_checked_state
 
 logger = logging.getLogger(__name__)
 
@@ -153,9 +153,7 @@ def load_init_weights(vatex: Vatex, path: str | Path) -> None:
             return
         if saved != dataclasses.replace(vatex.cfg, input=saved.input):
             raise ValueError(f"{path} holds a model of another configuration than {vatex.cfg.name!r}")
-        state = safetensors.torch.load_file(str(path), device=str(vatex.device))
-        check_state(state, vatex, path)
-        vatex.load_state_dict(state, strict=True)
+        load_checked_state(vatex, path)
         return
     if saved != dataclasses.replace(vatex.cfg, temporal=saved.temporal, input=saved.input):
         raise ValueError(f"{path} holds a model of another configuration than {vatex.cfg.name!r}")

@@ -75,6 +75,11 @@ def load_weights(model: Vatex, path: str | Path) -> None:
             f"{path} holds weights of preset {saved.name!r}, but the model is preset {model.cfg.name!r}"
             + ("" if saved.name != model.cfg.name else " with a different configuration")
         )
+    load_checked_state(model, path)
+
+
+def load_checked_state(model: Vatex, path: str | Path) -> None:
+    """Loads a weights file's tensors, checked by ``check_state`` first; its config is the caller's to compare."""
     state = safetensors.torch.load_file(str(path), device=str(model.device))
     check_state(state, model, path)
     model.load_state_dict(state, strict=True)
