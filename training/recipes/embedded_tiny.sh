@@ -287,7 +287,8 @@ vatex release $out/vatex-tiny-6c.safetensors --out training/weights/vatex-tiny-6
   --version 1.4.0-dev.6c --quality runs/absent_words_5d/val.json --calibration runs/absent_words_5d/val.json
 
 # Stages from 22 on share two shapes. An image stage: train it, evaluate its last checkpoint on both renderers' val
-# splits (the found threshold calibrated on their mix, in the JSON), and, given the stages it follows, the three
+# splits (the found threshold calibrated on their mix, in the JSON), its found figures threshold by threshold with
+# the margin to issue 29's bars (training.threshold_table), and, given the stages it follows, the three
 # stages' tables side by side. A motion logit: fitted on an image stage's own streams at a found threshold, read on
 # our motion val and on the other renderer's motion videos.
 absent_words_stage() {  # stage letter, its last step, then the letters of the stages it is compared with (if any)
@@ -296,6 +297,7 @@ absent_words_stage() {  # stage letter, its last step, then the letters of the s
   vatex eval --weights $run/checkpoints/step_$(printf %08d "$2")/model.safetensors \
     --config training/configs/tiny-1.3.0/synthetic_tiny_notarget_3j.yaml --split val --also independent --calibrate \
     --out $run/val.json
+  python -m training.threshold_table $run/val.json --bar synthetic:98:95 --bar independent:95:95 > $run/thresholds.md
   if [ $# -gt 2 ]; then
     python -m training.ablation_table runs $(printf 'absent_words_%s ' "${@:3}") absent_words_$1
   fi
@@ -343,5 +345,13 @@ absent_words_stage 5l 3000 5i 5k
 
 # 28. Stage 5m (issue 29): 5l with each colour name's shades widened (half the objects, per-name hue ranges), from
 #     5l, 3000 steps; evaluated like 5k. (docs/model.md's figures are step 2500's: the run there was stopped for
-#     time, its step-2500 checkpoint evaluated with this eval command; `vatex train ... --resume` finishes it.)
+#     time, its step-2500 checkpoint evaluated with this eval command; its machine, and the checkpoints of 5f-5m
+#     with it, went before it could finish.)
 absent_words_stage 5m 3000 5k 5l
+
+# 29. Stage 5n (issue 29): 5m's whole mix in one stage from 6d's float16 file (5e's image model), 5000 steps;
+#     evaluated like 5k; its last weights kept in float16 as the start of the next stage.
+absent_words_stage 5n 5000 5e
+vatex release runs/absent_words_5n/checkpoints/step_00005000/model.safetensors \
+  --out training/weights/vatex-tiny-5n.safetensors --version 1.4.0-dev.5n \
+  --quality runs/absent_words_5n/val.json --calibration runs/absent_words_5n/val.json
