@@ -75,17 +75,22 @@ def _metrics(run: Path) -> dict[int, dict]:
 
 
 def _assert_same_step(one: tuple[dict, Path], other: tuple[dict, Path], step: int) -> None:
-    """Loss and grad norm within float tolerance, the whole gradient within 1e-4 of its norm."""
+    """Loss, grad norm and the whole gradient within ``tolerance`` of their size: 1e-4 at step 1, where both runs
+    start from the same weights, 1e-2 after. Two processes sum the gradient in another order than one, and Adam's
+    first steps move each weight by about lr times its gradient's sign, so a near-zero gradient's last bits move
+    the weights after step 1 by a whole step (seen on one machine: 8.5e-4 at step 2). A rank that did not average
+    or did not step is off by far more."""
+    tolerance = 1e-4 if step == 1 else 1e-2
     (metrics_a, record_a), (metrics_b, record_b) = one, other
-    assert metrics_b[step]["loss"] == pytest.approx(metrics_a[step]["loss"], rel=1e-5), step
-    assert metrics_b[step]["grad_norm"] == pytest.approx(metrics_a[step]["grad_norm"], rel=1e-5), step
+    assert metrics_b[step]["loss"] == pytest.approx(metrics_a[step]["loss"], rel=tolerance / 10), step
+    assert metrics_b[step]["grad_norm"] == pytest.approx(metrics_a[step]["grad_norm"], rel=tolerance), step
     grads_a = torch.load(record_a / f"grads_{step}.pt", weights_only=True)
     grads_b = torch.load(record_b / f"grads_{step}.pt", weights_only=True)
     assert grads_a.keys() == grads_b.keys() and len(grads_a) > 100
     flat_a = torch.cat([grads_a[name].flatten() for name in sorted(grads_a)])
     flat_b = torch.cat([grads_b[name].flatten() for name in sorted(grads_a)])
     assert flat_a.norm() > 0
-    assert ((flat_a - flat_b).norm() / flat_a.norm()).item() < 1e-4, step
+    assert ((flat_a - flat_b).norm() / flat_a.norm()).item() < tolerance, step
 
 
 def test_two_processes_train_as_one_and_resume_in_one(tmp_path):
